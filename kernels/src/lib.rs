@@ -1,0 +1,22 @@
+//! # retort-kernels
+//!
+//! Quantized block formats (ggml's exact layouts), their dequantize/quantize routines and the
+//! matrix kernels (dot products, GEMV, GEMM) that Retort runs on, one set per instruction-set
+//! tier, chosen at run time. The crate knows nothing about models.
+//!
+//! Layout:
+//! - [`ggml_type`]: the [`GgmlType`] table (block size, bytes per block, names).
+//! - [`blocks`]: `#[repr(C)]` block structs with compile-time size assertions.
+//! - [`tier`]: instruction-set tiers, run-time detection, the `RETORT_CPU_TIER` cap.
+//!
+//! The core is `no_std`; the default `std` feature adds run-time CPU detection.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod blocks;
+pub mod ggml_type;
+pub mod tier;
+
+pub use ggml_type::GgmlType;
+pub use tier::Tier;
