@@ -8,6 +8,9 @@
 //! - [`ggml_type`]: the [`GgmlType`] table (block size, bytes per block, names).
 //! - [`blocks`]: `#[repr(C)]` block structs with compile-time size assertions.
 //! - [`tier`]: instruction-set tiers, run-time detection, the `RETORT_CPU_TIER` cap.
+//! - [`ops`]: the safe, length-checked entry points (dequantize, quantize, vec_dot, gemv, gemm).
+//! - [`table`]: the per-tier kernel table `ops` dispatches through; [`generic`]: the scalar twins.
+//! - [`error`]: the error type, [`KernelError`].
 //!
 //! The core is `no_std`; the default `std` feature adds run-time CPU detection.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -15,8 +18,13 @@
 #![warn(missing_docs)]
 
 pub mod blocks;
+pub mod error;
+pub mod generic;
 pub mod ggml_type;
+pub mod ops;
+pub mod table;
 pub mod tier;
 
+pub use error::KernelError;
 pub use ggml_type::GgmlType;
 pub use tier::Tier;

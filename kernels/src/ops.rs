@@ -1,0 +1,533 @@
+//! The safe entry points of the kernels: every call checks its lengths and alignment, then runs
+//! the kernel of the active tier's [`KernelTable`](crate::table::KernelTable).
+//!
+//! Determinism: for one tier, every element `gemv` or `gemm` writes has the bits `vec_dot` gives
+//! for the same weight row and activation row, so callers may split rows and columns across
+//! threads in any way and get the same numbers.
+
+use crate::error::{KernelError, KernelOp, Operand};
+use crate::ggml_type::GgmlType;
+use crate::table::{self, DotKernels, KernelTable};
+use crate::tier::Tier;
+
+/// The tier whose kernel table `ops` uses in this process.
+pub fn active_tier() -> Tier {
+    table::active().tier
+}
+
+/// Bytes the block struct of `ty` must be aligned to when viewed in place.
+pub const fn block_align(ty: GgmlType) -> usize {
+    match ty {
+        GgmlType::F32 | GgmlType::Q8_K => 4,
+        _ => 2,
+    }
+}
+
+/// Dequantize one row of `dst.len()` elements stored as `ty` in `src` (exactly row_bytes).
+pub fn dequantize_row(ty: GgmlType, src: &[u8], dst: &mut [f32]) -> Result<(), KernelError> {
+    dequantize_row_with(table::active(), ty, src, dst)
+}
+
+/// Quantize `src` into `dst` as `ty` (activation types Q8_0/Q8_1/Q8_K, F16/BF16/F32, and the
+/// weight types with ggml's reference quantizer).
+pub fn quantize_row(ty: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), KernelError> {
+    quantize_row_with(table::active(), ty, src, dst)
+}
+
+/// Dot product of a weight row `w` (type `ty`, n elements) with an activation row `act` stored as
+/// `ty.vec_dot_type()`.
+pub fn vec_dot(ty: GgmlType, n: usize, w: &[u8], act: &[u8]) -> Result<f32, KernelError> {
+    vec_dot_with(table::active(), ty, n, w, act)
+}
+
+/// out[r] = dot(row r of w, act) for r in 0..out.len(); w holds out.len() rows of n elements.
+pub fn gemv(
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    gemv_with(table::active(), ty, n, w, act, out)
+}
+
+/// out[c * rows + r] = dot(row r of w, activation row c), c in 0..n_act, rows = out.len() / n_act;
+/// `act` holds n_act activation rows of n elements in ty.vec_dot_type().
+pub fn gemm(
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+    n_act: usize,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    gemm_with(table::active(), ty, n, w, act, n_act, out)
+}
+
+/// Bytes in a row of `n` elements of `ty`.
+fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
+    if n % ty.block_size() != 0 {
+        return Err(KernelError::NotBlockMultiple { ty, n });
+    }
+    (n / ty.block_size())
+        .checked_mul(ty.type_size())
+        .ok_or(KernelError::Overflow { ty, n })
+}
+
+/// Checks that `bytes` is `expected` long and aligned for `ty`'s blocks.
+fn check_packed(
+    ty: GgmlType,
+    what: Operand,
+    bytes: &[u8],
+    expected: usize,
+) -> Result<(), KernelError> {
+    if bytes.len() != expected {
+        return Err(KernelError::Length {
+            ty,
+            what,
+            expected,
+            given: bytes.len(),
+        });
+    }
+    let align = block_align(ty);
+    // An empty slice has no address to speak of (its pointer is merely dangling).
+    if !bytes.is_empty() && (bytes.as_ptr() as usize) % align != 0 {
+        return Err(KernelError::Misaligned { ty, what, align });
+    }
+    Ok(())
+}
+
+fn dot_kernels(t: &KernelTable, ty: GgmlType) -> Result<DotKernels, KernelError> {
+    t.get(ty).dot.ok_or(KernelError::Unsupported {
+        ty,
+        op: KernelOp::Dot,
+        tier: t.tier,
+    })
+}
+
+/// [`dequantize_row`] through table `t`.
+pub(crate) fn dequantize_row_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    src: &[u8],
+    dst: &mut [f32],
+) -> Result<(), KernelError> {
+    let f = t.get(ty).dequantize.ok_or(KernelError::Unsupported {
+        ty,
+        op: KernelOp::Dequantize,
+        tier: t.tier,
+    })?;
+    check_packed(ty, Operand::Src, src, row_bytes(ty, dst.len())?)?;
+    if dst.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: `src` holds exactly the blocks of `dst.len()` elements, aligned for the block
+    // struct (checked above); `t` only holds entries of a tier this CPU supports (`for_tier`).
+    unsafe { f(src, dst) };
+    Ok(())
+}
+
+/// [`quantize_row`] through table `t`.
+pub(crate) fn quantize_row_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    src: &[f32],
+    dst: &mut [u8],
+) -> Result<(), KernelError> {
+    let f = t.get(ty).quantize.ok_or(KernelError::Unsupported {
+        ty,
+        op: KernelOp::Quantize,
+        tier: t.tier,
+    })?;
+    check_packed(ty, Operand::Dst, dst, row_bytes(ty, src.len())?)?;
+    if src.is_empty() {
+        return Ok(());
+    }
+    // SAFETY: as in `dequantize_row_with`, with `dst` the packed side.
+    unsafe { f(src, dst) };
+    Ok(())
+}
+
+/// Checks a weight row length and an activation row, returning (weight, activation) row bytes.
+fn check_dot_rows(
+    ty: GgmlType,
+    n: usize,
+    act: &[u8],
+    n_act: usize,
+) -> Result<(usize, usize), KernelError> {
+    let w_row = row_bytes(ty, n)?;
+    let at = ty.vec_dot_type();
+    let a_row = row_bytes(at, n)?;
+    let a_total = a_row
+        .checked_mul(n_act)
+        .ok_or(KernelError::Overflow { ty: at, n })?;
+    check_packed(at, Operand::Activations, act, a_total)?;
+    Ok((w_row, a_row))
+}
+
+/// [`vec_dot`] through table `t`.
+pub(crate) fn vec_dot_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+) -> Result<f32, KernelError> {
+    let k = dot_kernels(t, ty)?;
+    let (w_row, _) = check_dot_rows(ty, n, act, 1)?;
+    check_packed(ty, Operand::Weights, w, w_row)?;
+    if n == 0 {
+        // What every kernel's accumulator holds before the first element.
+        return Ok(0.0);
+    }
+    // SAFETY: one whole, aligned row each of the same element count (checked above); the table
+    // holds entries of a supported tier only.
+    Ok(unsafe { (k.vec_dot)(w, act) })
+}
+
+/// Runs `k`'s gemv (or a loop over its vec_dot) on checked operands.
+///
+/// # Safety
+/// `w` holds `out.len()` rows of `w_row > 0` bytes and `act` one row, all whole aligned blocks of
+/// the same element count; `k` comes from a table of a supported tier.
+unsafe fn run_gemv(k: &DotKernels, w_row: usize, w: &[u8], act: &[u8], out: &mut [f32]) {
+    if out.is_empty() {
+        return;
+    }
+    match k.gemv {
+        // SAFETY: forwarded from this function's contract.
+        Some(g) => unsafe { g(w, act, out) },
+        None => {
+            for (o, row) in out.iter_mut().zip(w.chunks_exact(w_row)) {
+                // SAFETY: forwarded from this function's contract.
+                *o = unsafe { (k.vec_dot)(row, act) };
+            }
+        }
+    }
+}
+
+/// [`gemv`] through table `t`.
+pub(crate) fn gemv_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let k = dot_kernels(t, ty)?;
+    let (w_row, _) = check_dot_rows(ty, n, act, 1)?;
+    let w_total = w_row
+        .checked_mul(out.len())
+        .ok_or(KernelError::Overflow { ty, n })?;
+    check_packed(ty, Operand::Weights, w, w_total)?;
+    if n == 0 {
+        out.fill(0.0);
+        return Ok(());
+    }
+    // SAFETY: `w` holds `out.len()` rows and `act` one row (checked above).
+    unsafe { run_gemv(&k, w_row, w, act, out) };
+    Ok(())
+}
+
+/// [`gemm`] through table `t`.
+pub(crate) fn gemm_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+    n_act: usize,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
+    let k = dot_kernels(t, ty)?;
+    if n_act == 0 {
+        if out.is_empty() && act.is_empty() {
+            return Ok(());
+        }
+        return Err(KernelError::OutputShape {
+            out_len: out.len(),
+            n_act,
+        });
+    }
+    if out.len() % n_act != 0 {
+        return Err(KernelError::OutputShape {
+            out_len: out.len(),
+            n_act,
+        });
+    }
+    let rows = out.len() / n_act;
+    let (w_row, a_row) = check_dot_rows(ty, n, act, n_act)?;
+    let w_total = w_row
+        .checked_mul(rows)
+        .ok_or(KernelError::Overflow { ty, n })?;
+    check_packed(ty, Operand::Weights, w, w_total)?;
+    if rows == 0 {
+        return Ok(());
+    }
+    if n == 0 {
+        out.fill(0.0);
+        return Ok(());
+    }
+    match k.gemm {
+        // SAFETY: `w` holds `rows` rows, `act` `n_act` rows, `out` `rows * n_act` elements.
+        Some(g) => unsafe { g(w, act, n_act, out) },
+        None => {
+            for (c, col) in out.chunks_exact_mut(rows).enumerate() {
+                let a = &act[c * a_row..(c + 1) * a_row];
+                // SAFETY: one activation row of the checked size, `rows` weight rows.
+                unsafe { run_gemv(&k, w_row, w, a, col) };
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    const LEGACY: [GgmlType; 9] = [
+        GgmlType::F32,
+        GgmlType::F16,
+        GgmlType::BF16,
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q8_1,
+    ];
+
+    /// A u8 buffer whose start is 4-aligned, so sub-slices control alignment.
+    fn aligned_bytes(len: usize) -> Vec<u32> {
+        vec![0u32; len.div_ceil(4) + 1]
+    }
+
+    #[test]
+    fn lengths_are_checked() {
+        let mut store = aligned_bytes(64);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut store);
+        let mut dst = [0.0f32; 32];
+        assert_eq!(
+            dequantize_row(GgmlType::Q4_0, &bytes[..17], &mut dst),
+            Err(KernelError::Length {
+                ty: GgmlType::Q4_0,
+                what: Operand::Src,
+                expected: 18,
+                given: 17
+            })
+        );
+        assert_eq!(
+            dequantize_row(GgmlType::Q4_0, &bytes[..18], &mut dst[..31]),
+            Err(KernelError::NotBlockMultiple {
+                ty: GgmlType::Q4_0,
+                n: 31
+            })
+        );
+        assert_eq!(
+            quantize_row(GgmlType::Q8_0, &dst, &mut bytes[..35]),
+            Err(KernelError::Length {
+                ty: GgmlType::Q8_0,
+                what: Operand::Dst,
+                expected: 34,
+                given: 35
+            })
+        );
+        // Q4_1 weights pair with Q8_1 activations (36 bytes per block).
+        assert_eq!(
+            vec_dot(GgmlType::Q4_1, 32, &bytes[..20], &bytes[..34]),
+            Err(KernelError::Length {
+                ty: GgmlType::Q8_1,
+                what: Operand::Activations,
+                expected: 36,
+                given: 34
+            })
+        );
+        let mut out = [0.0f32; 2];
+        assert_eq!(
+            gemv(GgmlType::Q8_0, 32, &bytes[..34], &bytes[..34], &mut out),
+            Err(KernelError::Length {
+                ty: GgmlType::Q8_0,
+                what: Operand::Weights,
+                expected: 68,
+                given: 34
+            })
+        );
+        assert_eq!(
+            gemm(
+                GgmlType::Q8_0,
+                32,
+                &bytes[..34],
+                &bytes[..34],
+                2,
+                &mut out[..1]
+            ),
+            Err(KernelError::OutputShape {
+                out_len: 1,
+                n_act: 2
+            })
+        );
+    }
+
+    #[test]
+    fn misalignment_is_reported() {
+        let store = aligned_bytes(80);
+        let bytes: &[u8] = bytemuck::cast_slice(&store);
+        let mut dst = [0.0f32; 32];
+        assert_eq!(
+            dequantize_row(GgmlType::Q8_0, &bytes[1..35], &mut dst),
+            Err(KernelError::Misaligned {
+                ty: GgmlType::Q8_0,
+                what: Operand::Src,
+                align: 2
+            })
+        );
+        assert_eq!(
+            dequantize_row(
+                GgmlType::F32,
+                &bytes[2..130.min(bytes.len())],
+                &mut dst[..1]
+            ),
+            Err(KernelError::Length {
+                ty: GgmlType::F32,
+                what: Operand::Src,
+                expected: 4,
+                given: bytes.len().min(130) - 2
+            })
+        );
+        assert_eq!(
+            dequantize_row(GgmlType::F32, &bytes[2..6], &mut dst[..1]),
+            Err(KernelError::Misaligned {
+                ty: GgmlType::F32,
+                what: Operand::Src,
+                align: 4
+            })
+        );
+        // 2-aligned but not 4-aligned is fine for the f16-scaled blocks.
+        assert!(dequantize_row(GgmlType::Q8_0, &bytes[2..36], &mut dst).is_ok());
+    }
+
+    #[test]
+    fn k_quants_without_kernels_are_unsupported_not_panics() {
+        let t = KernelTable::empty(Tier::Generic);
+        let mut dst = [0.0f32; 256];
+        assert!(matches!(
+            dequantize_row_with(&t, GgmlType::Q4_K, &[0u8; 144], &mut dst),
+            Err(KernelError::Unsupported {
+                op: KernelOp::Dequantize,
+                ..
+            })
+        ));
+        assert!(matches!(
+            vec_dot_with(&t, GgmlType::Q4_0, 32, &[0u8; 18], &[0u8; 34]),
+            Err(KernelError::Unsupported {
+                op: KernelOp::Dot,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn empty_rows_and_outputs_are_fine() {
+        for ty in LEGACY {
+            assert_eq!(vec_dot(ty, 0, &[], &[]), Ok(0.0), "{ty}");
+            assert_eq!(gemv(ty, 0, &[], &[], &mut []), Ok(()), "{ty}");
+            let mut out = [1.0f32; 3];
+            assert_eq!(gemv(ty, 0, &[], &[], &mut out), Ok(()), "{ty}");
+            assert_eq!(out, [0.0; 3], "{ty}");
+            assert_eq!(gemm(ty, 0, &[], &[], 0, &mut []), Ok(()), "{ty}");
+            assert_eq!(dequantize_row(ty, &[], &mut []), Ok(()), "{ty}");
+        }
+    }
+
+    #[test]
+    fn round_trip_through_every_legacy_type() {
+        let n = 96;
+        let src: Vec<f32> = (0..n)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.25)
+            .collect();
+        for ty in LEGACY {
+            let mut store = aligned_bytes(ty.row_bytes(n as u64).unwrap() as usize);
+            let packed: &mut [u8] = bytemuck::cast_slice_mut(&mut store);
+            let packed = &mut packed[..ty.row_bytes(n as u64).unwrap() as usize];
+            quantize_row(ty, &src, packed).unwrap();
+            let mut back = vec![0.0f32; n];
+            dequantize_row(ty, packed, &mut back).unwrap();
+            let amax = src.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            // Worst case one step of the coarsest format (Q4: range / 15 over a block).
+            let budget = match ty {
+                GgmlType::F32 => 0.0,
+                GgmlType::F16 | GgmlType::BF16 => amax / 128.0,
+                GgmlType::Q8_0 | GgmlType::Q8_1 => amax / 127.0,
+                GgmlType::Q5_0 | GgmlType::Q5_1 => amax / 15.0,
+                _ => amax / 7.0,
+            };
+            for (a, b) in src.iter().zip(&back) {
+                assert!((a - b).abs() <= budget, "{ty}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn dot_gemv_gemm_agree_bitwise_and_match_f32() {
+        let n = 160; // 5 blocks
+        let rows = 3;
+        let cols = 2;
+        for ty in LEGACY {
+            let at = ty.vec_dot_type();
+            let wrb = ty.row_bytes(n as u64).unwrap() as usize;
+            let arb = at.row_bytes(n as u64).unwrap() as usize;
+            let wf: Vec<f32> = (0..rows * n)
+                .map(|i| ((i * 7919 % 61) as f32 - 30.0) / 16.0)
+                .collect();
+            let af: Vec<f32> = (0..cols * n)
+                .map(|i| ((i * 104729 % 41) as f32 - 20.0) / 8.0)
+                .collect();
+            let mut wstore = aligned_bytes(rows * wrb);
+            let w: &mut [u8] = &mut bytemuck::cast_slice_mut(&mut wstore)[..rows * wrb];
+            let mut astore = aligned_bytes(cols * arb);
+            let a: &mut [u8] = &mut bytemuck::cast_slice_mut(&mut astore)[..cols * arb];
+            for r in 0..rows {
+                quantize_row(ty, &wf[r * n..(r + 1) * n], &mut w[r * wrb..(r + 1) * wrb]).unwrap();
+            }
+            for c in 0..cols {
+                quantize_row(at, &af[c * n..(c + 1) * n], &mut a[c * arb..(c + 1) * arb]).unwrap();
+            }
+            let mut out = vec![0.0f32; rows * cols];
+            gemm(ty, n, w, a, cols, &mut out).unwrap();
+            for c in 0..cols {
+                let ac = &a[c * arb..(c + 1) * arb];
+                let mut col = vec![0.0f32; rows];
+                gemv(ty, n, w, ac, &mut col).unwrap();
+                for r in 0..rows {
+                    let d = vec_dot(ty, n, &w[r * wrb..(r + 1) * wrb], ac).unwrap();
+                    assert_eq!(d.to_bits(), col[r].to_bits(), "{ty} gemv r{r} c{c}");
+                    assert_eq!(
+                        d.to_bits(),
+                        out[c * rows + r].to_bits(),
+                        "{ty} gemm r{r} c{c}"
+                    );
+                    // Against the dequantized f32 product (the quantization error budget).
+                    let mut wd = vec![0.0f32; n];
+                    let mut ad = vec![0.0f32; n];
+                    dequantize_row(ty, &w[r * wrb..(r + 1) * wrb], &mut wd).unwrap();
+                    dequantize_row(at, ac, &mut ad).unwrap();
+                    let exact: f64 = wd.iter().zip(&ad).map(|(x, y)| *x as f64 * *y as f64).sum();
+                    let scale: f64 = wd
+                        .iter()
+                        .zip(&ad)
+                        .map(|(x, y)| (*x as f64 * *y as f64).abs())
+                        .sum();
+                    assert!(
+                        (d as f64 - exact).abs() <= 5e-3 * scale.max(1.0),
+                        "{ty}: dot {d} vs dequantized {exact}"
+                    );
+                }
+            }
+        }
+    }
+}
