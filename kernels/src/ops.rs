@@ -64,6 +64,84 @@ pub fn gemm(
     gemm_with(table::active(), ty, n, w, act, n_act, out)
 }
 
+/// The `ops` functions bound to one tier's table instead of the active one, so tests and benches
+/// can run two tiers side by side in one process. Build it with [`for_tier`].
+#[derive(Clone, Copy, Debug)]
+pub struct TierOps {
+    table: KernelTable,
+}
+
+/// The kernels of `tier` (or, when this CPU lacks it, of the generic tier: check
+/// [`TierOps::tier`]).
+pub fn for_tier(tier: Tier) -> TierOps {
+    TierOps {
+        table: table::for_tier(tier),
+    }
+}
+
+impl TierOps {
+    /// The tier whose table these calls use.
+    pub fn tier(&self) -> Tier {
+        self.table.tier
+    }
+
+    /// [`dequantize_row`] with this tier's kernels.
+    pub fn dequantize_row(
+        &self,
+        ty: GgmlType,
+        src: &[u8],
+        dst: &mut [f32],
+    ) -> Result<(), KernelError> {
+        dequantize_row_with(&self.table, ty, src, dst)
+    }
+
+    /// [`quantize_row`] with this tier's kernels.
+    pub fn quantize_row(
+        &self,
+        ty: GgmlType,
+        src: &[f32],
+        dst: &mut [u8],
+    ) -> Result<(), KernelError> {
+        quantize_row_with(&self.table, ty, src, dst)
+    }
+
+    /// [`vec_dot`] with this tier's kernels.
+    pub fn vec_dot(
+        &self,
+        ty: GgmlType,
+        n: usize,
+        w: &[u8],
+        act: &[u8],
+    ) -> Result<f32, KernelError> {
+        vec_dot_with(&self.table, ty, n, w, act)
+    }
+
+    /// [`gemv`] with this tier's kernels.
+    pub fn gemv(
+        &self,
+        ty: GgmlType,
+        n: usize,
+        w: &[u8],
+        act: &[u8],
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        gemv_with(&self.table, ty, n, w, act, out)
+    }
+
+    /// [`gemm`] with this tier's kernels.
+    pub fn gemm(
+        &self,
+        ty: GgmlType,
+        n: usize,
+        w: &[u8],
+        act: &[u8],
+        n_act: usize,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        gemm_with(&self.table, ty, n, w, act, n_act, out)
+    }
+}
+
 /// Bytes in a row of `n` elements of `ty`.
 fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
     if n % ty.block_size() != 0 {
