@@ -12,23 +12,36 @@ pub mod accumulate;
 pub mod bf16_row;
 pub mod f16_row;
 pub mod f32_row;
+pub mod q2_k;
+pub mod q3_k;
 pub mod q4_0;
 pub mod q4_1;
+pub mod q4_k;
 pub mod q5_0;
 pub mod q5_1;
+pub mod q5_k;
+pub mod q6_k;
 pub mod q8_0;
 pub mod q8_1;
+pub mod q8_k;
 pub mod rounding;
+pub mod scale_search;
 
 pub use bf16_row::{dequantize_row_bf16, quantize_row_bf16, vec_dot_bf16};
 pub use f16_row::{dequantize_row_f16, quantize_row_f16, vec_dot_f16};
 pub use f32_row::{dequantize_row_f32, quantize_row_f32, vec_dot_f32};
+pub use q2_k::{dequantize_row_q2_k, quantize_row_q2_k, vec_dot_q2_k_q8_k};
+pub use q3_k::{dequantize_row_q3_k, quantize_row_q3_k, vec_dot_q3_k_q8_k};
 pub use q4_0::{dequantize_row_q4_0, quantize_row_q4_0, vec_dot_q4_0_q8_0};
 pub use q4_1::{dequantize_row_q4_1, quantize_row_q4_1, vec_dot_q4_1_q8_1};
+pub use q4_k::{dequantize_row_q4_k, quantize_row_q4_k, vec_dot_q4_k_q8_k};
 pub use q5_0::{dequantize_row_q5_0, quantize_row_q5_0, vec_dot_q5_0_q8_0};
 pub use q5_1::{dequantize_row_q5_1, quantize_row_q5_1, vec_dot_q5_1_q8_1};
+pub use q5_k::{dequantize_row_q5_k, quantize_row_q5_k, vec_dot_q5_k_q8_k};
+pub use q6_k::{dequantize_row_q6_k, quantize_row_q6_k, vec_dot_q6_k_q8_k};
 pub use q8_0::{dequantize_row_q8_0, quantize_row_q8_0, vec_dot_q8_0_q8_0};
 pub use q8_1::{dequantize_row_q8_1, quantize_row_q8_1, vec_dot_q8_1_q8_1};
+pub use q8_k::{dequantize_row_q8_k, quantize_row_q8_k};
 
 use half::{bf16, f16};
 
@@ -148,4 +161,40 @@ pub const fn register(t: &mut KernelTable) {
         T::Q8_1,
         DotKernels::vec_dot_only(vec_dot_entry!(BlockQ8_1, BlockQ8_1, vec_dot_q8_1_q8_1)),
     );
+    // K-quants (kernels-kquants).
+    {
+        use crate::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
+        t.set_dequantize(T::Q2_K, dequantize_entry!(BlockQ2K, dequantize_row_q2_k));
+        t.set_dequantize(T::Q3_K, dequantize_entry!(BlockQ3K, dequantize_row_q3_k));
+        t.set_dequantize(T::Q4_K, dequantize_entry!(BlockQ4K, dequantize_row_q4_k));
+        t.set_dequantize(T::Q5_K, dequantize_entry!(BlockQ5K, dequantize_row_q5_k));
+        t.set_dequantize(T::Q6_K, dequantize_entry!(BlockQ6K, dequantize_row_q6_k));
+        t.set_dequantize(T::Q8_K, dequantize_entry!(BlockQ8K, dequantize_row_q8_k));
+        t.set_quantize(T::Q2_K, quantize_entry!(BlockQ2K, quantize_row_q2_k));
+        t.set_quantize(T::Q3_K, quantize_entry!(BlockQ3K, quantize_row_q3_k));
+        t.set_quantize(T::Q4_K, quantize_entry!(BlockQ4K, quantize_row_q4_k));
+        t.set_quantize(T::Q5_K, quantize_entry!(BlockQ5K, quantize_row_q5_k));
+        t.set_quantize(T::Q6_K, quantize_entry!(BlockQ6K, quantize_row_q6_k));
+        t.set_quantize(T::Q8_K, quantize_entry!(BlockQ8K, quantize_row_q8_k));
+        t.set_dot(
+            T::Q2_K,
+            DotKernels::vec_dot_only(vec_dot_entry!(BlockQ2K, BlockQ8K, vec_dot_q2_k_q8_k)),
+        );
+        t.set_dot(
+            T::Q3_K,
+            DotKernels::vec_dot_only(vec_dot_entry!(BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k)),
+        );
+        t.set_dot(
+            T::Q4_K,
+            DotKernels::vec_dot_only(vec_dot_entry!(BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k)),
+        );
+        t.set_dot(
+            T::Q5_K,
+            DotKernels::vec_dot_only(vec_dot_entry!(BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k)),
+        );
+        t.set_dot(
+            T::Q6_K,
+            DotKernels::vec_dot_only(vec_dot_entry!(BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k)),
+        );
+    }
 }
