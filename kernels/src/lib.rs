@@ -24,6 +24,8 @@ pub mod ggml_type;
 pub mod ops;
 pub mod table;
 pub mod tier;
+#[cfg(target_arch = "x86_64")]
+pub mod x86;
 
 pub use error::KernelError;
 pub use ggml_type::GgmlType;

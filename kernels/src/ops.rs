@@ -3,7 +3,8 @@
 //!
 //! Determinism: for one tier, every element `gemv` or `gemm` writes has the bits `vec_dot` gives
 //! for the same weight row and activation row, so callers may split rows and columns across
-//! threads in any way and get the same numbers.
+//! threads in any way and get the same numbers. (When an output is NaN, only its NaN-ness is
+//! promised: x86 picks a NaN's payload by operand order, which the compiler may commute.)
 
 use crate::error::{KernelError, KernelOp, Operand};
 use crate::ggml_type::GgmlType;

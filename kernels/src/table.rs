@@ -199,9 +199,13 @@ pub fn for_tier(tier: Tier) -> KernelTable {
     if !tier.is_supported() {
         return t;
     }
-    #[allow(clippy::match_single_binding)]
     match tier {
-        // x86-64 (kernels-legacy) and aarch64 (kernels-neon) overlays add their arms here.
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx2 | Tier::Avx512 => {
+            // No AVX-512 kernels yet: an AVX-512 CPU runs the AVX2 table and says so.
+            crate::x86::overlay_avx2(&mut t);
+            t.tier = Tier::Avx2;
+        }
         #[cfg(target_arch = "aarch64")]
         Tier::Neon | Tier::Dotprod | Tier::I8mm => crate::aarch64::overlay(&mut t, tier),
         _ => {}

@@ -160,7 +160,7 @@ fn scale_bits(rng: &mut ChaCha8Rng, allow_non_finite: bool) -> u16 {
         2 => rng.random_range(1..0x0400),          // subnormal
         3 => 0x7bff,                               // largest finite
         4 => rng.random_range(1..0x0400) | 0x8000, // negative subnormal
-        5 | 6 | 7 => half::f16::from_f32(rng.random_range(-2.0f32..2.0)).to_bits(),
+        5..=7 => half::f16::from_f32(rng.random_range(-2.0f32..2.0)).to_bits(),
         8 => 0x7c00 | (rng.random::<u16>() & 0x8000), // ±inf
         _ => 0x7e00 | rng.random_range(0..0x200),     // NaN
     }

@@ -1,0 +1,71 @@
+//! AVX2 kernels for F16 weights × F16 activations, bit-identical to [`crate::generic::f16_row`]:
+//! element `i` in lane `i % 32` (four `__m256` accumulators), widened with F16C. A product of
+//! two halves is exact in f32, so the fused multiply-add rounds exactly as the twin's separate
+//! multiply and add.
+
+use core::arch::x86_64::*;
+
+use half::f16;
+
+use crate::generic::accumulate::{FloatAccumulator, FLOAT_LANES};
+
+/// The body of [`vec_dot_f16_avx2`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[inline(always)]
+unsafe fn dot(x: &[f16], y: &[f16]) -> f32 {
+    let n = x.len().min(y.len());
+    let whole = n - n % FLOAT_LANES;
+    let mut lanes = [0.0f32; FLOAT_LANES];
+    // SAFETY: the caller guarantees the features; every load reads 8 halves at `i + 8k` with
+    // `i + 8k + 8 <= whole <= n`, within both slices.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i < whole {
+            for (k, a) in acc.iter_mut().enumerate() {
+                let xv =
+                    _mm256_cvtph_ps(_mm_loadu_si128(x.as_ptr().add(i + 8 * k) as *const __m128i));
+                let yv =
+                    _mm256_cvtph_ps(_mm_loadu_si128(y.as_ptr().add(i + 8 * k) as *const __m128i));
+                *a = _mm256_fmadd_ps(xv, yv, *a);
+            }
+            i += FLOAT_LANES;
+        }
+        for (k, a) in acc.iter().enumerate() {
+            _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * k), *a);
+        }
+    }
+    let mut acc = FloatAccumulator::from_lanes(lanes);
+    for i in whole..n {
+        acc.add(i, x[i].to_f32() * y[i].to_f32());
+    }
+    acc.finish()
+}
+
+/// AVX2 twin of [`crate::generic::vec_dot_f16`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_f16_avx2(x: &[f16], y: &[f16]) -> f32 {
+    // SAFETY: the caller guarantees the features.
+    unsafe { dot(x, y) }
+}
+
+/// AVX2 twin of [`crate::generic::gemv_f16`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn gemv_f16_avx2(w: &[f16], act: &[f16], out: &mut [f32]) {
+    if act.is_empty() {
+        out.fill(0.0);
+        return;
+    }
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(act.len())) {
+        // SAFETY: the caller guarantees the features.
+        *o = unsafe { dot(row, act) };
+    }
+}

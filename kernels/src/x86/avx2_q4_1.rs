@@ -1,0 +1,74 @@
+//! AVX2 kernels for Q4_1 weights × Q8_1 activations, bit-identical to the scalar twins in
+//! [`crate::generic::q4_1`].
+//!
+//! Integer part: `maddubs(q, a)` (unsigned nibbles × signed activations, `|pair| <= 3840`).
+
+use core::arch::x86_64::*;
+
+use super::avx2_legacy_lanes::{self as lanes, cvt_f16x8, LegacyPairAvx2};
+use crate::blocks::{BlockQ4_1, BlockQ8_1};
+use crate::generic::q4_1::block_term_q4_1_q8_1;
+
+/// Marker for the Q4_1 × Q8_1 driver.
+pub(crate) struct Q4_1Avx2;
+
+impl LegacyPairAvx2 for Q4_1Avx2 {
+    type W = BlockQ4_1;
+    type A = BlockQ8_1;
+    /// Activation quants.
+    type Prepared = __m256i;
+
+    #[inline(always)]
+    unsafe fn prepare(a: &BlockQ8_1) -> __m256i {
+        // SAFETY: the caller guarantees AVX2; the load reads the block's 32 quants.
+        unsafe { lanes::load_i8x32(&a.qs) }
+    }
+
+    #[inline(always)]
+    unsafe fn partials(w: &BlockQ4_1, a: &__m256i) -> __m256i {
+        // SAFETY: the caller guarantees AVX2; the load reads the block's 16 nibble bytes.
+        unsafe { lanes::widen_pairs(_mm256_maddubs_epi16(lanes::nibbles32(&w.qs), *a)) }
+    }
+
+    #[inline(always)]
+    fn term(w: &BlockQ4_1, a: &BlockQ8_1, isum: i32) -> f32 {
+        block_term_q4_1_q8_1(w, a, isum)
+    }
+
+    #[inline(always)]
+    unsafe fn terms8(w: &[BlockQ4_1], a: &[BlockQ8_1], isums: __m256) -> __m256 {
+        let dx: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| w[k].d.to_bits());
+        let mx: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| w[k].m.to_bits());
+        let dy: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| a[k].d.to_bits());
+        let sy: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| a[k].s.to_bits());
+        // SAFETY: the caller guarantees AVX2 and F16C. (dx * dy) * isum + m * s, unfused, as
+        // the twin.
+        unsafe {
+            let d = _mm256_mul_ps(cvt_f16x8(dx), cvt_f16x8(dy));
+            _mm256_add_ps(
+                _mm256_mul_ps(d, isums),
+                _mm256_mul_ps(cvt_f16x8(mx), cvt_f16x8(sy)),
+            )
+        }
+    }
+}
+
+/// AVX2 twin of [`crate::generic::vec_dot_q4_1_q8_1`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q4_1_q8_1_avx2(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
+    // SAFETY: the caller guarantees the features.
+    unsafe { lanes::vec_dot::<Q4_1Avx2>(x, y) }
+}
+
+/// AVX2 twin of [`crate::generic::gemv_q4_1_q8_1`], four rows at a time.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn gemv_q4_1_q8_1_avx2(w: &[BlockQ4_1], act: &[BlockQ8_1], out: &mut [f32]) {
+    // SAFETY: the caller guarantees the features.
+    unsafe { lanes::gemv::<Q4_1Avx2>(w, act, out) }
+}

@@ -1,0 +1,76 @@
+//! AVX2 kernels for Q5_0 weights × Q8_0 activations, bit-identical to the scalar twins in
+//! [`crate::generic::q5_0`].
+//!
+//! Integer part: `sum((q - 16) * a) = maddubs(q, a) - maddubs(16, a)` per i16 pair (no
+//! saturation: `|pair| <= 2 * 31 * 128`), exact for every activation byte.
+
+use core::arch::x86_64::*;
+
+use super::avx2_legacy_lanes::{self as lanes, cvt_f16x8, LegacyPairAvx2};
+use crate::blocks::{BlockQ5_0, BlockQ8_0};
+use crate::generic::q5_0::block_term_q5_0_q8_0;
+
+/// Marker for the Q5_0 × Q8_0 driver.
+pub(crate) struct Q5_0Avx2;
+
+impl LegacyPairAvx2 for Q5_0Avx2 {
+    type W = BlockQ5_0;
+    type A = BlockQ8_0;
+    /// Activation quants and `maddubs(16, a)`.
+    type Prepared = (__m256i, __m256i);
+
+    #[inline(always)]
+    unsafe fn prepare(a: &BlockQ8_0) -> (__m256i, __m256i) {
+        // SAFETY: the caller guarantees AVX2; the load reads the block's 32 quants.
+        unsafe {
+            let y = lanes::load_i8x32(&a.qs);
+            (y, _mm256_maddubs_epi16(_mm256_set1_epi8(16), y))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn partials(w: &BlockQ5_0, a: &(__m256i, __m256i)) -> __m256i {
+        // SAFETY: the caller guarantees AVX2; the load reads the block's 16 nibble bytes.
+        unsafe {
+            let q = _mm256_or_si256(
+                lanes::nibbles32(&w.qs),
+                lanes::fifth_bits32(u32::from_le_bytes(w.qh)),
+            );
+            let p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a.0), a.1);
+            lanes::widen_pairs(p16)
+        }
+    }
+
+    #[inline(always)]
+    fn term(w: &BlockQ5_0, a: &BlockQ8_0, isum: i32) -> f32 {
+        block_term_q5_0_q8_0(w, a, isum)
+    }
+
+    #[inline(always)]
+    unsafe fn terms8(w: &[BlockQ5_0], a: &[BlockQ8_0], isums: __m256) -> __m256 {
+        let dx: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| w[k].d.to_bits());
+        let dy: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| a[k].d.to_bits());
+        // SAFETY: the caller guarantees AVX2 and F16C. (dx * dy) * isum, as the twin.
+        unsafe { _mm256_mul_ps(_mm256_mul_ps(cvt_f16x8(dx), cvt_f16x8(dy)), isums) }
+    }
+}
+
+/// AVX2 twin of [`crate::generic::vec_dot_q5_0_q8_0`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn vec_dot_q5_0_q8_0_avx2(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
+    // SAFETY: the caller guarantees the features.
+    unsafe { lanes::vec_dot::<Q5_0Avx2>(x, y) }
+}
+
+/// AVX2 twin of [`crate::generic::gemv_q5_0_q8_0`], four rows at a time.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn gemv_q5_0_q8_0_avx2(w: &[BlockQ5_0], act: &[BlockQ8_0], out: &mut [f32]) {
+    // SAFETY: the caller guarantees the features.
+    unsafe { lanes::gemv::<Q5_0Avx2>(w, act, out) }
+}

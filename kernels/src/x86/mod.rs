@@ -1,0 +1,85 @@
+//! x86-64 kernels, one `#[target_feature]` leaf per kernel around an `#[inline(always)]` body,
+//! each the twin of a scalar kernel in [`crate::generic`] with the same signature.
+//!
+//! [`overlay_avx2`] registers the AVX2 (+FMA +F16C) entries; `table::for_tier` calls it only
+//! when the CPU has those features. Adding a kernel: `mod` line here and one `t.set_…` line in
+//! the overlay.
+
+pub mod avx2_f16;
+pub mod avx2_f32;
+mod avx2_legacy_lanes;
+pub mod avx2_q4_0;
+pub mod avx2_q4_1;
+pub mod avx2_q5_0;
+pub mod avx2_q5_1;
+pub mod avx2_q8_0;
+
+use half::f16;
+
+use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+use crate::ggml_type::GgmlType;
+use crate::table::{gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+
+/// Puts the AVX2 kernels into `t`.
+///
+/// Only for a CPU with AVX2, FMA and F16C: the entries execute those instructions.
+pub(crate) fn overlay_avx2(t: &mut KernelTable) {
+    use GgmlType as T;
+
+    t.set_dot(
+        T::F32,
+        DotKernels {
+            vec_dot: vec_dot_entry!(f32, f32, avx2_f32::vec_dot_f32_avx2),
+            gemv: Some(gemv_entry!(f32, f32, avx2_f32::gemv_f32_avx2)),
+            gemm: None,
+        },
+    );
+    t.set_dot(
+        T::F16,
+        DotKernels {
+            vec_dot: vec_dot_entry!(f16, f16, avx2_f16::vec_dot_f16_avx2),
+            gemv: Some(gemv_entry!(f16, f16, avx2_f16::gemv_f16_avx2)),
+            gemm: None,
+        },
+    );
+    t.set_dot(
+        T::Q4_0,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ4_0, BlockQ8_0, avx2_q4_0::vec_dot_q4_0_q8_0_avx2),
+            gemv: Some(gemv_entry!(BlockQ4_0, BlockQ8_0, avx2_q4_0::gemv_q4_0_q8_0_avx2)),
+            gemm: None,
+        },
+    );
+    t.set_dot(
+        T::Q4_1,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ4_1, BlockQ8_1, avx2_q4_1::vec_dot_q4_1_q8_1_avx2),
+            gemv: Some(gemv_entry!(BlockQ4_1, BlockQ8_1, avx2_q4_1::gemv_q4_1_q8_1_avx2)),
+            gemm: None,
+        },
+    );
+    t.set_dot(
+        T::Q5_0,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ5_0, BlockQ8_0, avx2_q5_0::vec_dot_q5_0_q8_0_avx2),
+            gemv: Some(gemv_entry!(BlockQ5_0, BlockQ8_0, avx2_q5_0::gemv_q5_0_q8_0_avx2)),
+            gemm: None,
+        },
+    );
+    t.set_dot(
+        T::Q5_1,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ5_1, BlockQ8_1, avx2_q5_1::vec_dot_q5_1_q8_1_avx2),
+            gemv: Some(gemv_entry!(BlockQ5_1, BlockQ8_1, avx2_q5_1::gemv_q5_1_q8_1_avx2)),
+            gemm: None,
+        },
+    );
+    t.set_dot(
+        T::Q8_0,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ8_0, BlockQ8_0, avx2_q8_0::vec_dot_q8_0_q8_0_avx2),
+            gemv: Some(gemv_entry!(BlockQ8_0, BlockQ8_0, avx2_q8_0::gemv_q8_0_q8_0_avx2)),
+            gemm: None,
+        },
+    );
+}

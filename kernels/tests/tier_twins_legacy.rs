@@ -1,0 +1,359 @@
+//! The AVX2 kernels of the legacy formats against their scalar twins, and the determinism
+//! invariant (gemv/gemm elements equal vec_dot bit for bit) in both tiers.
+//!
+//! The kernels follow one accumulation order in every tier (see
+//! `retort_kernels::generic::accumulate`), so the AVX2 results must equal the scalar ones
+//! exactly, not merely closely. NaN results only need to be NaN on both sides: which NaN payload
+//! x86 returns depends on operand order, which the compiler may commute.
+#![cfg(target_arch = "x86_64")]
+
+use std::process::Command;
+
+use half::f16;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use retort_kernels::blocks::{BlockQ4_0, BlockQ8_0};
+use retort_kernels::ops::{self, TierOps};
+use retort_kernels::{generic, x86, GgmlType, Tier};
+
+const TYPES: [GgmlType; 7] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+];
+
+fn avx2() -> TierOps {
+    assert!(
+        Tier::Avx2.is_supported(),
+        "this test needs an x86-64 CPU with AVX2, FMA and F16C"
+    );
+    let t = ops::for_tier(Tier::Avx2);
+    assert_eq!(t.tier(), Tier::Avx2);
+    t
+}
+
+fn generic_ops() -> TierOps {
+    let t = ops::for_tier(Tier::Generic);
+    assert_eq!(t.tier(), Tier::Generic);
+    t
+}
+
+fn same(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// A 4-aligned byte buffer; rows are placed at an offset inside it.
+struct Buf {
+    words: Vec<u32>,
+}
+
+impl Buf {
+    fn new(len: usize) -> Buf {
+        Buf {
+            words: vec![0; len.div_ceil(4) + 2],
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.words)
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        bytemuck::cast_slice_mut(&mut self.words)
+    }
+}
+
+/// Offsets of the f16 fields at the start of a block (`d`, then `m` or `s`).
+fn scale_offsets(ty: GgmlType) -> &'static [usize] {
+    match ty {
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q8_1 => &[0, 2],
+        _ => &[0],
+    }
+}
+
+fn scale_bits(rng: &mut ChaCha8Rng) -> u16 {
+    match rng.random_range(0..12) {
+        0 => 0x0000,
+        1 => 0x8000,
+        2 => rng.random_range(1..0x0400),
+        3 => rng.random_range(1..0x0400) | 0x8000,
+        4 => 0x7bff,
+        5 => 0x7c00,
+        6 => 0xfc00,
+        7 => 0x7e00,
+        _ => f16::from_f32(rng.random_range(-1.0f32..1.0)).to_bits(),
+    }
+}
+
+/// `rows` rows of `n` elements of `ty`, written `offset` bytes into a fresh buffer.
+/// Styles: 0 quantized random floats, 1 random bytes with odd scales, 2 all 0xff, 3 all 0x80.
+fn make_rows(
+    ty: GgmlType,
+    n: usize,
+    rows: usize,
+    offset: usize,
+    style: u32,
+    rng: &mut ChaCha8Rng,
+) -> (Buf, usize) {
+    let rb = ty.row_bytes(n as u64).unwrap() as usize;
+    let mut buf = Buf::new(offset + rows * rb);
+    {
+        let bytes = &mut buf.bytes_mut()[offset..offset + rows * rb];
+        match style {
+            0 => {
+                for r in 0..rows {
+                    let x: Vec<f32> = (0..n)
+                        .map(|_| {
+                            rng.random_range(-1.0f32..1.0) * 10f32.powi(rng.random_range(-3..3))
+                        })
+                        .collect();
+                    ops::quantize_row(ty, &x, &mut bytes[r * rb..(r + 1) * rb]).unwrap();
+                }
+            }
+            1 => rng.fill(bytes),
+            2 => bytes.fill(0xff),
+            _ => bytes.fill(0x80),
+        }
+        if style != 0 && ty.block_size() > 1 {
+            for blk in bytes.chunks_exact_mut(ty.type_size()) {
+                for &off in scale_offsets(ty) {
+                    blk[off..off + 2].copy_from_slice(&scale_bits(rng).to_le_bytes());
+                }
+            }
+        }
+        if style == 1 && ty == GgmlType::F16 {
+            // Random halves include infinities and NaNs; keep some but not most.
+            for h in bytes.chunks_exact_mut(2) {
+                if rng.random_range(0..8) != 0 {
+                    let v = f16::from_f32(rng.random_range(-4.0f32..4.0));
+                    h.copy_from_slice(&v.to_bits().to_le_bytes());
+                }
+            }
+        }
+        if style == 1 && ty == GgmlType::F32 {
+            for f in bytes.chunks_exact_mut(4) {
+                let v: f32 = rng.random_range(-1e3f32..1e3);
+                f.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+    }
+    (buf, rb)
+}
+
+fn element_counts(ty: GgmlType) -> Vec<usize> {
+    if ty.block_size() == 1 {
+        vec![1, 7, 31, 32, 33, 64, 100, 257, 1000]
+    } else {
+        [1usize, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64]
+            .iter()
+            .map(|b| b * ty.block_size())
+            .collect()
+    }
+}
+
+#[test]
+fn avx2_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
+    let fast = avx2();
+    let slow = generic_ops();
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0001);
+    for ty in TYPES {
+        let at = ty.vec_dot_type();
+        for n in element_counts(ty) {
+            for style in 0..4u32 {
+                let rows = 1 + rng.random_range(0..9usize);
+                let cols = 1 + rng.random_range(0..3usize);
+                // Rows start 2 (or 4, for F32) bytes into their buffer: inside a larger
+                // mapping, not at its start.
+                let off = if ty == GgmlType::F32 { 4 } else { 2 };
+                let (wbuf, wrb) = make_rows(ty, n, rows, off, style, &mut rng);
+                // Activations at a different offset from the weights.
+                let aoff = if at == GgmlType::F32 { 8 } else { 6 };
+                let (abuf, arb) = make_rows(at, n, cols, aoff, style % 2, &mut rng);
+                let w = &wbuf.bytes()[off..off + rows * wrb];
+                let a = &abuf.bytes()[aoff..aoff + cols * arb];
+                for (name, t) in [("generic", &slow), ("avx2", &fast)] {
+                    let mut out = vec![0.0f32; rows * cols];
+                    t.gemm(ty, n, w, a, cols, &mut out).unwrap();
+                    for c in 0..cols {
+                        let ac = &a[c * arb..(c + 1) * arb];
+                        let mut col = vec![0.0f32; rows];
+                        t.gemv(ty, n, w, ac, &mut col).unwrap();
+                        for r in 0..rows {
+                            let wr = &w[r * wrb..(r + 1) * wrb];
+                            let d = t.vec_dot(ty, n, wr, ac).unwrap();
+                            let twin = slow.vec_dot(ty, n, wr, ac).unwrap();
+                            let ctx = format!("{ty} {name} n={n} style={style} r={r} c={c}");
+                            assert!(same(d, twin), "{ctx}: vec_dot {d} vs scalar twin {twin}");
+                            assert!(same(d, col[r]), "{ctx}: gemv {} vs vec_dot {d}", col[r]);
+                            assert!(
+                                same(d, out[c * rows + r]),
+                                "{ctx}: gemm {} vs vec_dot {d}",
+                                out[c * rows + r]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn avx2_is_exact_on_extreme_quants() {
+    // All-max nibbles against -128 activations: the sign-flip trick would overflow here.
+    let fast = avx2();
+    let slow = generic_ops();
+    let n = 9 * 32;
+    for ty in [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+    ] {
+        let at = ty.vec_dot_type();
+        for (wfill, afill) in [
+            (0xffu8, 0x80u8),
+            (0x00, 0x80),
+            (0x80, 0x80),
+            (0xff, 0x7f),
+            (0x88, 0x81),
+        ] {
+            let mut w = Buf::new(ty.row_bytes(n as u64).unwrap() as usize);
+            let mut a = Buf::new(at.row_bytes(n as u64).unwrap() as usize);
+            let wl = ty.row_bytes(n as u64).unwrap() as usize;
+            let al = at.row_bytes(n as u64).unwrap() as usize;
+            w.bytes_mut()[..wl].fill(wfill);
+            a.bytes_mut()[..al].fill(afill);
+            // Scale 1.0 everywhere so the result is the integer dot itself.
+            for blk in w.bytes_mut()[..wl].chunks_exact_mut(ty.type_size()) {
+                for &off in scale_offsets(ty) {
+                    blk[off..off + 2].copy_from_slice(&f16::ONE.to_bits().to_le_bytes());
+                }
+            }
+            for blk in a.bytes_mut()[..al].chunks_exact_mut(at.type_size()) {
+                for &off in scale_offsets(at) {
+                    blk[off..off + 2].copy_from_slice(&f16::ONE.to_bits().to_le_bytes());
+                }
+            }
+            let got = fast
+                .vec_dot(ty, n, &w.bytes()[..wl], &a.bytes()[..al])
+                .unwrap();
+            let want = slow
+                .vec_dot(ty, n, &w.bytes()[..wl], &a.bytes()[..al])
+                .unwrap();
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "{ty} {wfill:#x}/{afill:#x}: {got} vs {want}"
+            );
+        }
+    }
+    // And one value worked out by hand: Q8_0 all -128 by all -128, 9 blocks, unit scales.
+    let w = vec![
+        BlockQ8_0 {
+            d: f16::ONE,
+            qs: [-128; 32]
+        };
+        9
+    ];
+    // SAFETY: `avx2()` checked the CPU features.
+    let got = unsafe { x86::avx2_q8_0::vec_dot_q8_0_q8_0_avx2(&w, &w) };
+    assert_eq!(got, (9 * 32 * 128 * 128) as f32);
+    assert_eq!(generic::vec_dot_q8_0_q8_0(&w, &w), got);
+}
+
+#[test]
+fn typed_twins_agree() {
+    let _ = avx2();
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0002);
+    let nb = 13;
+    let rows = 6;
+    let w: Vec<BlockQ4_0> = (0..nb * rows)
+        .map(|_| BlockQ4_0 {
+            d: f16::from_f32(rng.random_range(-0.1f32..0.1)),
+            qs: rng.random(),
+        })
+        .collect();
+    let a: Vec<BlockQ8_0> = (0..nb)
+        .map(|_| BlockQ8_0 {
+            d: f16::from_f32(rng.random_range(-0.1f32..0.1)),
+            qs: rng.random(),
+        })
+        .collect();
+    let mut slow = vec![0.0f32; rows];
+    let mut fast = vec![0.0f32; rows];
+    generic::gemv_q4_0_q8_0(&w, &a, &mut slow);
+    // SAFETY: `avx2()` checked the CPU features.
+    unsafe { x86::avx2_q4_0::gemv_q4_0_q8_0_avx2(&w, &a, &mut fast) };
+    assert_eq!(slow, fast);
+    for r in 0..rows {
+        let row = &w[r * nb..(r + 1) * nb];
+        // SAFETY: as above.
+        let d = unsafe { x86::avx2_q4_0::vec_dot_q4_0_q8_0_avx2(row, &a) };
+        assert_eq!(d.to_bits(), fast[r].to_bits());
+    }
+}
+
+/// Runs `child` (an ignored test of this binary) with `RETORT_CPU_TIER` set, so the process-wide
+/// tier is decided under that cap.
+fn run_child_with_tier(child: &str, tier: &str) {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args(["--ignored", "--exact", child, "--test-threads=1"])
+        .env("RETORT_CPU_TIER", tier)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child {child} with RETORT_CPU_TIER={tier} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn env_cap_avx2_selects_the_avx2_table() {
+    assert!(
+        Tier::Avx2.is_supported(),
+        "this test needs AVX2, FMA and F16C"
+    );
+    run_child_with_tier("child_expects_avx2", "avx2");
+}
+
+#[test]
+fn env_cap_generic_selects_the_generic_table() {
+    run_child_with_tier("child_expects_generic", "generic");
+}
+
+#[test]
+#[ignore = "run in a child process by env_cap_avx2_selects_the_avx2_table"]
+fn child_expects_avx2() {
+    assert_eq!(std::env::var("RETORT_CPU_TIER").as_deref(), Ok("avx2"));
+    assert_eq!(ops::active_tier(), Tier::Avx2);
+    // And the table in use really runs: a one-block Q4_0 dot through `ops`.
+    let w = BlockQ4_0 {
+        d: f16::ONE,
+        qs: [0x9a; 16], // 10 and 9: q - 8 = 2 and 1
+    };
+    let a = BlockQ8_0 {
+        d: f16::ONE,
+        qs: [3; 32],
+    };
+    let got = ops::vec_dot(
+        GgmlType::Q4_0,
+        32,
+        bytemuck::bytes_of(&w),
+        bytemuck::bytes_of(&a),
+    );
+    assert_eq!(got, Ok((16 * 2 * 3 + 16 * 3) as f32));
+}
+
+#[test]
+#[ignore = "run in a child process by env_cap_generic_selects_the_generic_table"]
+fn child_expects_generic() {
+    assert_eq!(std::env::var("RETORT_CPU_TIER").as_deref(), Ok("generic"));
+    assert_eq!(ops::active_tier(), Tier::Generic);
+}
