@@ -17,6 +17,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
 pub mod blocks;
 pub mod error;
 pub mod generic;

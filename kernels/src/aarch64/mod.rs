@@ -1,0 +1,285 @@
+//! aarch64 kernels: the NEON tier (every aarch64 CPU; Raspberry Pi 4), the dotprod tier
+//! (`sdot`; Cortex-A76, Raspberry Pi 5) and the i8mm tier (`smmla` 2×2 tiles for gemm).
+//!
+//! Each kernel is one `#[inline(always)]` body generic over the integer dot step
+//! ([`int_dot`]), compiled into thin `#[target_feature]` leaves, the only `unsafe fn`s callers
+//! see. Dispatch ([`overlay`], called by [`crate::table::for_tier`]) installs a tier's leaves only
+//! when [`Tier::is_supported`] confirmed the CPU has the tier, so a Cortex-A72 never executes
+//! `sdot` or `smmla`.
+//!
+//! Every kernel repeats the float order of its scalar twin in [`crate::generic`] (see
+//! [`block_dot`]), so within a tier — and across tiers — vec_dot, gemm and the twin give the
+//! same bits; the tests in `tests/tier_twins_aarch64.rs` check that exactly.
+//!
+//! Leaves take typed block slices (`x`: weight blocks, `y`: activation blocks; gemm: `w` holds
+//! `out.len() / n_act` rows and `act` holds `n_act` rows of `act.len() / n_act` blocks each).
+
+mod block_dot;
+mod instructions;
+mod int_dot;
+mod lanes;
+
+/// Declares a block pair's public leaves: vec_dot for the NEON and dotprod tiers, gemm for the
+/// NEON, dotprod and i8mm tiers (the i8mm tier's vec_dot is the dotprod one).
+macro_rules! tier_leaves {
+    (
+        $pair:ty, $w:ty, $a:ty, $what:literal,
+        $dot_neon:ident, $dot_dotprod:ident,
+        $gemm_neon:ident, $gemm_dotprod:ident, $gemm_i8mm:ident
+    ) => {
+        #[doc = concat!($what, " dot product, NEON tier (`smull` + `sadalp`).")]
+        ///
+        /// # Safety
+        /// None beyond running on aarch64 (NEON is baseline); `unsafe` as every table leaf.
+        #[target_feature(enable = "neon")]
+        pub unsafe fn $dot_neon(x: &[$w], y: &[$a]) -> f32 {
+            // SAFETY: NEON is baseline on aarch64.
+            unsafe {
+                $crate::aarch64::block_dot::vec_dot::<$pair, $crate::aarch64::int_dot::NeonDot>(
+                    x, y,
+                )
+            }
+        }
+
+        #[doc = concat!($what, " dot product, dotprod tier (`sdot`).")]
+        ///
+        /// # Safety
+        /// The CPU must implement FEAT_DotProd.
+        #[target_feature(enable = "neon,dotprod")]
+        pub unsafe fn $dot_dotprod(x: &[$w], y: &[$a]) -> f32 {
+            // SAFETY: the caller guarantees dotprod.
+            unsafe {
+                $crate::aarch64::block_dot::vec_dot::<$pair, $crate::aarch64::int_dot::SdotDot>(
+                    x, y,
+                )
+            }
+        }
+
+        #[doc = concat!($what, " gemm, NEON tier: every element is [`", stringify!($dot_neon), "`]'s.")]
+        ///
+        /// # Safety
+        /// None beyond running on aarch64.
+        #[target_feature(enable = "neon")]
+        pub unsafe fn $gemm_neon(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
+            // SAFETY: NEON is baseline on aarch64.
+            unsafe {
+                $crate::aarch64::block_dot::gemm_by_rows::<
+                    $pair,
+                    $crate::aarch64::int_dot::NeonDot,
+                >(w, act, n_act, out)
+            }
+        }
+
+        #[doc = concat!($what, " gemm, dotprod tier: every element is [`", stringify!($dot_dotprod), "`]'s.")]
+        ///
+        /// # Safety
+        /// The CPU must implement FEAT_DotProd.
+        #[target_feature(enable = "neon,dotprod")]
+        pub unsafe fn $gemm_dotprod(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
+            // SAFETY: the caller guarantees dotprod.
+            unsafe {
+                $crate::aarch64::block_dot::gemm_by_rows::<
+                    $pair,
+                    $crate::aarch64::int_dot::SdotDot,
+                >(w, act, n_act, out)
+            }
+        }
+
+        #[doc = concat!($what, " gemm, i8mm tier (`smmla` 2×2 tiles): every element is [`", stringify!($dot_dotprod), "`]'s.")]
+        ///
+        /// # Safety
+        /// The CPU must implement FEAT_DotProd and FEAT_I8MM.
+        #[target_feature(enable = "neon,dotprod,i8mm")]
+        pub unsafe fn $gemm_i8mm(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
+            // SAFETY: the caller guarantees dotprod and i8mm.
+            unsafe {
+                $crate::aarch64::block_dot::gemm_2x2::<
+                    $pair,
+                    $crate::aarch64::int_dot::SdotDot,
+                >(w, act, n_act, out)
+            }
+        }
+    };
+}
+use tier_leaves;
+
+pub mod q4_0;
+pub mod q4_1;
+pub mod q5_0;
+pub mod q5_1;
+pub mod q8_0;
+
+use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+use crate::ggml_type::GgmlType;
+use crate::table::{gemm_entry, vec_dot_entry, DotKernels, KernelTable};
+use crate::tier::Tier;
+
+/// Overlays `t` with the kernels of `tier` and of the aarch64 tiers below it (`Neon`, then
+/// `Dotprod`, then `I8mm`; any other tier leaves `t` as it is) and records the tier in `t.tier`.
+/// The caller has checked [`Tier::is_supported`].
+pub(crate) fn overlay(t: &mut KernelTable, tier: Tier) {
+    if !matches!(tier, Tier::Neon | Tier::Dotprod | Tier::I8mm) {
+        return;
+    }
+    overlay_neon(t);
+    if tier >= Tier::Dotprod {
+        overlay_dotprod(t);
+    }
+    if tier >= Tier::I8mm {
+        overlay_i8mm(t);
+    }
+    t.tier = tier;
+}
+
+/// Sets a weight type's vec_dot and gemm (gemv loops over vec_dot, as `ops` does for `None`).
+macro_rules! set_dot {
+    ($t:ident, $ty:expr, $w:ty, $a:ty, $dot:path, $gemm:path) => {
+        $t.set_dot(
+            $ty,
+            DotKernels {
+                vec_dot: vec_dot_entry!($w, $a, $dot),
+                gemv: None,
+                gemm: Some(gemm_entry!($w, $a, $gemm)),
+            },
+        )
+    };
+}
+
+fn overlay_neon(t: &mut KernelTable) {
+    use BlockQ8_0 as A0;
+    use BlockQ8_1 as A1;
+    use GgmlType as T;
+    set_dot!(
+        t,
+        T::Q8_0,
+        BlockQ8_0,
+        A0,
+        q8_0::vec_dot_q8_0_q8_0_neon,
+        q8_0::gemm_q8_0_q8_0_neon
+    );
+    set_dot!(
+        t,
+        T::Q4_0,
+        BlockQ4_0,
+        A0,
+        q4_0::vec_dot_q4_0_q8_0_neon,
+        q4_0::gemm_q4_0_q8_0_neon
+    );
+    set_dot!(
+        t,
+        T::Q4_1,
+        BlockQ4_1,
+        A1,
+        q4_1::vec_dot_q4_1_q8_1_neon,
+        q4_1::gemm_q4_1_q8_1_neon
+    );
+    set_dot!(
+        t,
+        T::Q5_0,
+        BlockQ5_0,
+        A0,
+        q5_0::vec_dot_q5_0_q8_0_neon,
+        q5_0::gemm_q5_0_q8_0_neon
+    );
+    set_dot!(
+        t,
+        T::Q5_1,
+        BlockQ5_1,
+        A1,
+        q5_1::vec_dot_q5_1_q8_1_neon,
+        q5_1::gemm_q5_1_q8_1_neon
+    );
+}
+
+fn overlay_dotprod(t: &mut KernelTable) {
+    use BlockQ8_0 as A0;
+    use BlockQ8_1 as A1;
+    use GgmlType as T;
+    set_dot!(
+        t,
+        T::Q8_0,
+        BlockQ8_0,
+        A0,
+        q8_0::vec_dot_q8_0_q8_0_dotprod,
+        q8_0::gemm_q8_0_q8_0_dotprod
+    );
+    set_dot!(
+        t,
+        T::Q4_0,
+        BlockQ4_0,
+        A0,
+        q4_0::vec_dot_q4_0_q8_0_dotprod,
+        q4_0::gemm_q4_0_q8_0_dotprod
+    );
+    set_dot!(
+        t,
+        T::Q4_1,
+        BlockQ4_1,
+        A1,
+        q4_1::vec_dot_q4_1_q8_1_dotprod,
+        q4_1::gemm_q4_1_q8_1_dotprod
+    );
+    set_dot!(
+        t,
+        T::Q5_0,
+        BlockQ5_0,
+        A0,
+        q5_0::vec_dot_q5_0_q8_0_dotprod,
+        q5_0::gemm_q5_0_q8_0_dotprod
+    );
+    set_dot!(
+        t,
+        T::Q5_1,
+        BlockQ5_1,
+        A1,
+        q5_1::vec_dot_q5_1_q8_1_dotprod,
+        q5_1::gemm_q5_1_q8_1_dotprod
+    );
+}
+
+/// The i8mm tier keeps the dotprod vec_dot (`smmla` needs two rows) and tiles gemm 2×2.
+fn overlay_i8mm(t: &mut KernelTable) {
+    use BlockQ8_0 as A0;
+    use BlockQ8_1 as A1;
+    use GgmlType as T;
+    set_dot!(
+        t,
+        T::Q8_0,
+        BlockQ8_0,
+        A0,
+        q8_0::vec_dot_q8_0_q8_0_dotprod,
+        q8_0::gemm_q8_0_q8_0_i8mm
+    );
+    set_dot!(
+        t,
+        T::Q4_0,
+        BlockQ4_0,
+        A0,
+        q4_0::vec_dot_q4_0_q8_0_dotprod,
+        q4_0::gemm_q4_0_q8_0_i8mm
+    );
+    set_dot!(
+        t,
+        T::Q4_1,
+        BlockQ4_1,
+        A1,
+        q4_1::vec_dot_q4_1_q8_1_dotprod,
+        q4_1::gemm_q4_1_q8_1_i8mm
+    );
+    set_dot!(
+        t,
+        T::Q5_0,
+        BlockQ5_0,
+        A0,
+        q5_0::vec_dot_q5_0_q8_0_dotprod,
+        q5_0::gemm_q5_0_q8_0_i8mm
+    );
+    set_dot!(
+        t,
+        T::Q5_1,
+        BlockQ5_1,
+        A1,
+        q5_1::vec_dot_q5_1_q8_1_dotprod,
+        q5_1::gemm_q5_1_q8_1_i8mm
+    );
+}

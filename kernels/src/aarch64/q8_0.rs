@@ -1,0 +1,78 @@
+//! Q8_0 weights × Q8_0 activations on aarch64: NEON, dotprod and i8mm leaves.
+
+use core::arch::aarch64::*;
+
+use super::block_dot::{BlockDot, BlockDot2x2};
+use super::int_dot::IntDot;
+use super::lanes::{dot32, f16_cols, f16_lanes, f16_rows, load_q8, mmla32};
+use crate::blocks::BlockQ8_0;
+
+/// The Q8_0 × Q8_0 block pair: term `(dx · dy) · isum`, as [`crate::generic::q8_0`].
+pub(crate) struct Q8_0Q8_0;
+
+impl BlockDot for Q8_0Q8_0 {
+    type W = BlockQ8_0;
+    type A = BlockQ8_0;
+
+    #[inline(always)]
+    unsafe fn isum<D: IntDot>(x: &BlockQ8_0, y: &BlockQ8_0) -> int32x4_t {
+        // SAFETY: forwarded (`D`'s feature); loads stay inside the blocks.
+        unsafe { dot32::<D>(load_q8(&x.qs), load_q8(&y.qs)) }
+    }
+
+    #[inline(always)]
+    unsafe fn terms4(x: &[BlockQ8_0], y: &[BlockQ8_0], isums: int32x4_t) -> float32x4_t {
+        // SAFETY: register-only NEON on lanes built from the blocks.
+        unsafe {
+            let d = vmulq_f32(f16_lanes(x, |b| b.d), f16_lanes(y, |b| b.d));
+            vmulq_f32(d, vcvtq_f32_s32(isums))
+        }
+    }
+}
+
+impl BlockDot2x2 for Q8_0Q8_0 {
+    #[inline(always)]
+    unsafe fn isum_2x2(
+        x0: &BlockQ8_0,
+        x1: &BlockQ8_0,
+        y0: &BlockQ8_0,
+        y1: &BlockQ8_0,
+    ) -> int32x4_t {
+        // SAFETY: forwarded (i8mm); loads stay inside the blocks.
+        unsafe {
+            mmla32(
+                load_q8(&x0.qs),
+                load_q8(&x1.qs),
+                load_q8(&y0.qs),
+                load_q8(&y1.qs),
+            )
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_2x2(
+        x0: &BlockQ8_0,
+        x1: &BlockQ8_0,
+        y0: &BlockQ8_0,
+        y1: &BlockQ8_0,
+        isums: int32x4_t,
+    ) -> float32x4_t {
+        // SAFETY: register-only NEON.
+        unsafe {
+            let d = vmulq_f32(f16_rows(x0.d, x1.d), f16_cols(y0.d, y1.d));
+            vmulq_f32(d, vcvtq_f32_s32(isums))
+        }
+    }
+}
+
+super::tier_leaves!(
+    Q8_0Q8_0,
+    BlockQ8_0,
+    BlockQ8_0,
+    "Q8_0 × Q8_0",
+    vec_dot_q8_0_q8_0_neon,
+    vec_dot_q8_0_q8_0_dotprod,
+    gemm_q8_0_q8_0_neon,
+    gemm_q8_0_q8_0_dotprod,
+    gemm_q8_0_q8_0_i8mm
+);
