@@ -96,11 +96,56 @@ macro_rules! ktype {
     };
 }
 
-ktype!(BlockQ2K, "Q2_K", ggml_type_GGML_TYPE_Q2_K, q2_k, dequantize_row_q2_k, quantize_row_q2_k, vec_dot_q2_k_q8_k, min);
-ktype!(BlockQ3K, "Q3_K", ggml_type_GGML_TYPE_Q3_K, q3_k, dequantize_row_q3_k, quantize_row_q3_k, vec_dot_q3_k_q8_k, sym);
-ktype!(BlockQ4K, "Q4_K", ggml_type_GGML_TYPE_Q4_K, q4_k, dequantize_row_q4_k, quantize_row_q4_k, vec_dot_q4_k_q8_k, min);
-ktype!(BlockQ5K, "Q5_K", ggml_type_GGML_TYPE_Q5_K, q5_k, dequantize_row_q5_k, quantize_row_q5_k, vec_dot_q5_k_q8_k, min);
-ktype!(BlockQ6K, "Q6_K", ggml_type_GGML_TYPE_Q6_K, q6_k, dequantize_row_q6_k, quantize_row_q6_k, vec_dot_q6_k_q8_k, sym);
+ktype!(
+    BlockQ2K,
+    "Q2_K",
+    ggml_type_GGML_TYPE_Q2_K,
+    q2_k,
+    dequantize_row_q2_k,
+    quantize_row_q2_k,
+    vec_dot_q2_k_q8_k,
+    min
+);
+ktype!(
+    BlockQ3K,
+    "Q3_K",
+    ggml_type_GGML_TYPE_Q3_K,
+    q3_k,
+    dequantize_row_q3_k,
+    quantize_row_q3_k,
+    vec_dot_q3_k_q8_k,
+    sym
+);
+ktype!(
+    BlockQ4K,
+    "Q4_K",
+    ggml_type_GGML_TYPE_Q4_K,
+    q4_k,
+    dequantize_row_q4_k,
+    quantize_row_q4_k,
+    vec_dot_q4_k_q8_k,
+    min
+);
+ktype!(
+    BlockQ5K,
+    "Q5_K",
+    ggml_type_GGML_TYPE_Q5_K,
+    q5_k,
+    dequantize_row_q5_k,
+    quantize_row_q5_k,
+    vec_dot_q5_k_q8_k,
+    min
+);
+ktype!(
+    BlockQ6K,
+    "Q6_K",
+    ggml_type_GGML_TYPE_Q6_K,
+    q6_k,
+    dequantize_row_q6_k,
+    quantize_row_q6_k,
+    vec_dot_q6_k_q8_k,
+    sym
+);
 
 /// Super-block scales worth testing: ordinary, zero, negative, subnormal, the largest f16,
 /// infinities.
@@ -252,11 +297,17 @@ fn q8_k_inputs(rng: &mut ChaCha8Rng) -> Vec<Vec<f32>> {
         random_activations(rng, QK_K),
         random_activations(rng, 3 * QK_K),
         vec![0.0; QK_K],
-        (0..QK_K).map(|i| if i == 77 { -3.5 } else { 0.0 }).collect(),
-        (0..QK_K).map(|i| if i % 2 == 0 { 2.0 } else { -2.0 }).collect(),
+        (0..QK_K)
+            .map(|i| if i == 77 { -3.5 } else { 0.0 })
+            .collect(),
+        (0..QK_K)
+            .map(|i| if i % 2 == 0 { 2.0 } else { -2.0 })
+            .collect(),
         (0..QK_K).map(|i| (i as f32 - 128.0) * 1e-41).collect(),
         (0..QK_K).map(|i| (i as f32 - 128.0) * 1e36).collect(),
-        (0..QK_K).map(|i| if i == 3 { f32::INFINITY } else { 1.0 }).collect(),
+        (0..QK_K)
+            .map(|i| if i == 3 { f32::INFINITY } else { 1.0 })
+            .collect(),
         (0..QK_K).map(|i| (i as f32 * 0.37).sin() * 127.5).collect(),
     ];
     rows.push(rows[0].iter().map(|v| v.abs()).collect());
@@ -296,7 +347,11 @@ fn activation_rows(rng: &mut ChaCha8Rng, nb: usize) -> Vec<Vec<BlockQ8K>> {
         for (i, b) in a.iter_mut().enumerate() {
             b.d = if i % 2 == 0 { 0.013 } else { -0.27 };
             for (j, q) in b.qs.iter_mut().enumerate() {
-                *q = if j % 3 == 0 { fill } else { fill.wrapping_neg().max(-127) };
+                *q = if j % 3 == 0 {
+                    fill
+                } else {
+                    fill.wrapping_neg().max(-127)
+                };
             }
             fix_bsums(b);
         }
@@ -317,7 +372,10 @@ fn abs_dot<B: KType>(w: &[B], a: &[BlockQ8K]) -> f64 {
     B::dequantize(w, &mut wf);
     let mut af = vec![0.0f32; a.len() * QK_K];
     q8_k::dequantize_row_q8_k(a, &mut af);
-    wf.iter().zip(&af).map(|(x, y)| (*x as f64 * *y as f64).abs()).sum()
+    wf.iter()
+        .zip(&af)
+        .map(|(x, y)| (*x as f64 * *y as f64).abs())
+        .sum()
 }
 
 fn check_vec_dot<B: KType>() {
@@ -341,14 +399,20 @@ fn check_vec_dot<B: KType>() {
                 )
             };
             let got = B::vec_dot(w, a);
-            let ctx = format!("{} row {r} activations {c}: ours {got:e}, ggml {want:e}", B::NAME);
+            let ctx = format!(
+                "{} row {r} activations {c}: ours {got:e}, ggml {want:e}",
+                B::NAME
+            );
             if !want.is_finite() || !got.is_finite() {
                 // Infinite scales: which lane meets `inf·0` first differs between kernels.
                 assert!(!want.is_finite() && !got.is_finite(), "{ctx}");
                 continue;
             }
             let bound = 1e-5 * abs_dot(w, a);
-            assert!(((got - want) as f64).abs() <= bound, "{ctx}, bound {bound:e}");
+            assert!(
+                ((got - want) as f64).abs() <= bound,
+                "{ctx}, bound {bound:e}"
+            );
         }
     }
 }
@@ -387,17 +451,29 @@ fn weight_inputs(rng: &mut ChaCha8Rng) -> Vec<Vec<f32>> {
         (0..n).map(|_| rng.random_range(0.0f32..3.0)).collect(),
         (0..n).map(|_| rng.random_range(-3.0f32..-0.5)).collect(),
         (0..n)
-            .map(|i| if i % 61 == 7 { gauss(rng) * 50.0 } else { gauss(rng) * 0.1 })
+            .map(|i| {
+                if i % 61 == 7 {
+                    gauss(rng) * 50.0
+                } else {
+                    gauss(rng) * 0.1
+                }
+            })
             .collect(),
         vec![0.75; n],
         vec![0.0; n],
-        (0..n).map(|i| if (i / 16) % 3 == 0 { 0.0 } else { gauss(rng) }).collect(),
-        (0..n).map(|i| if (i / 32) % 2 == 0 { 0.0 } else { gauss(rng) }).collect(),
+        (0..n)
+            .map(|i| if (i / 16) % 3 == 0 { 0.0 } else { gauss(rng) })
+            .collect(),
+        (0..n)
+            .map(|i| if (i / 32) % 2 == 0 { 0.0 } else { gauss(rng) })
+            .collect(),
         (0..n).map(|_| gauss(rng) * 1e-20).collect(),
         (0..n).map(|_| gauss(rng) * 1e-39).collect(),
         (0..n).map(|_| gauss(rng) * 3e3).collect(),
         (0..n).map(|i| ((i % 16) as f32 - 7.5) * 0.125).collect(),
-        (0..n).map(|i| if i % 256 == 9 { 1.0 } else { 0.0 }).collect(),
+        (0..n)
+            .map(|i| if i % 256 == 9 { 1.0 } else { 0.0 })
+            .collect(),
     ];
     for _ in 0..6 {
         rows.push((0..QK_K).map(|_| gauss(rng) * 0.05).collect());

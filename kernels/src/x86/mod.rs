@@ -7,11 +7,17 @@
 
 pub mod avx2_f16;
 pub mod avx2_f32;
+mod avx2_k_blocks;
 mod avx2_legacy_lanes;
+pub mod avx2_q2_k;
+pub mod avx2_q3_k;
 pub mod avx2_q4_0;
 pub mod avx2_q4_1;
+pub mod avx2_q4_k;
 pub mod avx2_q5_0;
 pub mod avx2_q5_1;
+pub mod avx2_q5_k;
+pub mod avx2_q6_k;
 pub mod avx2_q8_0;
 
 use half::f16;
@@ -82,4 +88,10 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             gemm: None,
         },
     );
+    // K-quants (kernels-kquants).
+    avx2_q2_k::register(t);
+    avx2_q3_k::register(t);
+    avx2_q4_k::register(t);
+    avx2_q5_k::register(t);
+    avx2_q6_k::register(t);
 }

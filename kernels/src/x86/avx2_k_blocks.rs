@@ -1,0 +1,195 @@
+//! Building blocks of the AVX2 K-quant kernels: the integer sub-block dots every K type reduces
+//! to, and the vec_dot / gemv / gemm drivers that walk blocks in the order of the scalar twins.
+//!
+//! Each K-quant kernel *prepares* a weight block (its quants unpacked to 256 unsigned bytes in
+//! value order, 8 vectors of 32, plus its scales) and then takes exact integer dots with Q8_K
+//! activation blocks; the float block term and the 8-lane accumulation are the scalar twin's own
+//! functions. Integer sums are exact, so every kernel here is bit-identical to its scalar twin,
+//! and gemv/gemm (which prepare a weight block once for several activation rows) are
+//! bit-identical to vec_dot.
+//!
+//! `maddubs` (u8 × i8 pairs summed to i16, saturating) never saturates here: weight bytes are at
+//! most 63, so a pair sum is at most `2·63·128 = 16128`.
+
+use core::arch::x86_64::*;
+
+use crate::blocks::BlockQ8K;
+use crate::generic::accumulate::BlockAccumulator;
+
+/// A K-quant weight type as the AVX2 drivers see it.
+pub(crate) trait KWeightAvx2 {
+    /// The weight block struct.
+    type Block;
+    /// A weight block unpacked for integer dots.
+    type Prepared;
+
+    /// Unpacks one weight block.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    unsafe fn prepare(w: &Self::Block) -> Self::Prepared;
+
+    /// The block's float term against one activation block, equal to the scalar twin's.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    unsafe fn block_term(p: &Self::Prepared, w: &Self::Block, a: &BlockQ8K) -> f32;
+}
+
+/// Sum of the eight i32 lanes (exact: wrapping adds of values that fit).
+#[inline(always)]
+pub(crate) unsafe fn hsum_i32x8(v: __m256i) -> i32 {
+    // SAFETY: register-only AVX2/SSE2 operations; the caller guarantees AVX2.
+    unsafe {
+        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
+        _mm_cvtsi128_si32(s)
+    }
+}
+
+/// Loads 32 activation quants starting at value `start` (a multiple of 32 below 256).
+#[inline(always)]
+pub(crate) unsafe fn load_act32(a: &BlockQ8K, start: usize) -> __m256i {
+    debug_assert!(start + 32 <= a.qs.len());
+    // SAFETY: `start + 32 <= 256`, so the unaligned 32-byte load stays inside `a.qs`.
+    unsafe { _mm256_loadu_si256(a.qs.as_ptr().add(start) as *const __m256i) }
+}
+
+/// `Σ_k sc[k] · Σ_{e in 32k..32k+32} q[e]·a[e]` for eight sub-blocks of 32 with one scale each
+/// (Q4_K, Q5_K).
+#[inline(always)]
+pub(crate) unsafe fn dot_sub32(q: &[__m256i; 8], sc: &[i16; 8], a: &BlockQ8K) -> i32 {
+    // SAFETY: register operations and in-bounds activation loads; the caller guarantees AVX2.
+    unsafe {
+        let mut acc = _mm256_setzero_si256();
+        for k in 0..8 {
+            let p = _mm256_maddubs_epi16(q[k], load_act32(a, 32 * k));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[k])));
+        }
+        hsum_i32x8(acc)
+    }
+}
+
+/// The 16 i16 scales of a 16-sub-block type arranged for [`dot_sub16`]: entry `k` holds scale
+/// `2k` in its low 128 bits and scale `2k + 1` in its high 128 bits (the halves of a 32-value
+/// group that `maddubs` produces).
+#[inline(always)]
+pub(crate) unsafe fn scale_pairs16(scales: &[i16; 16]) -> [__m256i; 8] {
+    // SAFETY: register-only operations; the caller guarantees AVX2.
+    unsafe {
+        let mut out = [_mm256_setzero_si256(); 8];
+        for (k, o) in out.iter_mut().enumerate() {
+            *o = _mm256_setr_m128i(
+                _mm_set1_epi16(scales[2 * k]),
+                _mm_set1_epi16(scales[2 * k + 1]),
+            );
+        }
+        out
+    }
+}
+
+/// `Σ_k Σ_{e in 32k..32k+32} sc[e / 16]·q[e]·a[e]` for sixteen sub-blocks of 16 (Q2_K, Q3_K,
+/// Q6_K), with the scales from [`scale_pairs16`].
+#[inline(always)]
+pub(crate) unsafe fn dot_sub16(q: &[__m256i; 8], pairs: &[__m256i; 8], a: &BlockQ8K) -> i32 {
+    // SAFETY: register operations and in-bounds activation loads; the caller guarantees AVX2.
+    unsafe {
+        let mut acc = _mm256_setzero_si256();
+        for k in 0..8 {
+            let p = _mm256_maddubs_epi16(q[k], load_act32(a, 32 * k));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, pairs[k]));
+        }
+        hsum_i32x8(acc)
+    }
+}
+
+/// `Σ_j coef[j]·bsums[j]` over the 16 per-16 sums of an activation block.
+#[inline(always)]
+pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> i32 {
+    // SAFETY: `bsums` is 16 i16 = 32 bytes, read by one unaligned load; the caller guarantees
+    // AVX2.
+    unsafe {
+        let bs = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);
+        hsum_i32x8(_mm256_madd_epi16(bs, coef))
+    }
+}
+
+/// Loads 16 i16 values as one vector.
+#[inline(always)]
+pub(crate) unsafe fn load_i16x16(v: &[i16; 16]) -> __m256i {
+    // SAFETY: 32 bytes read from a 32-byte array; the caller guarantees AVX2.
+    unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) }
+}
+
+/// Dot product of one weight row with one activation row, blocks in order, block terms in the
+/// 8-lane order of the scalar twins.
+#[inline(always)]
+pub(crate) unsafe fn vec_dot<K: KWeightAvx2>(x: &[K::Block], y: &[BlockQ8K]) -> f32 {
+    let mut acc = BlockAccumulator::new();
+    for (i, (w, a)) in x.iter().zip(y).enumerate() {
+        // SAFETY: the caller guarantees AVX2.
+        let term = unsafe { K::block_term(&K::prepare(w), w, a) };
+        acc.add(i, term);
+    }
+    acc.finish()
+}
+
+/// `out[r] = vec_dot(row r of w, act)`; rows are `act.len()` blocks long.
+#[inline(always)]
+pub(crate) unsafe fn gemv<K: KWeightAvx2>(w: &[K::Block], act: &[BlockQ8K], out: &mut [f32]) {
+    let nb = act.len();
+    if nb == 0 {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        return;
+    }
+    for (row, o) in w.chunks_exact(nb).zip(out.iter_mut()) {
+        // SAFETY: the caller guarantees AVX2.
+        *o = unsafe { vec_dot::<K>(row, act) };
+    }
+}
+
+/// Activation rows sharing one prepared weight block in [`gemm`].
+const GEMM_COLS: usize = 4;
+
+/// `out[c * rows + r] = vec_dot(row r of w, activation row c)`, `rows = out.len() / n_act`.
+///
+/// Each weight block is prepared once for up to [`GEMM_COLS`] activation rows; every output keeps
+/// its own accumulator fed block by block, so it equals [`vec_dot`] bit for bit.
+#[inline(always)]
+pub(crate) unsafe fn gemm<K: KWeightAvx2>(
+    w: &[K::Block],
+    act: &[BlockQ8K],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    if n_act == 0 {
+        return;
+    }
+    let nb = act.len() / n_act;
+    let rows = out.len() / n_act;
+    if nb == 0 {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        return;
+    }
+    for (r, wrow) in w.chunks_exact(nb).take(rows).enumerate() {
+        let mut c0 = 0;
+        while c0 < n_act {
+            let cols = GEMM_COLS.min(n_act - c0);
+            let mut accs = [BlockAccumulator::new(); GEMM_COLS];
+            for (i, wb) in wrow.iter().enumerate() {
+                // SAFETY: the caller guarantees AVX2.
+                let p = unsafe { K::prepare(wb) };
+                for (t, acc) in accs.iter_mut().enumerate().take(cols) {
+                    let a = &act[(c0 + t) * nb + i];
+                    // SAFETY: the caller guarantees AVX2.
+                    acc.add(i, unsafe { K::block_term(&p, wb, a) });
+                }
+            }
+            for (t, acc) in accs.iter().enumerate().take(cols) {
+                out[(c0 + t) * rows + r] = acc.finish();
+            }
+            c0 += cols;
+        }
+    }
+}

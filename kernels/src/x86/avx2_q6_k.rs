@@ -1,0 +1,113 @@
+//! AVX2 kernels for Q6_K weights × Q8_K activations (vec_dot, gemv, gemm), bit-identical to the
+//! scalar twins in [`crate::generic::q6_k`].
+
+use core::arch::x86_64::*;
+
+use super::avx2_k_blocks::{self as kb, KWeightAvx2};
+use crate::blocks::{BlockQ6K, BlockQ8K};
+use crate::generic::q3_k::block_term_k_sym;
+use crate::ggml_type::GgmlType;
+use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+
+/// A Q6_K block unpacked: stored quants `q + 32` in value order, scale pairs for
+/// [`kb::dot_sub16`], and the 16 scales for the `-32·Σ sc·bsum` correction.
+pub(crate) struct PreparedQ6K {
+    q: [__m256i; 8],
+    pairs: [__m256i; 8],
+    scales16: __m256i,
+}
+
+/// Marker for the Q6_K drivers.
+pub(crate) struct Q6KAvx2;
+
+impl KWeightAvx2 for Q6KAvx2 {
+    type Block = BlockQ6K;
+    type Prepared = PreparedQ6K;
+
+    #[inline(always)]
+    unsafe fn prepare(w: &BlockQ6K) -> PreparedQ6K {
+        let scales: [i16; 16] = core::array::from_fn(|j| w.scales[j] as i16);
+        // SAFETY: loads read 32 bytes at offsets 0/32/64/96 of the 128-byte `ql` and 0/32 of
+        // the 64-byte `qh`; the rest is register work; the caller guarantees AVX2.
+        unsafe {
+            let m4 = _mm256_set1_epi8(0x0f);
+            let m2 = _mm256_set1_epi8(0x30);
+            let mut q = [_mm256_setzero_si256(); 8];
+            for h in 0..2 {
+                let ql0 = _mm256_loadu_si256(w.ql.as_ptr().add(64 * h) as *const __m256i);
+                let ql1 = _mm256_loadu_si256(w.ql.as_ptr().add(64 * h + 32) as *const __m256i);
+                let qh = _mm256_loadu_si256(w.qh.as_ptr().add(32 * h) as *const __m256i);
+                // Top 2 bits of group g are bits 2g..2g+2 of qh; move them to bits 4..6.
+                let h0 = _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m2);
+                let h1 = _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m2);
+                let h2 = _mm256_and_si256(qh, m2);
+                let h3 = _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2);
+                q[4 * h] = _mm256_or_si256(_mm256_and_si256(ql0, m4), h0);
+                q[4 * h + 1] = _mm256_or_si256(_mm256_and_si256(ql1, m4), h1);
+                q[4 * h + 2] =
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql0), m4), h2);
+                q[4 * h + 3] =
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4), h3);
+            }
+            PreparedQ6K {
+                q,
+                pairs: kb::scale_pairs16(&scales),
+                scales16: kb::load_i16x16(&scales),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn block_term(p: &PreparedQ6K, w: &BlockQ6K, a: &BlockQ8K) -> f32 {
+        // SAFETY: the caller guarantees AVX2.
+        let (isum, offset) = unsafe {
+            (
+                kb::dot_sub16(&p.q, &p.pairs, a),
+                kb::dot_bsums(p.scales16, a),
+            )
+        };
+        block_term_k_sym(w.d, a, isum - 32 * offset)
+    }
+}
+
+/// Dot product of a Q6_K row with a Q8_K row.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn vec_dot_q6_k_q8_k_avx2(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
+    // SAFETY: this function's contract guarantees AVX2.
+    unsafe { kb::vec_dot::<Q6KAvx2>(x, y) }
+}
+
+/// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemv_q6_k_q8_k_avx2(w: &[BlockQ6K], act: &[BlockQ8K], out: &mut [f32]) {
+    // SAFETY: this function's contract guarantees AVX2.
+    unsafe { kb::gemv::<Q6KAvx2>(w, act, out) }
+}
+
+/// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn gemm_q6_k_q8_k_avx2(w: &[BlockQ6K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
+    // SAFETY: this function's contract guarantees AVX2.
+    unsafe { kb::gemm::<Q6KAvx2>(w, act, n_act, out) }
+}
+
+/// Registers the Q6_K kernels of this file in an AVX2 table (only for a CPU with AVX2 and FMA).
+pub(crate) fn register(t: &mut KernelTable) {
+    t.set_dot(
+        GgmlType::Q6_K,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_avx2),
+            gemv: Some(gemv_entry!(BlockQ6K, BlockQ8K, gemv_q6_k_q8_k_avx2)),
+            gemm: Some(gemm_entry!(BlockQ6K, BlockQ8K, gemm_q6_k_q8_k_avx2)),
+        },
+    );
+}

@@ -1,0 +1,311 @@
+//! The AVX2 K-quant kernels against their scalar twins, and their gemv/gemm against their own
+//! vec_dot.
+//!
+//! Both comparisons are exact: the kernels sum quant products in integers (exact in any order)
+//! and repeat the scalar float sequence per block, so any difference is a bug. Data: random and
+//! adversarial blocks (extreme quants and scales, zero/subnormal/infinite f16 scales), odd block
+//! counts, rows starting at addresses that are not 32-byte (nor 4-byte) aligned.
+#![cfg(target_arch = "x86_64")]
+
+use bytemuck::{Pod, Zeroable};
+use half::f16;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use retort_kernels::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
+use retort_kernels::generic::{q2_k, q3_k, q4_k, q5_k, q6_k, q8_k};
+use retort_kernels::ggml_type::QK_K;
+use retort_kernels::x86::{avx2_q2_k, avx2_q3_k, avx2_q4_k, avx2_q5_k, avx2_q6_k};
+
+fn avx2_available() -> bool {
+    let ok = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    if !ok {
+        eprintln!("this CPU has no AVX2+FMA: the AVX2 kernels cannot run here");
+    }
+    ok
+}
+
+type Dot<B> = fn(&[B], &[BlockQ8K]) -> f32;
+type Avx2Dot<B> = unsafe fn(&[B], &[BlockQ8K]) -> f32;
+type Avx2Gemv<B> = unsafe fn(&[B], &[BlockQ8K], &mut [f32]);
+type Avx2Gemm<B> = unsafe fn(&[B], &[BlockQ8K], usize, &mut [f32]);
+
+/// One K type's kernels under test.
+struct Kernels<B> {
+    name: &'static str,
+    scalar: Dot<B>,
+    vec_dot: Avx2Dot<B>,
+    gemv: Avx2Gemv<B>,
+    gemm: Avx2Gemm<B>,
+    set_scales: fn(&mut B, f16, f16),
+}
+
+fn scale_cases() -> Vec<(f16, f16)> {
+    let b = f16::from_bits;
+    vec![
+        (f16::from_f32(0.0123), f16::from_f32(0.0071)),
+        (f16::from_f32(0.0), f16::from_f32(0.0)),
+        (f16::from_f32(-0.031), f16::from_f32(0.5)),
+        (b(0x0001), b(0x03ff)),
+        (f16::MAX, f16::MIN),
+        (b(0x7c00), f16::from_f32(0.25)),
+    ]
+}
+
+/// Blocks: mostly random with ordinary scales, then every byte pattern × scale case.
+fn weight_blocks<B: Pod>(k: &Kernels<B>, rng: &mut ChaCha8Rng, n_random: usize) -> Vec<B> {
+    let mut out = Vec::new();
+    for _ in 0..n_random {
+        let mut b = B::zeroed();
+        rng.fill(bytemuck::bytes_of_mut(&mut b));
+        let e = rng.random_range(-10..2);
+        (k.set_scales)(
+            &mut b,
+            f16::from_f32(rng.random_range(-1.0f32..1.0) * 2f32.powi(e)),
+            f16::from_f32(rng.random_range(-1.0f32..1.0) * 2f32.powi(e)),
+        );
+        out.push(b);
+    }
+    for fill in [0x00u8, 0xff, 0x55, 0xaa] {
+        for (d, dmin) in scale_cases() {
+            let mut b = B::zeroed();
+            bytemuck::bytes_of_mut(&mut b).fill(fill);
+            (k.set_scales)(&mut b, d, dmin);
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn activation_blocks(rng: &mut ChaCha8Rng, nb: usize) -> Vec<BlockQ8K> {
+    let x: Vec<f32> = (0..nb * QK_K)
+        .map(|i| rng.random_range(-1.0f32..1.0) * if i % 89 == 3 { 30.0 } else { 1.0 })
+        .collect();
+    let mut a = vec![BlockQ8K::zeroed(); nb];
+    q8_k::quantize_row_q8_k(&x, &mut a);
+    // Extreme quants in a few blocks, sums kept consistent.
+    for (i, b) in a.iter_mut().enumerate() {
+        if i % 5 == 2 {
+            for (j, q) in b.qs.iter_mut().enumerate() {
+                *q = if j % 2 == 0 { -128 } else { 127 };
+            }
+            for j in 0..QK_K / 16 {
+                b.bsums[j] = b.qs[16 * j..16 * j + 16].iter().map(|&q| q as i16).sum();
+            }
+        }
+    }
+    a
+}
+
+/// Copies `blocks` into a byte buffer at `offset` bytes past an 8-aligned start and views it
+/// back, so the kernels see a start address that is neither 32- nor 4-byte aligned.
+fn misaligned<'s, B: Pod>(blocks: &[B], offset: usize, storage: &'s mut Vec<u64>) -> &'s [B] {
+    let bytes = std::mem::size_of_val(blocks);
+    storage.clear();
+    storage.resize((bytes + offset).div_ceil(8) + 1, 0);
+    let buf: &mut [u8] = bytemuck::cast_slice_mut(storage.as_mut_slice());
+    buf[offset..offset + bytes].copy_from_slice(bytemuck::cast_slice(blocks));
+    bytemuck::cast_slice(&buf[offset..offset + bytes])
+}
+
+fn same(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn check<B: Pod>(k: Kernels<B>) {
+    if !avx2_available() {
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7777 ^ k.name.len() as u64);
+    let pool = weight_blocks(&k, &mut rng, 40);
+    let align_w = std::mem::align_of::<B>();
+    let mut wstore = Vec::new();
+    let mut astore = Vec::new();
+    for (case, nb) in [1usize, 2, 3, 5, 7, 8, 9, 17].into_iter().enumerate() {
+        let rows = 5;
+        let n_act = 6;
+        let w: Vec<B> = (0..rows * nb)
+            .map(|i| pool[(i * 7 + case) % pool.len()])
+            .collect();
+        let act = activation_blocks(&mut rng, n_act * nb);
+        // Odd starts: the weight rows at 2 (or the type's alignment) bytes past 8-aligned,
+        // activations at 4.
+        let w = misaligned(&w, align_w.max(2), &mut wstore);
+        let act = misaligned(&act, 4, &mut astore);
+
+        let mut dots = vec![0.0f32; rows * n_act];
+        for c in 0..n_act {
+            let a = &act[c * nb..(c + 1) * nb];
+            for r in 0..rows {
+                let wr = &w[r * nb..(r + 1) * nb];
+                let want = (k.scalar)(wr, a);
+                // SAFETY: AVX2 and FMA were detected above.
+                let got = unsafe { (k.vec_dot)(wr, a) };
+                assert!(
+                    same(got, want),
+                    "{} vec_dot, {nb} blocks, row {r}, act {c}: avx2 {got:e}, scalar {want:e}",
+                    k.name
+                );
+                dots[c * rows + r] = got;
+            }
+            let mut gemv = vec![f32::NAN; rows];
+            // SAFETY: AVX2 and FMA were detected above; `w` holds `rows` rows of `nb` blocks.
+            unsafe { (k.gemv)(w, a, &mut gemv) };
+            for r in 0..rows {
+                assert!(
+                    same(gemv[r], dots[c * rows + r]),
+                    "{} gemv, {nb} blocks, row {r}, act {c}: {:e} vs vec_dot {:e}",
+                    k.name,
+                    gemv[r],
+                    dots[c * rows + r]
+                );
+            }
+        }
+        for n in 1..=n_act {
+            let mut gemm = vec![f32::NAN; rows * n];
+            // SAFETY: AVX2 and FMA were detected above; `act` holds at least `n` rows.
+            unsafe { (k.gemm)(w, &act[..n * nb], n, &mut gemm) };
+            for (i, (g, d)) in gemm.iter().zip(&dots).enumerate() {
+                assert!(
+                    same(*g, *d),
+                    "{} gemm ({n} activation rows), {nb} blocks, output {i}: {g:e} vs vec_dot {d:e}",
+                    k.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn q2_k_avx2_matches_scalar() {
+    check(Kernels::<BlockQ2K> {
+        name: "Q2_K",
+        scalar: q2_k::vec_dot_q2_k_q8_k,
+        vec_dot: avx2_q2_k::vec_dot_q2_k_q8_k_avx2,
+        gemv: avx2_q2_k::gemv_q2_k_q8_k_avx2,
+        gemm: avx2_q2_k::gemm_q2_k_q8_k_avx2,
+        set_scales: |b, d, m| {
+            b.d = d;
+            b.dmin = m;
+        },
+    });
+}
+
+#[test]
+fn q3_k_avx2_matches_scalar() {
+    check(Kernels::<BlockQ3K> {
+        name: "Q3_K",
+        scalar: q3_k::vec_dot_q3_k_q8_k,
+        vec_dot: avx2_q3_k::vec_dot_q3_k_q8_k_avx2,
+        gemv: avx2_q3_k::gemv_q3_k_q8_k_avx2,
+        gemm: avx2_q3_k::gemm_q3_k_q8_k_avx2,
+        set_scales: |b, d, _| b.d = d,
+    });
+}
+
+#[test]
+fn q4_k_avx2_matches_scalar() {
+    check(Kernels::<BlockQ4K> {
+        name: "Q4_K",
+        scalar: q4_k::vec_dot_q4_k_q8_k,
+        vec_dot: avx2_q4_k::vec_dot_q4_k_q8_k_avx2,
+        gemv: avx2_q4_k::gemv_q4_k_q8_k_avx2,
+        gemm: avx2_q4_k::gemm_q4_k_q8_k_avx2,
+        set_scales: |b, d, m| {
+            b.d = d;
+            b.dmin = m;
+        },
+    });
+}
+
+#[test]
+fn q5_k_avx2_matches_scalar() {
+    check(Kernels::<BlockQ5K> {
+        name: "Q5_K",
+        scalar: q5_k::vec_dot_q5_k_q8_k,
+        vec_dot: avx2_q5_k::vec_dot_q5_k_q8_k_avx2,
+        gemv: avx2_q5_k::gemv_q5_k_q8_k_avx2,
+        gemm: avx2_q5_k::gemm_q5_k_q8_k_avx2,
+        set_scales: |b, d, m| {
+            b.d = d;
+            b.dmin = m;
+        },
+    });
+}
+
+#[test]
+fn q6_k_avx2_matches_scalar() {
+    check(Kernels::<BlockQ6K> {
+        name: "Q6_K",
+        scalar: q6_k::vec_dot_q6_k_q8_k,
+        vec_dot: avx2_q6_k::vec_dot_q6_k_q8_k_avx2,
+        gemv: avx2_q6_k::gemv_q6_k_q8_k_avx2,
+        gemm: avx2_q6_k::gemm_q6_k_q8_k_avx2,
+        set_scales: |b, d, _| b.d = d,
+    });
+}
+
+/// Through `ops`: the AVX2 table really holds these kernels, agrees with the generic table bit
+/// for bit, and its gemv/gemm equal its vec_dot element by element.
+#[test]
+fn ops_avx2_tier_matches_generic_tier() {
+    use retort_kernels::ops;
+    use retort_kernels::{GgmlType, Tier};
+    if !avx2_available() {
+        return;
+    }
+    let avx2 = ops::for_tier(Tier::Avx2);
+    assert_eq!(avx2.tier(), Tier::Avx2, "the AVX2 table was not built");
+    let generic = ops::for_tier(Tier::Generic);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x0b5);
+    let (rows, n_act) = (3, 5);
+    for ty in [
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+    ] {
+        for nb in [1usize, 3, 4] {
+            let n = nb * QK_K;
+            // Weights from the reference quantizer, activations from the Q8_K quantizer, in
+            // u32 storage for alignment.
+            let x: Vec<f32> = (0..rows * n)
+                .map(|_| rng.random_range(-1.0f32..1.0))
+                .collect();
+            let row_bytes = ty.row_bytes(n as u64).unwrap() as usize;
+            let mut wstore = vec![0u32; (rows * row_bytes).div_ceil(4)];
+            let w = &mut bytemuck::cast_slice_mut(&mut wstore)[..rows * row_bytes];
+            generic.quantize_row(ty, &x, w).unwrap();
+            let y: Vec<f32> = (0..n_act * n)
+                .map(|_| rng.random_range(-2.0f32..2.0))
+                .collect();
+            let act_bytes = GgmlType::Q8_K.row_bytes(n as u64).unwrap() as usize;
+            let mut astore = vec![0u32; (n_act * act_bytes).div_ceil(4)];
+            let act = &mut bytemuck::cast_slice_mut(&mut astore)[..n_act * act_bytes];
+            generic.quantize_row(GgmlType::Q8_K, &y, act).unwrap();
+            let (w, act) = (&*w, &*act);
+
+            let mut dots = vec![0.0f32; rows * n_act];
+            for c in 0..n_act {
+                let a = &act[c * act_bytes..(c + 1) * act_bytes];
+                for r in 0..rows {
+                    let wr = &w[r * row_bytes..(r + 1) * row_bytes];
+                    let fast = avx2.vec_dot(ty, n, wr, a).unwrap();
+                    let slow = generic.vec_dot(ty, n, wr, a).unwrap();
+                    assert_eq!(fast.to_bits(), slow.to_bits(), "{ty} vec_dot {nb} blocks");
+                    dots[c * rows + r] = fast;
+                }
+                let mut gv = vec![0.0f32; rows];
+                avx2.gemv(ty, n, w, a, &mut gv).unwrap();
+                for r in 0..rows {
+                    assert_eq!(gv[r].to_bits(), dots[c * rows + r].to_bits(), "{ty} gemv");
+                }
+            }
+            let mut gm = vec![0.0f32; rows * n_act];
+            avx2.gemm(ty, n, w, act, n_act, &mut gm).unwrap();
+            for (i, (g, d)) in gm.iter().zip(&dots).enumerate() {
+                assert_eq!(g.to_bits(), d.to_bits(), "{ty} gemm output {i}");
+            }
+        }
+    }
+}
