@@ -8,9 +8,14 @@
 
 use core::arch::x86_64::*;
 
-use crate::generic::accumulate::{BlockAccumulator, BLOCK_LANES};
+use crate::generic::accumulate::{reduce8, BLOCK_LANES};
 
 /// One weight format paired with its activation format, as the driver needs it.
+///
+/// The driver works on groups of up to eight consecutive blocks, block `base + k` in lane `k`
+/// (= lane `(base + k) % 8` of the twin's accumulator). A short last group leaves the lanes
+/// past its end with a term of exactly `+0.0`, which leaves an accumulator lane unchanged
+/// bit for bit: lanes start at `+0.0` and a sum is `-0.0` only when both addends are.
 pub(crate) trait LegacyPairAvx2 {
     /// Weight block.
     type W;
@@ -18,6 +23,8 @@ pub(crate) trait LegacyPairAvx2 {
     type A;
     /// Per activation block work shared by every weight row (loaded quants, sums).
     type Prepared: Copy;
+    /// Per group of activation blocks: their scales, shared by every weight row.
+    type ActScales: Copy;
 
     /// Loads what every weight row needs from an activation block.
     ///
@@ -31,30 +38,19 @@ pub(crate) trait LegacyPairAvx2 {
     /// As [`LegacyPairAvx2::prepare`].
     unsafe fn partials(w: &Self::W, a: &Self::Prepared) -> __m256i;
 
-    /// The block's float term, computed exactly as the generic twin computes it.
-    fn term(w: &Self::W, a: &Self::A, isum: i32) -> f32;
-
-    /// The terms of eight consecutive blocks (lane `k` for block `k`), each lane computed with
-    /// the same operations, in the same order, as [`LegacyPairAvx2::term`].
+    /// The scales of up to eight activation blocks, lane `k` for `a[k]`, zero past the end.
     ///
     /// # Safety
-    /// As [`LegacyPairAvx2::prepare`]; `w` and `a` hold at least eight blocks.
-    unsafe fn terms8(w: &[Self::W], a: &[Self::A], isums: __m256) -> __m256;
-}
+    /// As [`LegacyPairAvx2::prepare`].
+    unsafe fn act_scales(a: &[Self::A]) -> Self::ActScales;
 
-/// Horizontal sum of eight i32 lanes (exact, so the order does not matter).
-///
-/// # Safety
-/// The CPU supports AVX2.
-#[inline(always)]
-pub(crate) unsafe fn hsum_epi32(v: __m256i) -> i32 {
-    // SAFETY: register-only AVX2/SSE2 operations; the caller guarantees AVX2.
-    unsafe {
-        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-        _mm_cvtsi128_si32(s)
-    }
+    /// The float terms of up to eight blocks (lane `k` for `w[k]`), each computed with the
+    /// operations of the generic twin's block term, in its order; lanes past `w.len()` are
+    /// `+0.0` (their `isums` are 0 and their activation scales 0).
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::prepare`].
+    unsafe fn terms(w: &[Self::W], a: &Self::ActScales, isums: __m256) -> __m256;
 }
 
 /// `[sum(p[0]), …, sum(p[7])]`: the totals of eight vectors of eight i32 lanes, exact.
@@ -199,11 +195,10 @@ pub(crate) unsafe fn gemv<P: LegacyPairAvx2>(w: &[P::W], a: &[P::A], out: &mut [
     }
 }
 
-/// `R` rows against one activation row: block groups of eight go through SIMD lanes, the tail
-/// blocks through the scalar accumulator, as the generic twin does them.
+/// `R` rows against one activation row, in groups of eight blocks (the last one possibly short).
 ///
 /// # Safety
-/// The CPU supports AVX2, FMA and F16C; every row holds at least `a.len()` blocks.
+/// The CPU supports AVX2, FMA and F16C.
 #[inline(always)]
 #[allow(clippy::needless_range_loop)]
 unsafe fn rows_dot<P: LegacyPairAvx2, const R: usize>(
@@ -217,37 +212,140 @@ unsafe fn rows_dot<P: LegacyPairAvx2, const R: usize>(
         out.fill(f32::NAN);
         return;
     }
-    let groups = nb / BLOCK_LANES;
     // SAFETY: AVX2/FMA/F16C guaranteed by the caller; every slice index below is within
     // `nb` blocks, which every row and `a` hold (checked above).
     unsafe {
         let mut acc = [_mm256_setzero_ps(); R];
-        for g in 0..groups {
+        let full = nb - nb % BLOCK_LANES;
+        for (g, ag) in a[..full].chunks_exact(BLOCK_LANES).enumerate() {
             let base = g * BLOCK_LANES;
-            let ag = &a[base..base + BLOCK_LANES];
-            let mut prep = [P::prepare(&ag[0]); BLOCK_LANES];
-            for k in 1..BLOCK_LANES {
-                prep[k] = P::prepare(&ag[k]);
-            }
+            let Ok(ag) = <&[P::A; BLOCK_LANES]>::try_from(ag) else {
+                continue; // unreachable: chunks_exact
+            };
+            let prep: [P::Prepared; BLOCK_LANES] = [
+                P::prepare(&ag[0]),
+                P::prepare(&ag[1]),
+                P::prepare(&ag[2]),
+                P::prepare(&ag[3]),
+                P::prepare(&ag[4]),
+                P::prepare(&ag[5]),
+                P::prepare(&ag[6]),
+                P::prepare(&ag[7]),
+            ];
+            let scales = P::act_scales(ag);
             for r in 0..R {
-                let wg = &w[r][base..base + BLOCK_LANES];
+                let Ok(wg) = <&[P::W; BLOCK_LANES]>::try_from(&w[r][base..base + BLOCK_LANES])
+                else {
+                    continue; // unreachable: every row holds `nb` blocks
+                };
+                let p = [
+                    P::partials(&wg[0], &prep[0]),
+                    P::partials(&wg[1], &prep[1]),
+                    P::partials(&wg[2], &prep[2]),
+                    P::partials(&wg[3], &prep[3]),
+                    P::partials(&wg[4], &prep[4]),
+                    P::partials(&wg[5], &prep[5]),
+                    P::partials(&wg[6], &prep[6]),
+                    P::partials(&wg[7], &prep[7]),
+                ];
+                let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
+                acc[r] = _mm256_add_ps(acc[r], P::terms(wg, &scales, isums));
+            }
+        }
+        if full < nb {
+            // The short last group: absent lanes get `+0.0` terms.
+            let ag = &a[full..nb];
+            let scales = P::act_scales(ag);
+            for r in 0..R {
+                let wg = &w[r][full..nb];
                 let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
-                for k in 0..BLOCK_LANES {
-                    p[k] = P::partials(&wg[k], &prep[k]);
+                for (pk, (wk, ak)) in p.iter_mut().zip(wg.iter().zip(ag)) {
+                    *pk = P::partials(wk, &P::prepare(ak));
                 }
                 let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
-                acc[r] = _mm256_add_ps(acc[r], P::terms8(wg, ag, isums));
+                acc[r] = _mm256_add_ps(acc[r], P::terms(wg, &scales, isums));
             }
         }
         for r in 0..R {
             let mut lanes = [0.0f32; BLOCK_LANES];
             _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r]);
-            let mut tail = BlockAccumulator::from_lanes(lanes);
-            for b in groups * BLOCK_LANES..nb {
-                let isum = hsum_epi32(P::partials(&w[r][b], &P::prepare(&a[b])));
-                tail.add(b, P::term(&w[r][b], &a[b], isum));
+            out[r] = reduce8(&lanes);
+        }
+    }
+}
+
+/// Two adjacent f16 fields (`lo` at the lower address) of up to eight blocks, widened to f32
+/// (zero past the end): one 32-bit load per block instead of two 16-bit ones.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C.
+#[inline(always)]
+pub(crate) unsafe fn gather_f16_pair<B>(
+    blocks: &[B],
+    field: impl Fn(&B) -> (u16, u16),
+) -> (__m256, __m256) {
+    let pair = |b: &B| {
+        let (lo, hi) = field(b);
+        (lo as u32 | (hi as u32) << 16) as i32
+    };
+    // SAFETY: register and stack work only; the caller guarantees AVX2 and F16C.
+    unsafe {
+        let v = if let [b0, b1, b2, b3, b4, b5, b6, b7] = blocks {
+            _mm256_setr_epi32(
+                pair(b0),
+                pair(b1),
+                pair(b2),
+                pair(b3),
+                pair(b4),
+                pair(b5),
+                pair(b6),
+                pair(b7),
+            )
+        } else {
+            let mut words = [0i32; 8];
+            for (w, blk) in words.iter_mut().zip(blocks) {
+                *w = pair(blk);
             }
-            out[r] = tail.finish();
+            _mm256_loadu_si256(words.as_ptr() as *const __m256i)
+        };
+        let lo = _mm256_and_si256(v, _mm256_set1_epi32(0xffff));
+        let hi = _mm256_srli_epi32::<16>(v);
+        // Per 128-bit half: [lo0..lo3, hi0..hi3]; then the quarters reordered to lo | hi.
+        let packed = _mm256_packus_epi32(lo, hi);
+        let ordered = _mm256_permute4x64_epi64::<0b11_01_10_00>(packed);
+        (
+            _mm256_cvtph_ps(_mm256_castsi256_si128(ordered)),
+            _mm256_cvtph_ps(_mm256_extracti128_si256::<1>(ordered)),
+        )
+    }
+}
+
+/// An f16 field of up to eight blocks, widened to f32 (zero past the end).
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C.
+#[inline(always)]
+pub(crate) unsafe fn gather_f16<B>(blocks: &[B], field: impl Fn(&B) -> u16) -> __m256 {
+    // SAFETY: register and stack work only; the caller guarantees AVX2 and F16C.
+    unsafe {
+        if let [b0, b1, b2, b3, b4, b5, b6, b7] = blocks {
+            let v = _mm_setr_epi16(
+                field(b0) as i16,
+                field(b1) as i16,
+                field(b2) as i16,
+                field(b3) as i16,
+                field(b4) as i16,
+                field(b5) as i16,
+                field(b6) as i16,
+                field(b7) as i16,
+            );
+            _mm256_cvtph_ps(v)
+        } else {
+            let mut bits = [0u16; 8];
+            for (b, blk) in bits.iter_mut().zip(blocks) {
+                *b = field(blk);
+            }
+            cvt_f16x8(bits)
         }
     }
 }

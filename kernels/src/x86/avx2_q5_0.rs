@@ -6,9 +6,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, cvt_f16x8, LegacyPairAvx2};
+use super::avx2_legacy_lanes::{self as lanes, gather_f16, LegacyPairAvx2};
 use crate::blocks::{BlockQ5_0, BlockQ8_0};
-use crate::generic::q5_0::block_term_q5_0_q8_0;
 
 /// Marker for the Q5_0 × Q8_0 driver.
 pub(crate) struct Q5_0Avx2;
@@ -18,6 +17,8 @@ impl LegacyPairAvx2 for Q5_0Avx2 {
     type A = BlockQ8_0;
     /// Activation quants and `maddubs(16, a)`.
     type Prepared = (__m256i, __m256i);
+    /// Activation scales.
+    type ActScales = __m256;
 
     #[inline(always)]
     unsafe fn prepare(a: &BlockQ8_0) -> (__m256i, __m256i) {
@@ -42,16 +43,18 @@ impl LegacyPairAvx2 for Q5_0Avx2 {
     }
 
     #[inline(always)]
-    fn term(w: &BlockQ5_0, a: &BlockQ8_0, isum: i32) -> f32 {
-        block_term_q5_0_q8_0(w, a, isum)
+    unsafe fn act_scales(a: &[BlockQ8_0]) -> __m256 {
+        // SAFETY: the caller guarantees AVX2 and F16C.
+        unsafe { gather_f16(a, |b| b.d.to_bits()) }
     }
 
     #[inline(always)]
-    unsafe fn terms8(w: &[BlockQ5_0], a: &[BlockQ8_0], isums: __m256) -> __m256 {
-        let dx: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| w[k].d.to_bits());
-        let dy: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| a[k].d.to_bits());
+    unsafe fn terms(w: &[BlockQ5_0], dy: &__m256, isums: __m256) -> __m256 {
         // SAFETY: the caller guarantees AVX2 and F16C. (dx * dy) * isum, as the twin.
-        unsafe { _mm256_mul_ps(_mm256_mul_ps(cvt_f16x8(dx), cvt_f16x8(dy)), isums) }
+        unsafe {
+            let dx = gather_f16(w, |b| b.d.to_bits());
+            _mm256_mul_ps(_mm256_mul_ps(dx, *dy), isums)
+        }
     }
 }
 

@@ -5,9 +5,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, cvt_f16x8, LegacyPairAvx2};
+use super::avx2_legacy_lanes::{self as lanes, gather_f16_pair, LegacyPairAvx2};
 use crate::blocks::{BlockQ5_1, BlockQ8_1};
-use crate::generic::q5_1::block_term_q5_1_q8_1;
 
 /// Marker for the Q5_1 × Q8_1 driver.
 pub(crate) struct Q5_1Avx2;
@@ -17,6 +16,8 @@ impl LegacyPairAvx2 for Q5_1Avx2 {
     type A = BlockQ8_1;
     /// Activation quants.
     type Prepared = __m256i;
+    /// Activation scales `d` and `s`.
+    type ActScales = (__m256, __m256);
 
     #[inline(always)]
     unsafe fn prepare(a: &BlockQ8_1) -> __m256i {
@@ -37,23 +38,20 @@ impl LegacyPairAvx2 for Q5_1Avx2 {
     }
 
     #[inline(always)]
-    fn term(w: &BlockQ5_1, a: &BlockQ8_1, isum: i32) -> f32 {
-        block_term_q5_1_q8_1(w, a, isum)
+    unsafe fn act_scales(a: &[BlockQ8_1]) -> (__m256, __m256) {
+        // SAFETY: the caller guarantees AVX2 and F16C.
+        unsafe { gather_f16_pair(a, |b| (b.d.to_bits(), b.s.to_bits())) }
     }
 
     #[inline(always)]
-    unsafe fn terms8(w: &[BlockQ5_1], a: &[BlockQ8_1], isums: __m256) -> __m256 {
-        let dx: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| w[k].d.to_bits());
-        let mx: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| w[k].m.to_bits());
-        let dy: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| a[k].d.to_bits());
-        let sy: [u16; 8] = [0, 1, 2, 3, 4, 5, 6, 7].map(|k| a[k].s.to_bits());
+    unsafe fn terms(w: &[BlockQ5_1], a: &(__m256, __m256), isums: __m256) -> __m256 {
         // SAFETY: the caller guarantees AVX2 and F16C. (dx * dy) * isum + m * s, unfused, as
         // the twin.
         unsafe {
-            let d = _mm256_mul_ps(cvt_f16x8(dx), cvt_f16x8(dy));
+            let (dx, mx) = gather_f16_pair(w, |b| (b.d.to_bits(), b.m.to_bits()));
             _mm256_add_ps(
-                _mm256_mul_ps(d, isums),
-                _mm256_mul_ps(cvt_f16x8(mx), cvt_f16x8(sy)),
+                _mm256_mul_ps(_mm256_mul_ps(dx, a.0), isums),
+                _mm256_mul_ps(mx, a.1),
             )
         }
     }
