@@ -19,8 +19,10 @@ use bytemuck::Pod;
 use half::f16;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use retort_kernels::aarch64::{q4_0, q4_1, q5_0, q5_1, q8_0};
-use retort_kernels::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+use retort_kernels::aarch64::{q4_0, q4_1, q4_k, q5_0, q5_1, q6_k, q8_0};
+use retort_kernels::blocks::{
+    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+};
 use retort_kernels::{generic, ops, table, tier, GgmlType, Tier};
 
 /// The aarch64 tiers, lowest first.
@@ -110,6 +112,24 @@ impl Scales for BlockQ8_1 {
     fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
         self.d = next();
         self.s = next();
+    }
+}
+
+impl Scales for BlockQ4K {
+    fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
+        self.d = next();
+        self.dmin = next();
+    }
+}
+impl Scales for BlockQ6K {
+    fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
+        self.d = next();
+    }
+}
+impl Scales for BlockQ8K {
+    /// The f32 scale takes the f16 values (infinities and NaN included).
+    fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
+        self.d = next().to_f32();
     }
 }
 
@@ -406,9 +426,34 @@ fn q5_1_leaves_match_twin() {
     check_pair::<BlockQ5_1, BlockQ8_1>("Q5_1", 51, generic::vec_dot_q5_1_q8_1, &l);
 }
 
+#[test]
+fn q4_k_leaves_match_twin() {
+    let l = leaves!(q4_k::{
+        vec_dot_q4_k_q8_k_neon,
+        vec_dot_q4_k_q8_k_dotprod,
+        gemm_q4_k_q8_k_neon,
+        gemm_q4_k_q8_k_dotprod,
+        gemm_q4_k_q8_k_i8mm
+    });
+    check_pair::<BlockQ4K, BlockQ8K>("Q4_K", 4, generic::vec_dot_q4_k_q8_k, &l);
+}
+
+#[test]
+fn q6_k_leaves_match_twin() {
+    let l = leaves!(q6_k::{
+        vec_dot_q6_k_q8_k_neon,
+        vec_dot_q6_k_q8_k_dotprod,
+        gemm_q6_k_q8_k_neon,
+        gemm_q6_k_q8_k_dotprod,
+        gemm_q6_k_q8_k_i8mm
+    });
+    check_pair::<BlockQ6K, BlockQ8K>("Q6_K", 6, generic::vec_dot_q6_k_q8_k, &l);
+}
+
 /// Through the public `ops` API (the active tier's table) and through every supported aarch64
 /// tier's table: vec_dot equals the generic twin, gemv and gemm equal vec_dot, on byte rows that
-/// start 2 bytes past a 4-byte boundary.
+/// start off 16-byte boundaries (weights 2 bytes past a 4-byte boundary, activations at their
+/// blocks' alignment past one).
 #[test]
 fn tables_dispatch_to_exact_kernels() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -418,8 +463,10 @@ fn tables_dispatch_to_exact_kernels() {
         GgmlType::Q4_1,
         GgmlType::Q5_0,
         GgmlType::Q5_1,
+        GgmlType::Q4_K,
+        GgmlType::Q6_K,
     ];
-    let (n, rows, n_act) = (32 * 9, 3, 3);
+    let (n, rows, n_act) = (256 * 3, 3, 3);
     for ty in types {
         let act_ty = ty.vec_dot_type();
         let src_w: Vec<f32> = (0..n * rows)
@@ -432,7 +479,8 @@ fn tables_dispatch_to_exact_kernels() {
             ty.row_bytes(n as u64).unwrap() as usize,
             act_ty.row_bytes(n as u64).unwrap() as usize,
         );
-        // u32 storage, then a 2-byte offset: 2-aligned (as the blocks need) but not 4-aligned.
+        // u32 storage, then an offset of the blocks' alignment (2, or 4 for Q8_K).
+        let a_off = ops::block_align(act_ty);
         let mut wbuf = vec![0u32; (wr * rows + 8) / 4];
         let mut abuf = vec![0u32; (ar * n_act + 8) / 4];
         let w = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut wbuf)[2..2 + wr * rows];
@@ -440,7 +488,7 @@ fn tables_dispatch_to_exact_kernels() {
             ops::quantize_row(ty, &src_w[r * n..(r + 1) * n], &mut w[r * wr..(r + 1) * wr])
                 .unwrap();
         }
-        let a = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut abuf)[2..2 + ar * n_act];
+        let a = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut abuf)[a_off..a_off + ar * n_act];
         for c in 0..n_act {
             ops::quantize_row(
                 act_ty,
@@ -461,8 +509,8 @@ fn tables_dispatch_to_exact_kernels() {
             for r in 0..rows {
                 let w_row = &w[r * wr..(r + 1) * wr];
                 let d = ops::vec_dot(ty, n, w_row, a_row).unwrap();
-                // SAFETY: the generic table runs anywhere; the rows are whole, 2-aligned blocks
-                // (the blocks' alignment) of `n` elements.
+                // SAFETY: the generic table runs anywhere; the rows are whole blocks of `n` elements,
+                // aligned for their block structs (checked by `ops` above).
                 let want = unsafe { twin_dot(w_row, a_row) };
                 assert_eq!(d.to_bits(), want.to_bits(), "{ty} ops::vec_dot r{r} c{c}");
                 assert_eq!(

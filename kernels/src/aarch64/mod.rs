@@ -17,13 +17,14 @@
 mod block_dot;
 mod instructions;
 mod int_dot;
+mod k_block_dot;
 mod lanes;
 
 /// Declares a block pair's public leaves: vec_dot for the NEON and dotprod tiers, gemm for the
 /// NEON, dotprod and i8mm tiers (the i8mm tier's vec_dot is the dotprod one).
 macro_rules! tier_leaves {
     (
-        $pair:ty, $w:ty, $a:ty, $what:literal,
+        $driver:ident, $pair:ty, $w:ty, $a:ty, $what:literal,
         $dot_neon:ident, $dot_dotprod:ident,
         $gemm_neon:ident, $gemm_dotprod:ident, $gemm_i8mm:ident
     ) => {
@@ -35,7 +36,7 @@ macro_rules! tier_leaves {
         pub unsafe fn $dot_neon(x: &[$w], y: &[$a]) -> f32 {
             // SAFETY: NEON is baseline on aarch64.
             unsafe {
-                $crate::aarch64::block_dot::vec_dot::<$pair, $crate::aarch64::int_dot::NeonDot>(
+                $crate::aarch64::$driver::vec_dot::<$pair, $crate::aarch64::int_dot::NeonDot>(
                     x, y,
                 )
             }
@@ -49,7 +50,7 @@ macro_rules! tier_leaves {
         pub unsafe fn $dot_dotprod(x: &[$w], y: &[$a]) -> f32 {
             // SAFETY: the caller guarantees dotprod.
             unsafe {
-                $crate::aarch64::block_dot::vec_dot::<$pair, $crate::aarch64::int_dot::SdotDot>(
+                $crate::aarch64::$driver::vec_dot::<$pair, $crate::aarch64::int_dot::SdotDot>(
                     x, y,
                 )
             }
@@ -63,7 +64,7 @@ macro_rules! tier_leaves {
         pub unsafe fn $gemm_neon(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
             // SAFETY: NEON is baseline on aarch64.
             unsafe {
-                $crate::aarch64::block_dot::gemm_by_rows::<
+                $crate::aarch64::$driver::gemm_by_rows::<
                     $pair,
                     $crate::aarch64::int_dot::NeonDot,
                 >(w, act, n_act, out)
@@ -78,7 +79,7 @@ macro_rules! tier_leaves {
         pub unsafe fn $gemm_dotprod(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
             // SAFETY: the caller guarantees dotprod.
             unsafe {
-                $crate::aarch64::block_dot::gemm_by_rows::<
+                $crate::aarch64::$driver::gemm_by_rows::<
                     $pair,
                     $crate::aarch64::int_dot::SdotDot,
                 >(w, act, n_act, out)
@@ -93,7 +94,7 @@ macro_rules! tier_leaves {
         pub unsafe fn $gemm_i8mm(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
             // SAFETY: the caller guarantees dotprod and i8mm.
             unsafe {
-                $crate::aarch64::block_dot::gemm_2x2::<
+                $crate::aarch64::$driver::gemm_2x2::<
                     $pair,
                     $crate::aarch64::int_dot::SdotDot,
                 >(w, act, n_act, out)
@@ -105,11 +106,15 @@ use tier_leaves;
 
 pub mod q4_0;
 pub mod q4_1;
+pub mod q4_k;
 pub mod q5_0;
 pub mod q5_1;
+pub mod q6_k;
 pub mod q8_0;
 
-use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+use crate::blocks::{
+    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+};
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, vec_dot_entry, DotKernels, KernelTable};
 use crate::tier::Tier;
@@ -131,155 +136,51 @@ pub(crate) fn overlay(t: &mut KernelTable, tier: Tier) {
     t.tier = tier;
 }
 
-/// Sets a weight type's vec_dot and gemm (gemv loops over vec_dot, as `ops` does for `None`).
+/// Sets weight type `$ty`'s vec_dot and gemm from module `$m` (gemv loops over vec_dot, as `ops`
+/// does for `None`).
 macro_rules! set_dot {
-    ($t:ident, $ty:expr, $w:ty, $a:ty, $dot:path, $gemm:path) => {
+    ($t:ident, $ty:ident, $m:ident, $w:ty, $a:ty, $dot:ident, $gemm:ident) => {
         $t.set_dot(
-            $ty,
+            GgmlType::$ty,
             DotKernels {
-                vec_dot: vec_dot_entry!($w, $a, $dot),
+                vec_dot: vec_dot_entry!($w, $a, $m::$dot),
                 gemv: None,
-                gemm: Some(gemm_entry!($w, $a, $gemm)),
+                gemm: Some(gemm_entry!($w, $a, $m::$gemm)),
             },
         )
     };
 }
 
+#[rustfmt::skip]
 fn overlay_neon(t: &mut KernelTable) {
-    use BlockQ8_0 as A0;
-    use BlockQ8_1 as A1;
-    use GgmlType as T;
-    set_dot!(
-        t,
-        T::Q8_0,
-        BlockQ8_0,
-        A0,
-        q8_0::vec_dot_q8_0_q8_0_neon,
-        q8_0::gemm_q8_0_q8_0_neon
-    );
-    set_dot!(
-        t,
-        T::Q4_0,
-        BlockQ4_0,
-        A0,
-        q4_0::vec_dot_q4_0_q8_0_neon,
-        q4_0::gemm_q4_0_q8_0_neon
-    );
-    set_dot!(
-        t,
-        T::Q4_1,
-        BlockQ4_1,
-        A1,
-        q4_1::vec_dot_q4_1_q8_1_neon,
-        q4_1::gemm_q4_1_q8_1_neon
-    );
-    set_dot!(
-        t,
-        T::Q5_0,
-        BlockQ5_0,
-        A0,
-        q5_0::vec_dot_q5_0_q8_0_neon,
-        q5_0::gemm_q5_0_q8_0_neon
-    );
-    set_dot!(
-        t,
-        T::Q5_1,
-        BlockQ5_1,
-        A1,
-        q5_1::vec_dot_q5_1_q8_1_neon,
-        q5_1::gemm_q5_1_q8_1_neon
-    );
+    set_dot!(t, Q8_0, q8_0, BlockQ8_0, BlockQ8_0, vec_dot_q8_0_q8_0_neon, gemm_q8_0_q8_0_neon);
+    set_dot!(t, Q4_0, q4_0, BlockQ4_0, BlockQ8_0, vec_dot_q4_0_q8_0_neon, gemm_q4_0_q8_0_neon);
+    set_dot!(t, Q4_1, q4_1, BlockQ4_1, BlockQ8_1, vec_dot_q4_1_q8_1_neon, gemm_q4_1_q8_1_neon);
+    set_dot!(t, Q5_0, q5_0, BlockQ5_0, BlockQ8_0, vec_dot_q5_0_q8_0_neon, gemm_q5_0_q8_0_neon);
+    set_dot!(t, Q5_1, q5_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1_neon, gemm_q5_1_q8_1_neon);
+    set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_neon, gemm_q4_k_q8_k_neon);
+    set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_neon, gemm_q6_k_q8_k_neon);
 }
 
+#[rustfmt::skip]
 fn overlay_dotprod(t: &mut KernelTable) {
-    use BlockQ8_0 as A0;
-    use BlockQ8_1 as A1;
-    use GgmlType as T;
-    set_dot!(
-        t,
-        T::Q8_0,
-        BlockQ8_0,
-        A0,
-        q8_0::vec_dot_q8_0_q8_0_dotprod,
-        q8_0::gemm_q8_0_q8_0_dotprod
-    );
-    set_dot!(
-        t,
-        T::Q4_0,
-        BlockQ4_0,
-        A0,
-        q4_0::vec_dot_q4_0_q8_0_dotprod,
-        q4_0::gemm_q4_0_q8_0_dotprod
-    );
-    set_dot!(
-        t,
-        T::Q4_1,
-        BlockQ4_1,
-        A1,
-        q4_1::vec_dot_q4_1_q8_1_dotprod,
-        q4_1::gemm_q4_1_q8_1_dotprod
-    );
-    set_dot!(
-        t,
-        T::Q5_0,
-        BlockQ5_0,
-        A0,
-        q5_0::vec_dot_q5_0_q8_0_dotprod,
-        q5_0::gemm_q5_0_q8_0_dotprod
-    );
-    set_dot!(
-        t,
-        T::Q5_1,
-        BlockQ5_1,
-        A1,
-        q5_1::vec_dot_q5_1_q8_1_dotprod,
-        q5_1::gemm_q5_1_q8_1_dotprod
-    );
+    set_dot!(t, Q8_0, q8_0, BlockQ8_0, BlockQ8_0, vec_dot_q8_0_q8_0_dotprod, gemm_q8_0_q8_0_dotprod);
+    set_dot!(t, Q4_0, q4_0, BlockQ4_0, BlockQ8_0, vec_dot_q4_0_q8_0_dotprod, gemm_q4_0_q8_0_dotprod);
+    set_dot!(t, Q4_1, q4_1, BlockQ4_1, BlockQ8_1, vec_dot_q4_1_q8_1_dotprod, gemm_q4_1_q8_1_dotprod);
+    set_dot!(t, Q5_0, q5_0, BlockQ5_0, BlockQ8_0, vec_dot_q5_0_q8_0_dotprod, gemm_q5_0_q8_0_dotprod);
+    set_dot!(t, Q5_1, q5_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1_dotprod, gemm_q5_1_q8_1_dotprod);
+    set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_dotprod, gemm_q4_k_q8_k_dotprod);
+    set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_dotprod, gemm_q6_k_q8_k_dotprod);
 }
 
 /// The i8mm tier keeps the dotprod vec_dot (`smmla` needs two rows) and tiles gemm 2×2.
+#[rustfmt::skip]
 fn overlay_i8mm(t: &mut KernelTable) {
-    use BlockQ8_0 as A0;
-    use BlockQ8_1 as A1;
-    use GgmlType as T;
-    set_dot!(
-        t,
-        T::Q8_0,
-        BlockQ8_0,
-        A0,
-        q8_0::vec_dot_q8_0_q8_0_dotprod,
-        q8_0::gemm_q8_0_q8_0_i8mm
-    );
-    set_dot!(
-        t,
-        T::Q4_0,
-        BlockQ4_0,
-        A0,
-        q4_0::vec_dot_q4_0_q8_0_dotprod,
-        q4_0::gemm_q4_0_q8_0_i8mm
-    );
-    set_dot!(
-        t,
-        T::Q4_1,
-        BlockQ4_1,
-        A1,
-        q4_1::vec_dot_q4_1_q8_1_dotprod,
-        q4_1::gemm_q4_1_q8_1_i8mm
-    );
-    set_dot!(
-        t,
-        T::Q5_0,
-        BlockQ5_0,
-        A0,
-        q5_0::vec_dot_q5_0_q8_0_dotprod,
-        q5_0::gemm_q5_0_q8_0_i8mm
-    );
-    set_dot!(
-        t,
-        T::Q5_1,
-        BlockQ5_1,
-        A1,
-        q5_1::vec_dot_q5_1_q8_1_dotprod,
-        q5_1::gemm_q5_1_q8_1_i8mm
-    );
+    set_dot!(t, Q8_0, q8_0, BlockQ8_0, BlockQ8_0, vec_dot_q8_0_q8_0_dotprod, gemm_q8_0_q8_0_i8mm);
+    set_dot!(t, Q4_0, q4_0, BlockQ4_0, BlockQ8_0, vec_dot_q4_0_q8_0_dotprod, gemm_q4_0_q8_0_i8mm);
+    set_dot!(t, Q4_1, q4_1, BlockQ4_1, BlockQ8_1, vec_dot_q4_1_q8_1_dotprod, gemm_q4_1_q8_1_i8mm);
+    set_dot!(t, Q5_0, q5_0, BlockQ5_0, BlockQ8_0, vec_dot_q5_0_q8_0_dotprod, gemm_q5_0_q8_0_i8mm);
+    set_dot!(t, Q5_1, q5_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1_dotprod, gemm_q5_1_q8_1_i8mm);
+    set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_dotprod, gemm_q4_k_q8_k_i8mm);
+    set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_dotprod, gemm_q6_k_q8_k_i8mm);
 }

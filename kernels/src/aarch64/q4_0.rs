@@ -73,6 +73,7 @@ impl BlockDot2x2 for Q4_0Q8_0 {
 }
 
 super::tier_leaves!(
+    block_dot,
     Q4_0Q8_0,
     BlockQ4_0,
     BlockQ8_0,

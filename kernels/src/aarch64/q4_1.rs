@@ -71,6 +71,7 @@ impl BlockDot2x2 for Q4_1Q8_1 {
 }
 
 super::tier_leaves!(
+    block_dot,
     Q4_1Q8_1,
     BlockQ4_1,
     BlockQ8_1,

@@ -77,6 +77,7 @@ impl BlockDot2x2 for Q5_0Q8_0 {
 }
 
 super::tier_leaves!(
+    block_dot,
     Q5_0Q8_0,
     BlockQ5_0,
     BlockQ8_0,

@@ -75,6 +75,7 @@ impl BlockDot2x2 for Q5_1Q8_1 {
 }
 
 super::tier_leaves!(
+    block_dot,
     Q5_1Q8_1,
     BlockQ5_1,
     BlockQ8_1,

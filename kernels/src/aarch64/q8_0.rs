@@ -66,6 +66,7 @@ impl BlockDot2x2 for Q8_0Q8_0 {
 }
 
 super::tier_leaves!(
+    block_dot,
     Q8_0Q8_0,
     BlockQ8_0,
     BlockQ8_0,
