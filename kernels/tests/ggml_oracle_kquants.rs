@@ -475,16 +475,38 @@ fn weight_inputs(rng: &mut ChaCha8Rng) -> Vec<Vec<f32>> {
             .map(|i| if i % 256 == 9 { 1.0 } else { 0.0 })
             .collect(),
     ];
-    for _ in 0..6 {
+    for _ in 0..40 {
         rows.push((0..QK_K).map(|_| gauss(rng) * 0.05).collect());
     }
     rows
 }
 
+/// Real weights: the values of the golden rows (Gemma 3 270M, dequantized from Q4_K and Q6_K
+/// by Python's `gguf`; see `golden/make_golden.py`).
+fn real_weight_rows() -> Vec<Vec<f32>> {
+    let files: [&[u8]; 2] = [
+        include_bytes!("golden/gemma-3-270m-q4_k_m.Q4_K.golden"),
+        include_bytes!("golden/gemma-3-270m-q4_k_m.Q6_K.golden"),
+    ];
+    files
+        .iter()
+        .map(|b| {
+            let field = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+            let n = field(12) * field(16);
+            b[b.len() - 4 * n..]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        })
+        .collect()
+}
+
 fn check_quantize<B: KType>() {
     let t = traits(B::GGML);
     let mut rng = ChaCha8Rng::seed_from_u64(0x9a + B::GGML as u64);
-    for (r, x) in weight_inputs(&mut rng).iter().enumerate() {
+    let mut inputs = weight_inputs(&mut rng);
+    inputs.extend(real_weight_rows());
+    for (r, x) in inputs.iter().enumerate() {
         let nb = x.len() / QK_K;
         let mut want = vec![B::zeroed(); nb];
         // SAFETY: `x` holds `x.len()` floats, `want` room for their blocks.

@@ -17,9 +17,11 @@ use retort_kernels::ggml_type::QK_K;
 use retort_kernels::x86::{avx2_q2_k, avx2_q3_k, avx2_q4_k, avx2_q5_k, avx2_q6_k};
 
 fn avx2_available() -> bool {
-    let ok = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    let ok = std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c");
     if !ok {
-        eprintln!("this CPU has no AVX2+FMA: the AVX2 kernels cannot run here");
+        eprintln!("this CPU lacks AVX2, FMA or F16C: the AVX2 kernels cannot run here");
     }
     ok
 }
@@ -138,7 +140,7 @@ fn check<B: Pod>(k: Kernels<B>) {
             for r in 0..rows {
                 let wr = &w[r * nb..(r + 1) * nb];
                 let want = (k.scalar)(wr, a);
-                // SAFETY: AVX2 and FMA were detected above.
+                // SAFETY: AVX2, FMA and F16C were detected above.
                 let got = unsafe { (k.vec_dot)(wr, a) };
                 assert!(
                     same(got, want),
@@ -148,7 +150,7 @@ fn check<B: Pod>(k: Kernels<B>) {
                 dots[c * rows + r] = got;
             }
             let mut gemv = vec![f32::NAN; rows];
-            // SAFETY: AVX2 and FMA were detected above; `w` holds `rows` rows of `nb` blocks.
+            // SAFETY: AVX2, FMA and F16C were detected above; `w` holds `rows` rows of `nb` blocks.
             unsafe { (k.gemv)(w, a, &mut gemv) };
             for r in 0..rows {
                 assert!(
@@ -162,7 +164,7 @@ fn check<B: Pod>(k: Kernels<B>) {
         }
         for n in 1..=n_act {
             let mut gemm = vec![f32::NAN; rows * n];
-            // SAFETY: AVX2 and FMA were detected above; `act` holds at least `n` rows.
+            // SAFETY: AVX2, FMA and F16C were detected above; `act` holds at least `n` rows.
             unsafe { (k.gemm)(w, &act[..n * nb], n, &mut gemm) };
             for (i, (g, d)) in gemm.iter().zip(&dots).enumerate() {
                 assert!(

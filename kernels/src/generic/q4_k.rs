@@ -31,15 +31,22 @@ pub fn scale_min_k4(j: usize, packed: &[u8; 12]) -> (u8, u8) {
     }
 }
 
-/// All 8 scales and 8 minimums of a Q4_K/Q5_K block.
+/// All 8 scales and 8 minimums of a Q4_K/Q5_K block (as [`scale_min_k4`] reads them, four at a
+/// time in 32-bit words).
 #[inline(always)]
 pub fn scales_mins_k4(packed: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
-    let mut sc = [0u8; 8];
-    let mut mn = [0u8; 8];
-    for j in 0..8 {
-        (sc[j], mn[j]) = scale_min_k4(j, packed);
-    }
-    (sc, mn)
+    let word =
+        |i: usize| u32::from_le_bytes([packed[i], packed[i + 1], packed[i + 2], packed[i + 3]]);
+    let (w0, w1, w2) = (word(0), word(4), word(8));
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const LOW2: u32 = 0x0303_0303;
+    let sc_lo = w0 & LOW6;
+    let mn_lo = w1 & LOW6;
+    let sc_hi = (w2 & LOW4) | (((w0 >> 6) & LOW2) << 4);
+    let mn_hi = ((w2 >> 4) & LOW4) | (((w1 >> 6) & LOW2) << 4);
+    let join = |lo: u32, hi: u32| (lo as u64 | ((hi as u64) << 32)).to_le_bytes();
+    (join(sc_lo, sc_hi), join(mn_lo, mn_hi))
 }
 
 /// Packs 8 scales and 8 minimums (each `<= 63`) the way [`scale_min_k4`] reads them.

@@ -36,15 +36,17 @@ pub(crate) trait KWeightAvx2 {
     unsafe fn block_term(p: &Self::Prepared, w: &Self::Block, a: &BlockQ8K) -> f32;
 }
 
-/// Sum of the eight i32 lanes (exact: wrapping adds of values that fit).
+/// The sums of the eight i32 lanes of `a` and of `b`, reduced together (exact: the values fit).
 #[inline(always)]
-pub(crate) unsafe fn hsum_i32x8(v: __m256i) -> i32 {
+pub(crate) unsafe fn hsum_pair(a: __m256i, b: __m256i) -> (i32, i32) {
     // SAFETY: register-only AVX2/SSE2 operations; the caller guarantees AVX2.
     unsafe {
-        let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-        let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
-        _mm_cvtsi128_si32(s)
+        // [a0+a1, a2+a3, b0+b1, b2+b3 | a4+a5, a6+a7, b4+b5, b6+b7]
+        let h = _mm256_hadd_epi32(a, b);
+        let s = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
+        // [A, A', B, B'] -> [A + A', B + B', ..]
+        let s = _mm_hadd_epi32(s, s);
+        (_mm_cvtsi128_si32(s), _mm_extract_epi32::<1>(s))
     }
 }
 
@@ -57,9 +59,9 @@ pub(crate) unsafe fn load_act32(a: &BlockQ8K, start: usize) -> __m256i {
 }
 
 /// `Σ_k sc[k] · Σ_{e in 32k..32k+32} q[e]·a[e]` for eight sub-blocks of 32 with one scale each
-/// (Q4_K, Q5_K).
+/// (Q4_K, Q5_K), as eight i32 lanes to be summed by [`hsum_pair`].
 #[inline(always)]
-pub(crate) unsafe fn dot_sub32(q: &[__m256i; 8], sc: &[i16; 8], a: &BlockQ8K) -> i32 {
+pub(crate) unsafe fn dot_sub32(q: &[__m256i; 8], sc: &[i16; 8], a: &BlockQ8K) -> __m256i {
     // SAFETY: register operations and in-bounds activation loads; the caller guarantees AVX2.
     unsafe {
         let mut acc = _mm256_setzero_si256();
@@ -67,32 +69,37 @@ pub(crate) unsafe fn dot_sub32(q: &[__m256i; 8], sc: &[i16; 8], a: &BlockQ8K) ->
             let p = _mm256_maddubs_epi16(q[k], load_act32(a, 32 * k));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(sc[k])));
         }
-        hsum_i32x8(acc)
+        acc
     }
 }
 
-/// The 16 i16 scales of a 16-sub-block type arranged for [`dot_sub16`]: entry `k` holds scale
-/// `2k` in its low 128 bits and scale `2k + 1` in its high 128 bits (the halves of a 32-value
-/// group that `maddubs` produces).
+/// The 16 i16 scales of a 16-sub-block type (one vector, scale `j` in i16 lane `j`) arranged
+/// for [`dot_sub16`]: entry `k` holds scale `2k` in its low 128 bits and scale `2k + 1` in its
+/// high 128 bits (the halves of a 32-value group that `maddubs` produces).
 #[inline(always)]
-pub(crate) unsafe fn scale_pairs16(scales: &[i16; 16]) -> [__m256i; 8] {
+pub(crate) unsafe fn scale_pairs16(scales16: __m256i) -> [__m256i; 8] {
     // SAFETY: register-only operations; the caller guarantees AVX2.
     unsafe {
+        // Within each 128-bit half: repeat i16 0 (low half) or i16 1 (high half) of a 32-bit lane.
+        let spread = _mm256_setr_epi8(
+            0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, //
+            2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3,
+        );
         let mut out = [_mm256_setzero_si256(); 8];
         for (k, o) in out.iter_mut().enumerate() {
-            *o = _mm256_setr_m128i(
-                _mm_set1_epi16(scales[2 * k]),
-                _mm_set1_epi16(scales[2 * k + 1]),
-            );
+            // 32-bit lane k holds scales 2k and 2k+1; copy it everywhere, then spread.
+            let pair = _mm256_permutevar8x32_epi32(scales16, _mm256_set1_epi32(k as i32));
+            *o = _mm256_shuffle_epi8(pair, spread);
         }
         out
     }
 }
 
 /// `Σ_k Σ_{e in 32k..32k+32} sc[e / 16]·q[e]·a[e]` for sixteen sub-blocks of 16 (Q2_K, Q3_K,
-/// Q6_K), with the scales from [`scale_pairs16`].
+/// Q6_K), with the scales from [`scale_pairs16`], as eight i32 lanes to be summed by
+/// [`hsum_pair`].
 #[inline(always)]
-pub(crate) unsafe fn dot_sub16(q: &[__m256i; 8], pairs: &[__m256i; 8], a: &BlockQ8K) -> i32 {
+pub(crate) unsafe fn dot_sub16(q: &[__m256i; 8], pairs: &[__m256i; 8], a: &BlockQ8K) -> __m256i {
     // SAFETY: register operations and in-bounds activation loads; the caller guarantees AVX2.
     unsafe {
         let mut acc = _mm256_setzero_si256();
@@ -100,18 +107,19 @@ pub(crate) unsafe fn dot_sub16(q: &[__m256i; 8], pairs: &[__m256i; 8], a: &Block
             let p = _mm256_maddubs_epi16(q[k], load_act32(a, 32 * k));
             acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, pairs[k]));
         }
-        hsum_i32x8(acc)
+        acc
     }
 }
 
-/// `Σ_j coef[j]·bsums[j]` over the 16 per-16 sums of an activation block.
+/// `Σ_j coef[j]·bsums[j]` over the 16 per-16 sums of an activation block, as eight i32 lanes to
+/// be summed by [`hsum_pair`].
 #[inline(always)]
-pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> i32 {
+pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> __m256i {
     // SAFETY: `bsums` is 16 i16 = 32 bytes, read by one unaligned load; the caller guarantees
     // AVX2.
     unsafe {
         let bs = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);
-        hsum_i32x8(_mm256_madd_epi16(bs, coef))
+        _mm256_madd_epi16(bs, coef)
     }
 }
 

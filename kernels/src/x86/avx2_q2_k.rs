@@ -44,7 +44,7 @@ impl KWeightAvx2 for Q2KAvx2 {
             }
             PreparedQ2K {
                 q,
-                pairs: kb::scale_pairs16(&scales),
+                pairs: kb::scale_pairs16(kb::load_i16x16(&scales)),
                 mins16: kb::load_i16x16(&mins),
             }
         }
@@ -54,7 +54,7 @@ impl KWeightAvx2 for Q2KAvx2 {
     unsafe fn block_term(p: &PreparedQ2K, w: &BlockQ2K, a: &BlockQ8K) -> f32 {
         // SAFETY: the caller guarantees AVX2.
         let (isum, msum) =
-            unsafe { (kb::dot_sub16(&p.q, &p.pairs, a), kb::dot_bsums(p.mins16, a)) };
+            unsafe { kb::hsum_pair(kb::dot_sub16(&p.q, &p.pairs, a), kb::dot_bsums(p.mins16, a)) };
         block_term_k_min(w.d, w.dmin, a, isum, msum)
     }
 }
@@ -62,8 +62,8 @@ impl KWeightAvx2 for Q2KAvx2 {
 /// Dot product of a Q2_K row with a Q8_K row.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q2_k_q8_k_avx2(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::vec_dot::<Q2KAvx2>(x, y) }
@@ -72,8 +72,8 @@ pub unsafe fn vec_dot_q2_k_q8_k_avx2(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q2_k_q8_k_avx2(w: &[BlockQ2K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemv::<Q2KAvx2>(w, act, out) }
@@ -82,14 +82,14 @@ pub unsafe fn gemv_q2_k_q8_k_avx2(w: &[BlockQ2K], act: &[BlockQ8K], out: &mut [f
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemm_q2_k_q8_k_avx2(w: &[BlockQ2K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemm::<Q2KAvx2>(w, act, n_act, out) }
 }
 
-/// Registers the Q2_K kernels of this file in an AVX2 table (only for a CPU with AVX2 and FMA).
+/// Registers the Q2_K kernels of this file in an AVX2 table (only for a CPU with AVX2, FMA and F16C).
 pub(crate) fn register(t: &mut KernelTable) {
     t.set_dot(
         GgmlType::Q2_K,

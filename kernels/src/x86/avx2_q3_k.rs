@@ -46,10 +46,11 @@ impl KWeightAvx2 for Q3KAvx2 {
                     hm = _mm256_srli_epi16::<1>(hm);
                 }
             }
+            let scales16 = kb::load_i16x16(&scales);
             PreparedQ3K {
                 q,
-                pairs: kb::scale_pairs16(&scales),
-                scales16: kb::load_i16x16(&scales),
+                pairs: kb::scale_pairs16(scales16),
+                scales16,
             }
         }
     }
@@ -58,7 +59,7 @@ impl KWeightAvx2 for Q3KAvx2 {
     unsafe fn block_term(p: &PreparedQ3K, w: &BlockQ3K, a: &BlockQ8K) -> f32 {
         // SAFETY: the caller guarantees AVX2.
         let (isum, offset) = unsafe {
-            (
+            kb::hsum_pair(
                 kb::dot_sub16(&p.q, &p.pairs, a),
                 kb::dot_bsums(p.scales16, a),
             )
@@ -70,8 +71,8 @@ impl KWeightAvx2 for Q3KAvx2 {
 /// Dot product of a Q3_K row with a Q8_K row.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q3_k_q8_k_avx2(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::vec_dot::<Q3KAvx2>(x, y) }
@@ -80,8 +81,8 @@ pub unsafe fn vec_dot_q3_k_q8_k_avx2(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q3_k_q8_k_avx2(w: &[BlockQ3K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemv::<Q3KAvx2>(w, act, out) }
@@ -90,14 +91,14 @@ pub unsafe fn gemv_q3_k_q8_k_avx2(w: &[BlockQ3K], act: &[BlockQ8K], out: &mut [f
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemm_q3_k_q8_k_avx2(w: &[BlockQ3K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemm::<Q3KAvx2>(w, act, n_act, out) }
 }
 
-/// Registers the Q3_K kernels of this file in an AVX2 table (only for a CPU with AVX2 and FMA).
+/// Registers the Q3_K kernels of this file in an AVX2 table (only for a CPU with AVX2, FMA and F16C).
 pub(crate) fn register(t: &mut KernelTable) {
     t.set_dot(
         GgmlType::Q3_K,

@@ -51,7 +51,8 @@ impl KWeightAvx2 for Q4KAvx2 {
     #[inline(always)]
     unsafe fn block_term(p: &PreparedQ4K, w: &BlockQ4K, a: &BlockQ8K) -> f32 {
         // SAFETY: the caller guarantees AVX2.
-        let (isum, msum) = unsafe { (kb::dot_sub32(&p.q, &p.sc, a), kb::dot_bsums(p.mins16, a)) };
+        let (isum, msum) =
+            unsafe { kb::hsum_pair(kb::dot_sub32(&p.q, &p.sc, a), kb::dot_bsums(p.mins16, a)) };
         block_term_k_min(w.d, w.dmin, a, isum, msum)
     }
 }
@@ -59,8 +60,8 @@ impl KWeightAvx2 for Q4KAvx2 {
 /// Dot product of a Q4_K row with a Q8_K row.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_k_q8_k_avx2(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::vec_dot::<Q4KAvx2>(x, y) }
@@ -69,8 +70,8 @@ pub unsafe fn vec_dot_q4_k_q8_k_avx2(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q4_k_q8_k_avx2(w: &[BlockQ4K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemv::<Q4KAvx2>(w, act, out) }
@@ -79,14 +80,14 @@ pub unsafe fn gemv_q4_k_q8_k_avx2(w: &[BlockQ4K], act: &[BlockQ8K], out: &mut [f
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemm_q4_k_q8_k_avx2(w: &[BlockQ4K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemm::<Q4KAvx2>(w, act, n_act, out) }
 }
 
-/// Registers the Q4_K kernels of this file in an AVX2 table (only for a CPU with AVX2 and FMA).
+/// Registers the Q4_K kernels of this file in an AVX2 table (only for a CPU with AVX2, FMA and F16C).
 pub(crate) fn register(t: &mut KernelTable) {
     t.set_dot(
         GgmlType::Q4_K,

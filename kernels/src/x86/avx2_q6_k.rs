@@ -49,10 +49,11 @@ impl KWeightAvx2 for Q6KAvx2 {
                 q[4 * h + 3] =
                     _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4), h3);
             }
+            let scales16 = kb::load_i16x16(&scales);
             PreparedQ6K {
                 q,
-                pairs: kb::scale_pairs16(&scales),
-                scales16: kb::load_i16x16(&scales),
+                pairs: kb::scale_pairs16(scales16),
+                scales16,
             }
         }
     }
@@ -61,7 +62,7 @@ impl KWeightAvx2 for Q6KAvx2 {
     unsafe fn block_term(p: &PreparedQ6K, w: &BlockQ6K, a: &BlockQ8K) -> f32 {
         // SAFETY: the caller guarantees AVX2.
         let (isum, offset) = unsafe {
-            (
+            kb::hsum_pair(
                 kb::dot_sub16(&p.q, &p.pairs, a),
                 kb::dot_bsums(p.scales16, a),
             )
@@ -73,8 +74,8 @@ impl KWeightAvx2 for Q6KAvx2 {
 /// Dot product of a Q6_K row with a Q8_K row.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q6_k_q8_k_avx2(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::vec_dot::<Q6KAvx2>(x, y) }
@@ -83,8 +84,8 @@ pub unsafe fn vec_dot_q6_k_q8_k_avx2(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q6_k_q8_k_avx2(w: &[BlockQ6K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemv::<Q6KAvx2>(w, act, out) }
@@ -93,14 +94,14 @@ pub unsafe fn gemv_q6_k_q8_k_avx2(w: &[BlockQ6K], act: &[BlockQ8K], out: &mut [f
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemm_q6_k_q8_k_avx2(w: &[BlockQ6K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { kb::gemm::<Q6KAvx2>(w, act, n_act, out) }
 }
 
-/// Registers the Q6_K kernels of this file in an AVX2 table (only for a CPU with AVX2 and FMA).
+/// Registers the Q6_K kernels of this file in an AVX2 table (only for a CPU with AVX2, FMA and F16C).
 pub(crate) fn register(t: &mut KernelTable) {
     t.set_dot(
         GgmlType::Q6_K,
