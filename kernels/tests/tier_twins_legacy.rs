@@ -163,7 +163,8 @@ fn avx2_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
         for n in element_counts(ty) {
             for style in 0..4u32 {
                 let rows = 1 + rng.random_range(0..9usize);
-                let cols = 1 + rng.random_range(0..3usize);
+                // Up to 9 × 7 so the 4 × 4 tiles and every remainder shape run.
+                let cols = 1 + rng.random_range(0..7usize);
                 // Rows start 2 (or 4, for F32) bytes into their buffer: inside a larger
                 // mapping, not at its start.
                 let off = if ty == GgmlType::F32 { 4 } else { 2 };
@@ -295,6 +296,23 @@ fn typed_twins_agree() {
         let d = unsafe { x86::avx2_q4_0::vec_dot_q4_0_q8_0_avx2(row, &a) };
         assert_eq!(d.to_bits(), fast[r].to_bits());
     }
+    // gemm with five activation rows (one 4-wide tile and a remainder column).
+    let mut acts: Vec<BlockQ8_0> = Vec::new();
+    for _ in 0..5 {
+        for b in &a {
+            let shift: i8 = rng.random_range(0..3);
+            acts.push(BlockQ8_0 {
+                d: b.d,
+                qs: b.qs.map(|q| q.wrapping_add(shift)),
+            });
+        }
+    }
+    let mut slow = vec![0.0f32; rows * 5];
+    let mut fast = vec![0.0f32; rows * 5];
+    generic::gemm_q4_0_q8_0(&w, &acts, 5, &mut slow);
+    // SAFETY: as above.
+    unsafe { x86::avx2_q4_0::gemm_q4_0_q8_0_avx2(&w, &acts, 5, &mut fast) };
+    assert_eq!(slow, fast);
 }
 
 /// Runs `child` (an ignored test of this binary) with `RETORT_CPU_TIER` set, so the process-wide

@@ -63,6 +63,56 @@ pub fn gemv_by_rows<W, A>(w: &[W], act: &[A], out: &mut [f32], dot: impl Fn(&[W]
     }
 }
 
+/// `out[c * rows + r] = dot(row r of w, activation row c)` with `rows = out.len() / n_act`:
+/// the scalar twin of every gemm kernel. `act` holds `n_act` rows of `act.len() / n_act` blocks.
+#[inline(always)]
+pub fn gemm_by_rows<W, A>(
+    w: &[W],
+    act: &[A],
+    n_act: usize,
+    out: &mut [f32],
+    dot: impl Fn(&[W], &[A]) -> f32,
+) {
+    if n_act == 0 {
+        return;
+    }
+    let nb = act.len() / n_act;
+    let rows = out.len() / n_act;
+    for (c, col) in out.chunks_exact_mut(rows.max(1)).take(n_act).enumerate() {
+        gemv_by_rows(w, &act[c * nb..(c + 1) * nb], col, &dot);
+    }
+}
+
+macro_rules! gemm_twin {
+    ($(#[$doc:meta])* $name:ident, $w:ty, $a:ty, $dot:path) => {
+        $(#[$doc])*
+        pub fn $name(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
+            gemm_by_rows(w, act, n_act, out, $dot)
+        }
+    };
+}
+
+gemm_twin!(
+    /// Rows of Q4_0 by `n_act` Q8_0 activation rows; each output is [`vec_dot_q4_0_q8_0`].
+    gemm_q4_0_q8_0, BlockQ4_0, BlockQ8_0, vec_dot_q4_0_q8_0
+);
+gemm_twin!(
+    /// Rows of Q4_1 by `n_act` Q8_1 activation rows; each output is [`vec_dot_q4_1_q8_1`].
+    gemm_q4_1_q8_1, BlockQ4_1, BlockQ8_1, vec_dot_q4_1_q8_1
+);
+gemm_twin!(
+    /// Rows of Q5_0 by `n_act` Q8_0 activation rows; each output is [`vec_dot_q5_0_q8_0`].
+    gemm_q5_0_q8_0, BlockQ5_0, BlockQ8_0, vec_dot_q5_0_q8_0
+);
+gemm_twin!(
+    /// Rows of Q5_1 by `n_act` Q8_1 activation rows; each output is [`vec_dot_q5_1_q8_1`].
+    gemm_q5_1_q8_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1
+);
+gemm_twin!(
+    /// Rows of Q8_0 by `n_act` Q8_0 activation rows; each output is [`vec_dot_q8_0_q8_0`].
+    gemm_q8_0_q8_0, BlockQ8_0, BlockQ8_0, vec_dot_q8_0_q8_0
+);
+
 macro_rules! gemv_twin {
     ($(#[$doc:meta])* $name:ident, $w:ty, $a:ty, $dot:path) => {
         $(#[$doc])*

@@ -7,7 +7,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, gather_f16, LegacyPairAvx2};
+use super::avx2_legacy_lanes::{self as lanes, gather_f16};
+use super::avx2_legacy_tiles::{self as tiles, LegacyPairAvx2};
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
 
 /// Marker for the Q4_0 × Q8_0 driver.
@@ -16,10 +17,20 @@ pub(crate) struct Q4_0Avx2;
 impl LegacyPairAvx2 for Q4_0Avx2 {
     type W = BlockQ4_0;
     type A = BlockQ8_0;
+    /// The 32 nibbles as bytes.
+    type WUnpacked = __m256i;
     /// Activation quants and `maddubs(8, a)`.
     type Prepared = (__m256i, __m256i);
+    /// Weight scales.
+    type WScales = __m256;
     /// Activation scales.
     type ActScales = __m256;
+
+    #[inline(always)]
+    unsafe fn unpack(w: &BlockQ4_0) -> __m256i {
+        // SAFETY: the caller guarantees AVX2; the loads read the block's own quant arrays.
+        unsafe { lanes::nibbles32(&w.qs) }
+    }
 
     #[inline(always)]
     unsafe fn prepare(a: &BlockQ8_0) -> (__m256i, __m256i) {
@@ -31,13 +42,15 @@ impl LegacyPairAvx2 for Q4_0Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn partials(w: &BlockQ4_0, a: &(__m256i, __m256i)) -> __m256i {
-        // SAFETY: the caller guarantees AVX2; the load reads the block's 16 nibble bytes.
-        unsafe {
-            let q = lanes::nibbles32(&w.qs);
-            let p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q, a.0), a.1);
-            lanes::widen_pairs(p16)
-        }
+    unsafe fn partials(w: &__m256i, a: &(__m256i, __m256i)) -> __m256i {
+        // SAFETY: register-only AVX2 operations; the caller guarantees AVX2.
+        unsafe { lanes::widen_pairs(_mm256_sub_epi16(_mm256_maddubs_epi16(*w, a.0), a.1)) }
+    }
+
+    #[inline(always)]
+    unsafe fn w_scales(w: &[BlockQ4_0]) -> __m256 {
+        // SAFETY: the caller guarantees AVX2 and F16C.
+        unsafe { gather_f16(w, |b| b.d.to_bits()) }
     }
 
     #[inline(always)]
@@ -47,12 +60,9 @@ impl LegacyPairAvx2 for Q4_0Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn terms(w: &[BlockQ4_0], dy: &__m256, isums: __m256) -> __m256 {
-        // SAFETY: the caller guarantees AVX2 and F16C. (dx * dy) * isum, as the twin.
-        unsafe {
-            let dx = gather_f16(w, |b| b.d.to_bits());
-            _mm256_mul_ps(_mm256_mul_ps(dx, *dy), isums)
-        }
+    unsafe fn terms(w: &__m256, a: &__m256, isums: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX2. (dx * dy) * isum, as the twin.
+        unsafe { _mm256_mul_ps(_mm256_mul_ps(*w, *a), isums) }
     }
 }
 
@@ -63,7 +73,7 @@ impl LegacyPairAvx2 for Q4_0Avx2 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_0_q8_0_avx2(x: &[BlockQ4_0], y: &[BlockQ8_0]) -> f32 {
     // SAFETY: the caller guarantees the features.
-    unsafe { lanes::vec_dot::<Q4_0Avx2>(x, y) }
+    unsafe { tiles::vec_dot::<Q4_0Avx2>(x, y) }
 }
 
 /// AVX2 twin of [`crate::generic::gemv_q4_0_q8_0`], four rows at a time.
@@ -73,5 +83,20 @@ pub unsafe fn vec_dot_q4_0_q8_0_avx2(x: &[BlockQ4_0], y: &[BlockQ8_0]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q4_0_q8_0_avx2(w: &[BlockQ4_0], act: &[BlockQ8_0], out: &mut [f32]) {
     // SAFETY: the caller guarantees the features.
-    unsafe { lanes::gemv::<Q4_0Avx2>(w, act, out) }
+    unsafe { tiles::gemv::<Q4_0Avx2>(w, act, out) }
+}
+
+/// AVX2 twin of [`crate::generic::gemm_q4_0_q8_0`], in tiles of four rows × four activation rows.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn gemm_q4_0_q8_0_avx2(
+    w: &[BlockQ4_0],
+    act: &[BlockQ8_0],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the caller guarantees the features.
+    unsafe { tiles::gemm::<Q4_0Avx2>(w, act, n_act, out) }
 }

@@ -5,7 +5,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, gather_f16_pair, LegacyPairAvx2};
+use super::avx2_legacy_lanes::{self as lanes, gather_f16_pair};
+use super::avx2_legacy_tiles::{self as tiles, LegacyPairAvx2};
 use crate::blocks::{BlockQ4_1, BlockQ8_1};
 
 /// Marker for the Q4_1 × Q8_1 driver.
@@ -14,10 +15,20 @@ pub(crate) struct Q4_1Avx2;
 impl LegacyPairAvx2 for Q4_1Avx2 {
     type W = BlockQ4_1;
     type A = BlockQ8_1;
+    /// The 32 nibbles as bytes.
+    type WUnpacked = __m256i;
     /// Activation quants.
     type Prepared = __m256i;
-    /// Activation scales `d` and `s`.
+    /// Weight scales `d` and minimums `m`.
+    type WScales = (__m256, __m256);
+    /// Activation scales `d` and `s = d * sum(a)`.
     type ActScales = (__m256, __m256);
+
+    #[inline(always)]
+    unsafe fn unpack(w: &BlockQ4_1) -> __m256i {
+        // SAFETY: the caller guarantees AVX2; the loads read the block's own quant arrays.
+        unsafe { lanes::nibbles32(&w.qs) }
+    }
 
     #[inline(always)]
     unsafe fn prepare(a: &BlockQ8_1) -> __m256i {
@@ -26,9 +37,15 @@ impl LegacyPairAvx2 for Q4_1Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn partials(w: &BlockQ4_1, a: &__m256i) -> __m256i {
-        // SAFETY: the caller guarantees AVX2; the load reads the block's 16 nibble bytes.
-        unsafe { lanes::widen_pairs(_mm256_maddubs_epi16(lanes::nibbles32(&w.qs), *a)) }
+    unsafe fn partials(w: &__m256i, a: &__m256i) -> __m256i {
+        // SAFETY: register-only AVX2 operations; the caller guarantees AVX2.
+        unsafe { lanes::widen_pairs(_mm256_maddubs_epi16(*w, *a)) }
+    }
+
+    #[inline(always)]
+    unsafe fn w_scales(w: &[BlockQ4_1]) -> (__m256, __m256) {
+        // SAFETY: the caller guarantees AVX2 and F16C.
+        unsafe { gather_f16_pair(w, |b| (b.d.to_bits(), b.m.to_bits())) }
     }
 
     #[inline(always)]
@@ -38,15 +55,11 @@ impl LegacyPairAvx2 for Q4_1Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn terms(w: &[BlockQ4_1], a: &(__m256, __m256), isums: __m256) -> __m256 {
-        // SAFETY: the caller guarantees AVX2 and F16C. (dx * dy) * isum + m * s, unfused, as
-        // the twin.
+    unsafe fn terms(w: &(__m256, __m256), a: &(__m256, __m256), isums: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX2. (dx * dy) * isum + m * s, unfused, as the twin.
         unsafe {
-            let (dx, mx) = gather_f16_pair(w, |b| (b.d.to_bits(), b.m.to_bits()));
-            _mm256_add_ps(
-                _mm256_mul_ps(_mm256_mul_ps(dx, a.0), isums),
-                _mm256_mul_ps(mx, a.1),
-            )
+            let d = _mm256_mul_ps(w.0, a.0);
+            _mm256_add_ps(_mm256_mul_ps(d, isums), _mm256_mul_ps(w.1, a.1))
         }
     }
 }
@@ -58,7 +71,7 @@ impl LegacyPairAvx2 for Q4_1Avx2 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_1_q8_1_avx2(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
     // SAFETY: the caller guarantees the features.
-    unsafe { lanes::vec_dot::<Q4_1Avx2>(x, y) }
+    unsafe { tiles::vec_dot::<Q4_1Avx2>(x, y) }
 }
 
 /// AVX2 twin of [`crate::generic::gemv_q4_1_q8_1`], four rows at a time.
@@ -68,5 +81,20 @@ pub unsafe fn vec_dot_q4_1_q8_1_avx2(x: &[BlockQ4_1], y: &[BlockQ8_1]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q4_1_q8_1_avx2(w: &[BlockQ4_1], act: &[BlockQ8_1], out: &mut [f32]) {
     // SAFETY: the caller guarantees the features.
-    unsafe { lanes::gemv::<Q4_1Avx2>(w, act, out) }
+    unsafe { tiles::gemv::<Q4_1Avx2>(w, act, out) }
+}
+
+/// AVX2 twin of [`crate::generic::gemm_q4_1_q8_1`], in tiles of four rows × four activation rows.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn gemm_q4_1_q8_1_avx2(
+    w: &[BlockQ4_1],
+    act: &[BlockQ8_1],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the caller guarantees the features.
+    unsafe { tiles::gemm::<Q4_1Avx2>(w, act, n_act, out) }
 }

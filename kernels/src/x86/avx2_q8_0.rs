@@ -6,7 +6,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, gather_f16, LegacyPairAvx2};
+use super::avx2_legacy_lanes::{self as lanes, gather_f16};
+use super::avx2_legacy_tiles::{self as tiles, LegacyPairAvx2};
 use crate::blocks::BlockQ8_0;
 
 /// Marker for the Q8_0 × Q8_0 driver.
@@ -15,32 +16,37 @@ pub(crate) struct Q8_0Avx2;
 impl LegacyPairAvx2 for Q8_0Avx2 {
     type W = BlockQ8_0;
     type A = BlockQ8_0;
-    /// Activation quants 0..16 and 16..32 widened to i16.
+    /// Quants 0..16 and 16..32 widened to i16.
+    type WUnpacked = (__m256i, __m256i);
+    /// Quants 0..16 and 16..32 widened to i16.
     type Prepared = (__m256i, __m256i);
+    /// Weight scales.
+    type WScales = __m256;
     /// Activation scales.
     type ActScales = __m256;
 
     #[inline(always)]
-    unsafe fn prepare(a: &BlockQ8_0) -> (__m256i, __m256i) {
-        // SAFETY: the caller guarantees AVX2; the load reads the block's 32 quants.
-        unsafe {
-            let y = lanes::load_i8x32(&a.qs);
-            (
-                _mm256_cvtepi8_epi16(_mm256_castsi256_si128(y)),
-                _mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(y)),
-            )
-        }
+    unsafe fn unpack(w: &BlockQ8_0) -> (__m256i, __m256i) {
+        // SAFETY: the caller guarantees AVX2; the loads read the block's own quant arrays.
+        unsafe { lanes::widen_i8x32(&w.qs) }
     }
 
     #[inline(always)]
-    unsafe fn partials(w: &BlockQ8_0, a: &(__m256i, __m256i)) -> __m256i {
+    unsafe fn prepare(a: &BlockQ8_0) -> (__m256i, __m256i) {
         // SAFETY: the caller guarantees AVX2; the load reads the block's 32 quants.
-        unsafe {
-            let x = lanes::load_i8x32(&w.qs);
-            let lo = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(x)), a.0);
-            let hi = _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm256_extracti128_si256::<1>(x)), a.1);
-            _mm256_add_epi32(lo, hi)
-        }
+        unsafe { lanes::widen_i8x32(&a.qs) }
+    }
+
+    #[inline(always)]
+    unsafe fn partials(w: &(__m256i, __m256i), a: &(__m256i, __m256i)) -> __m256i {
+        // SAFETY: register-only AVX2 operations; the caller guarantees AVX2.
+        unsafe { _mm256_add_epi32(_mm256_madd_epi16(w.0, a.0), _mm256_madd_epi16(w.1, a.1)) }
+    }
+
+    #[inline(always)]
+    unsafe fn w_scales(w: &[BlockQ8_0]) -> __m256 {
+        // SAFETY: the caller guarantees AVX2 and F16C.
+        unsafe { gather_f16(w, |b| b.d.to_bits()) }
     }
 
     #[inline(always)]
@@ -50,12 +56,9 @@ impl LegacyPairAvx2 for Q8_0Avx2 {
     }
 
     #[inline(always)]
-    unsafe fn terms(w: &[BlockQ8_0], dy: &__m256, isums: __m256) -> __m256 {
-        // SAFETY: the caller guarantees AVX2 and F16C. (dx * dy) * isum, as the twin.
-        unsafe {
-            let dx = gather_f16(w, |b| b.d.to_bits());
-            _mm256_mul_ps(_mm256_mul_ps(dx, *dy), isums)
-        }
+    unsafe fn terms(w: &__m256, a: &__m256, isums: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX2. (dx * dy) * isum, as the twin.
+        unsafe { _mm256_mul_ps(_mm256_mul_ps(*w, *a), isums) }
     }
 }
 
@@ -66,7 +69,7 @@ impl LegacyPairAvx2 for Q8_0Avx2 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q8_0_q8_0_avx2(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
     // SAFETY: the caller guarantees the features.
-    unsafe { lanes::vec_dot::<Q8_0Avx2>(x, y) }
+    unsafe { tiles::vec_dot::<Q8_0Avx2>(x, y) }
 }
 
 /// AVX2 twin of [`crate::generic::gemv_q8_0_q8_0`], four rows at a time.
@@ -76,5 +79,20 @@ pub unsafe fn vec_dot_q8_0_q8_0_avx2(x: &[BlockQ8_0], y: &[BlockQ8_0]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q8_0_q8_0_avx2(w: &[BlockQ8_0], act: &[BlockQ8_0], out: &mut [f32]) {
     // SAFETY: the caller guarantees the features.
-    unsafe { lanes::gemv::<Q8_0Avx2>(w, act, out) }
+    unsafe { tiles::gemv::<Q8_0Avx2>(w, act, out) }
+}
+
+/// AVX2 twin of [`crate::generic::gemm_q8_0_q8_0`], in tiles of four rows × four activation rows.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn gemm_q8_0_q8_0_avx2(
+    w: &[BlockQ8_0],
+    act: &[BlockQ8_0],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the caller guarantees the features.
+    unsafe { tiles::gemm::<Q8_0Avx2>(w, act, n_act, out) }
 }

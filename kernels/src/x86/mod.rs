@@ -9,6 +9,7 @@ pub mod avx2_f16;
 pub mod avx2_f32;
 mod avx2_k_blocks;
 mod avx2_legacy_lanes;
+mod avx2_legacy_tiles;
 pub mod avx2_q2_k;
 pub mod avx2_q3_k;
 pub mod avx2_q4_0;
@@ -24,7 +25,7 @@ use half::f16;
 
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use crate::ggml_type::GgmlType;
-use crate::table::{gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
 /// Puts the AVX2 kernels into `t`.
 ///
@@ -52,40 +53,80 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
         T::Q4_0,
         DotKernels {
             vec_dot: vec_dot_entry!(BlockQ4_0, BlockQ8_0, avx2_q4_0::vec_dot_q4_0_q8_0_avx2),
-            gemv: Some(gemv_entry!(BlockQ4_0, BlockQ8_0, avx2_q4_0::gemv_q4_0_q8_0_avx2)),
-            gemm: None,
+            gemv: Some(gemv_entry!(
+                BlockQ4_0,
+                BlockQ8_0,
+                avx2_q4_0::gemv_q4_0_q8_0_avx2
+            )),
+            gemm: Some(gemm_entry!(
+                BlockQ4_0,
+                BlockQ8_0,
+                avx2_q4_0::gemm_q4_0_q8_0_avx2
+            )),
         },
     );
     t.set_dot(
         T::Q4_1,
         DotKernels {
             vec_dot: vec_dot_entry!(BlockQ4_1, BlockQ8_1, avx2_q4_1::vec_dot_q4_1_q8_1_avx2),
-            gemv: Some(gemv_entry!(BlockQ4_1, BlockQ8_1, avx2_q4_1::gemv_q4_1_q8_1_avx2)),
-            gemm: None,
+            gemv: Some(gemv_entry!(
+                BlockQ4_1,
+                BlockQ8_1,
+                avx2_q4_1::gemv_q4_1_q8_1_avx2
+            )),
+            gemm: Some(gemm_entry!(
+                BlockQ4_1,
+                BlockQ8_1,
+                avx2_q4_1::gemm_q4_1_q8_1_avx2
+            )),
         },
     );
     t.set_dot(
         T::Q5_0,
         DotKernels {
             vec_dot: vec_dot_entry!(BlockQ5_0, BlockQ8_0, avx2_q5_0::vec_dot_q5_0_q8_0_avx2),
-            gemv: Some(gemv_entry!(BlockQ5_0, BlockQ8_0, avx2_q5_0::gemv_q5_0_q8_0_avx2)),
-            gemm: None,
+            gemv: Some(gemv_entry!(
+                BlockQ5_0,
+                BlockQ8_0,
+                avx2_q5_0::gemv_q5_0_q8_0_avx2
+            )),
+            gemm: Some(gemm_entry!(
+                BlockQ5_0,
+                BlockQ8_0,
+                avx2_q5_0::gemm_q5_0_q8_0_avx2
+            )),
         },
     );
     t.set_dot(
         T::Q5_1,
         DotKernels {
             vec_dot: vec_dot_entry!(BlockQ5_1, BlockQ8_1, avx2_q5_1::vec_dot_q5_1_q8_1_avx2),
-            gemv: Some(gemv_entry!(BlockQ5_1, BlockQ8_1, avx2_q5_1::gemv_q5_1_q8_1_avx2)),
-            gemm: None,
+            gemv: Some(gemv_entry!(
+                BlockQ5_1,
+                BlockQ8_1,
+                avx2_q5_1::gemv_q5_1_q8_1_avx2
+            )),
+            gemm: Some(gemm_entry!(
+                BlockQ5_1,
+                BlockQ8_1,
+                avx2_q5_1::gemm_q5_1_q8_1_avx2
+            )),
         },
     );
     t.set_dot(
         T::Q8_0,
         DotKernels {
             vec_dot: vec_dot_entry!(BlockQ8_0, BlockQ8_0, avx2_q8_0::vec_dot_q8_0_q8_0_avx2),
-            gemv: Some(gemv_entry!(BlockQ8_0, BlockQ8_0, avx2_q8_0::gemv_q8_0_q8_0_avx2)),
-            gemm: None,
+            gemv: Some(gemv_entry!(
+                BlockQ8_0,
+                BlockQ8_0,
+                avx2_q8_0::gemv_q8_0_q8_0_avx2
+            )),
+            gemm: Some(gemm_entry!(
+                BlockQ8_0,
+                BlockQ8_0,
+                avx2_q8_0::gemm_q8_0_q8_0_avx2
+            )),
         },
     );
     // K-quants (kernels-kquants).

@@ -1,0 +1,257 @@
+//! The driver of the AVX2 legacy-format kernels: vec_dot, gemv and gemm over tiles of weight
+//! rows × activation rows, each output accumulated exactly as the generic twin accumulates it
+//! ([`accumulate`](crate::generic::accumulate): block `b`'s term in lane `b % 8`, then
+//! `reduce8`). A tile only shares loads and unpacking between its outputs, never arithmetic,
+//! so every gemv/gemm element has the bits of the corresponding vec_dot.
+//!
+//! Blocks go in groups of eight, block `base + k` in lane `k`. A short last group gives the
+//! lanes past its end a term of exactly `+0.0`, which leaves an accumulator lane unchanged bit
+//! for bit: lanes start at `+0.0`, and a sum is `-0.0` only when both addends are.
+
+use core::arch::x86_64::*;
+
+use super::avx2_legacy_lanes::sum8_epi32;
+use crate::generic::accumulate::{reduce8, BLOCK_LANES};
+
+/// One weight format paired with its activation format, as the driver needs it.
+pub(crate) trait LegacyPairAvx2 {
+    /// Weight block.
+    type W;
+    /// Activation block.
+    type A;
+    /// A weight block's quants unpacked, shared by every activation row of a tile.
+    type WUnpacked: Copy;
+    /// An activation block's quants loaded, shared by every weight row of a tile.
+    type Prepared: Copy;
+    /// Scales of a group of weight blocks.
+    type WScales: Copy;
+    /// Scales of a group of activation blocks.
+    type ActScales: Copy;
+
+    /// Unpacks a weight block.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2, FMA and F16C (so for every method).
+    unsafe fn unpack(w: &Self::W) -> Self::WUnpacked;
+
+    /// Loads an activation block.
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::unpack`].
+    unsafe fn prepare(a: &Self::A) -> Self::Prepared;
+
+    /// Eight i32 partial sums whose total is the block pair's exact integer dot.
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::unpack`].
+    unsafe fn partials(w: &Self::WUnpacked, a: &Self::Prepared) -> __m256i;
+
+    /// The scales of up to eight weight blocks, lane `k` for `w[k]`, zero past the end.
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::unpack`].
+    unsafe fn w_scales(w: &[Self::W]) -> Self::WScales;
+
+    /// The scales of up to eight activation blocks, lane `k` for `a[k]`, zero past the end.
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::unpack`].
+    unsafe fn act_scales(a: &[Self::A]) -> Self::ActScales;
+
+    /// The float terms of eight blocks from their scales and exact integer dots, each lane
+    /// computed with the operations of the generic twin's block term, in its order (zero
+    /// scales and sums give `+0.0`).
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::unpack`].
+    unsafe fn terms(w: &Self::WScales, a: &Self::ActScales, isums: __m256) -> __m256;
+}
+
+/// Weight rows per tile.
+const TILE_ROWS: usize = 4;
+/// Activation rows per gemm tile.
+const TILE_COLS: usize = 4;
+
+/// The dot product of `w` and `a` (as many blocks as both hold), in the generic twin's order.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[inline(always)]
+pub(crate) unsafe fn vec_dot<P: LegacyPairAvx2>(w: &[P::W], a: &[P::A]) -> f32 {
+    let nb = w.len().min(a.len());
+    let mut out = [[0.0f32; 1]; 1];
+    // SAFETY: forwarded; one row and one activation row of `nb` blocks.
+    unsafe { tile::<P, 1, 1>(&[&w[..nb]], &[&a[..nb]], &mut out) };
+    out[0][0]
+}
+
+/// `out[r] = vec_dot(row r, a)`, `w` holding `out.len()` rows of `a.len()` blocks.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[inline(always)]
+pub(crate) unsafe fn gemv<P: LegacyPairAvx2>(w: &[P::W], a: &[P::A], out: &mut [f32]) {
+    // SAFETY: forwarded; gemv is gemm with one activation row.
+    unsafe { gemm::<P>(w, a, 1, out) }
+}
+
+/// `out[c * rows + r] = vec_dot(row r, activation row c)` with `rows = out.len() / n_act`, `w`
+/// holding `rows` rows and `a` holding `n_act` rows of `a.len() / n_act` blocks each.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[inline(always)]
+pub(crate) unsafe fn gemm<P: LegacyPairAvx2>(
+    w: &[P::W],
+    a: &[P::A],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    if n_act == 0 || out.is_empty() {
+        return;
+    }
+    let nb = a.len() / n_act;
+    let rows = out.len() / n_act;
+    if nb == 0 {
+        out.fill(0.0);
+        return;
+    }
+    if w.len() < rows * nb || a.len() < n_act * nb {
+        // Unreachable through the table (ops sizes every operand); keeps this function total.
+        out.fill(f32::NAN);
+        return;
+    }
+    let w_row = |r: usize| &w[r * nb..(r + 1) * nb];
+    let a_row = |c: usize| &a[c * nb..(c + 1) * nb];
+    let mut c = 0;
+    while c < n_act {
+        let cols = (n_act - c).min(TILE_COLS);
+        let mut r = 0;
+        while r < rows {
+            let tr = (rows - r).min(TILE_ROWS);
+            // SAFETY (all four arms): forwarded; every row and activation row holds `nb`
+            // blocks (checked above).
+            match (tr == TILE_ROWS, cols == TILE_COLS) {
+                (true, true) => {
+                    let mut o = [[0.0f32; TILE_COLS]; TILE_ROWS];
+                    let wr = [w_row(r), w_row(r + 1), w_row(r + 2), w_row(r + 3)];
+                    let ar = [a_row(c), a_row(c + 1), a_row(c + 2), a_row(c + 3)];
+                    unsafe { tile::<P, TILE_ROWS, TILE_COLS>(&wr, &ar, &mut o) };
+                    for (i, orow) in o.iter().enumerate() {
+                        for (j, v) in orow.iter().enumerate() {
+                            out[(c + j) * rows + r + i] = *v;
+                        }
+                    }
+                }
+                (true, false) => {
+                    let wr = [w_row(r), w_row(r + 1), w_row(r + 2), w_row(r + 3)];
+                    for j in 0..cols {
+                        let mut o = [[0.0f32; 1]; TILE_ROWS];
+                        unsafe { tile::<P, TILE_ROWS, 1>(&wr, &[a_row(c + j)], &mut o) };
+                        for (i, v) in o.iter().enumerate() {
+                            out[(c + j) * rows + r + i] = v[0];
+                        }
+                    }
+                }
+                (false, true) => {
+                    let ar = [a_row(c), a_row(c + 1), a_row(c + 2), a_row(c + 3)];
+                    for i in 0..tr {
+                        let mut o = [[0.0f32; TILE_COLS]; 1];
+                        unsafe { tile::<P, 1, TILE_COLS>(&[w_row(r + i)], &ar, &mut o) };
+                        for (j, v) in o[0].iter().enumerate() {
+                            out[(c + j) * rows + r + i] = *v;
+                        }
+                    }
+                }
+                (false, false) => {
+                    for i in 0..tr {
+                        for j in 0..cols {
+                            let mut o = [[0.0f32; 1]; 1];
+                            unsafe { tile::<P, 1, 1>(&[w_row(r + i)], &[a_row(c + j)], &mut o) };
+                            out[(c + j) * rows + r + i] = o[0][0];
+                        }
+                    }
+                }
+            }
+            r += tr;
+        }
+        c += cols;
+    }
+}
+
+/// `R` weight rows × `C` activation rows, all of `a[0].len()` blocks: `out[r][c]`.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
+    w: &[&[P::W]; R],
+    a: &[&[P::A]; C],
+    out: &mut [[f32; C]; R],
+) {
+    let nb = a[0].len();
+    if w.iter().any(|r| r.len() < nb) || a.iter().any(|c| c.len() < nb) {
+        // Unreachable through `gemm` (it slices every row to `nb` blocks); keeps this total.
+        *out = [[f32::NAN; C]; R];
+        return;
+    }
+    // SAFETY: AVX2/FMA/F16C guaranteed by the caller; every index below is within `nb`
+    // blocks, which every row holds (checked above).
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        let full = nb - nb % BLOCK_LANES;
+        let mut base = 0;
+        while base < full {
+            let mut prep = [[P::prepare(&a[0][base]); BLOCK_LANES]; C];
+            let mut a_sc = [P::act_scales(&a[0][base..base + BLOCK_LANES]); C];
+            for c in 0..C {
+                for k in 0..BLOCK_LANES {
+                    prep[c][k] = P::prepare(&a[c][base + k]);
+                }
+                a_sc[c] = P::act_scales(&a[c][base..base + BLOCK_LANES]);
+            }
+            for r in 0..R {
+                let wg = &w[r][base..base + BLOCK_LANES];
+                let mut wu = [P::unpack(&wg[0]); BLOCK_LANES];
+                for k in 1..BLOCK_LANES {
+                    wu[k] = P::unpack(&wg[k]);
+                }
+                let w_sc = P::w_scales(wg);
+                for c in 0..C {
+                    let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
+                    for k in 0..BLOCK_LANES {
+                        p[k] = P::partials(&wu[k], &prep[c][k]);
+                    }
+                    let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
+                    acc[r][c] = _mm256_add_ps(acc[r][c], P::terms(&w_sc, &a_sc[c], isums));
+                }
+            }
+            base += BLOCK_LANES;
+        }
+        if full < nb {
+            // The short last group: absent lanes get zero sums and scales, so `+0.0` terms.
+            for r in 0..R {
+                let wg = &w[r][full..nb];
+                let w_sc = P::w_scales(wg);
+                for c in 0..C {
+                    let ag = &a[c][full..nb];
+                    let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
+                    for (pk, (wk, ak)) in p.iter_mut().zip(wg.iter().zip(ag)) {
+                        *pk = P::partials(&P::unpack(wk), &P::prepare(ak));
+                    }
+                    let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
+                    let a_sc = P::act_scales(ag);
+                    acc[r][c] = _mm256_add_ps(acc[r][c], P::terms(&w_sc, &a_sc, isums));
+                }
+            }
+        }
+        for r in 0..R {
+            for c in 0..C {
+                let mut lanes = [0.0f32; BLOCK_LANES];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r][c]);
+                out[r][c] = reduce8(&lanes);
+            }
+        }
+    }
+}
