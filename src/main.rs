@@ -1,1 +1,58 @@
-fn main() {}
+//! The `retort` command line.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Retort: run distilled small language models on the edge.
+#[derive(Parser)]
+#[command(name = "retort", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a GGUF model's architecture, hyper-parameters, tokenizer and tensor table.
+    Inspect {
+        /// A catalog name or a path (default: the default catalog model, pulled on first use).
+        #[arg(value_name = "MODEL")]
+        model: Option<String>,
+        /// Same as MODEL.
+        #[arg(short = 'm', long = "model", conflicts_with = "model")]
+        model_flag: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch, assemble and verify catalog models into the cache.
+    Pull {
+        /// Catalog names (default: the default model).
+        names: Vec<String>,
+    },
+    /// List the catalog and what is cached.
+    Models,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Inspect {
+            model,
+            model_flag,
+            json,
+        } => cli::inspect::run(model.or(model_flag).as_deref(), json),
+        Command::Pull { names } => cli::pull::run(&names),
+        Command::Models => cli::models::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

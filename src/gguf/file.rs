@@ -1,0 +1,341 @@
+//! Opening a GGUF file: map it, parse the header, metadata and tensor table, validate every
+//! tensor, and hand out borrowed views of the data.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::Path;
+
+use retort_kernels::GgmlType;
+
+use super::cursor::Cursor;
+use super::error::GgufError;
+use super::metadata::Metadata;
+use super::tensor::TensorInfo;
+use super::value::{read_value, MetaValue};
+
+/// `GGUF` as stored at byte 0.
+pub const GGUF_MAGIC: [u8; 4] = *b"GGUF";
+/// Alignment of the data section and of each tensor when `general.alignment` is absent.
+pub const DEFAULT_ALIGNMENT: u64 = 32;
+/// Smallest possible metadata entry: empty key (8), type (4), one-byte value.
+const MIN_KV_BYTES: u64 = 8 + 4 + 1;
+/// Smallest possible tensor info: empty name (8), n_dims (4), one dim (8), type (4), offset (8).
+const MIN_TENSOR_INFO_BYTES: u64 = 8 + 4 + 8 + 4 + 8;
+/// Most dimensions a ggml tensor has.
+pub const MAX_DIMS: u32 = 4;
+
+/// The bytes behind a [`GgufFile`]: a memory map, or a caller's buffer (firmware may map flash
+/// itself). Never copied.
+pub trait GgufBytes: AsRef<[u8]> + Send + Sync + 'static {}
+impl<T: AsRef<[u8]> + Send + Sync + 'static> GgufBytes for T {}
+
+/// A validated GGUF file. Tensor data are borrowed slices of its bytes.
+pub struct GgufFile {
+    bytes: Box<dyn GgufBytes>,
+    version: u32,
+    metadata: Metadata,
+    tensors: Vec<TensorInfo>,
+    alignment: u64,
+    data_offset: u64,
+}
+
+impl std::fmt::Debug for GgufFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("len", &self.len())
+            .field("version", &self.version)
+            .field("metadata", &self.metadata.len())
+            .field("tensors", &self.tensors.len())
+            .finish()
+    }
+}
+
+impl GgufFile {
+    /// Maps the file at `path` read-only and validates it.
+    pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, GgufError> {
+        let path = path.as_ref();
+        let io = |source| GgufError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        // SAFETY: the map is read-only and private to this process. Another process truncating
+        // or rewriting the file while it is mapped could change or remove the pages under us;
+        // like every mmap-based model loader we require that model files are not modified while
+        // open (the catalog only ever replaces a file by renaming a complete new one over it,
+        // which leaves this mapping on the old inode).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Self::from_bytes(map)
+    }
+
+    /// Validates a GGUF image held by the caller (a buffer, a map of flash, a `&'static [u8]`).
+    pub fn from_bytes(bytes: impl GgufBytes) -> Result<GgufFile, GgufError> {
+        let bytes: Box<dyn GgufBytes> = Box::new(bytes);
+        let header = parse(bytes.as_ref().as_ref())?;
+        Ok(GgufFile {
+            bytes,
+            version: header.version,
+            metadata: header.metadata,
+            tensors: header.tensors,
+            alignment: header.alignment,
+            data_offset: header.data_offset,
+        })
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_ref().as_ref()
+    }
+
+    /// File length in bytes.
+    pub fn len(&self) -> u64 {
+        self.bytes().len() as u64
+    }
+
+    /// Whether the file is empty (never true for a valid file).
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+
+    /// GGUF version (2 or 3).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// The metadata table.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Shortcut for `metadata().get(key)`.
+    pub fn get(&self, key: &str) -> Option<&MetaValue> {
+        self.metadata.get(key)
+    }
+
+    /// Every tensor, in file order.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+
+    /// Data alignment (`general.alignment`, default 32).
+    pub fn alignment(&self) -> u64 {
+        self.alignment
+    }
+
+    /// Absolute offset of the data section.
+    pub fn data_offset(&self) -> u64 {
+        self.data_offset
+    }
+
+    /// The tensor called `name`, if present.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// The tensor called `name`, or a `MissingTensor` error.
+    pub fn require_tensor(&self, name: &str) -> Result<&TensorInfo, GgufError> {
+        self.tensor(name).ok_or_else(|| GgufError::MissingTensor {
+            name: name.to_owned(),
+        })
+    }
+
+    /// The data of a tensor of this file, borrowed from the map.
+    pub fn tensor_data(&self, info: &TensorInfo) -> &[u8] {
+        // Validated at open: offset + bytes <= len, both fit in usize.
+        &self.bytes()[info.offset as usize..(info.offset + info.bytes) as usize]
+    }
+
+    /// The data of a tensor viewed as typed blocks, after a size and alignment check.
+    pub fn tensor_blocks<T: bytemuck::Pod>(&self, info: &TensorInfo) -> Result<&[T], GgufError> {
+        bytemuck::try_cast_slice(self.tensor_data(info)).map_err(|e| GgufError::BadView {
+            tensor: info.name.clone(),
+            offset: info.offset,
+            what: std::any::type_name::<T>(),
+            reason: format!("{e:?}"),
+        })
+    }
+}
+
+struct Header {
+    version: u32,
+    metadata: Metadata,
+    tensors: Vec<TensorInfo>,
+    alignment: u64,
+    data_offset: u64,
+}
+
+fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
+    let mut cur = Cursor::new(bytes);
+    let magic = cur.array::<4>(|| "magic".into())?;
+    if magic != GGUF_MAGIC {
+        return Err(GgufError::BadMagic { found: magic });
+    }
+    let version = cur.u32(|| "version".into())?;
+    if !(2..=3).contains(&version) {
+        return Err(GgufError::UnsupportedVersion { version });
+    }
+    let n_tensors = cur.count(MIN_TENSOR_INFO_BYTES, || "tensor count".into())?;
+    let n_kv = cur.count(MIN_KV_BYTES, || "metadata entry count".into())?;
+
+    let mut metadata = Metadata::default();
+    for i in 0..n_kv {
+        let key_offset = cur.pos();
+        let key = cur.string(|| format!("key of metadata entry {i}"))?;
+        let type_offset = cur.pos();
+        let type_id = cur.u32(|| format!("metadata '{key}' value type"))?;
+        let value = read_value(&mut cur, type_id, type_offset, &key, 0)?;
+        if !metadata.insert(key.clone(), value) {
+            return Err(GgufError::DuplicateKey {
+                key,
+                offset: key_offset,
+            });
+        }
+    }
+    let alignment = alignment_of(&metadata)?;
+
+    let mut raw = Vec::with_capacity(n_tensors as usize);
+    let mut names = HashSet::with_capacity(n_tensors as usize);
+    for i in 0..n_tensors {
+        let info_offset = cur.pos();
+        let t = read_tensor_info(&mut cur, i)?;
+        if !names.insert(t.name.clone()) {
+            return Err(GgufError::DuplicateTensor {
+                tensor: t.name,
+                offset: info_offset,
+            });
+        }
+        raw.push((t, info_offset));
+    }
+
+    let data_offset = cur.aligned_pos(alignment);
+    let file_len = bytes.len() as u64;
+    let tensors = raw
+        .into_iter()
+        .map(|(t, info_offset)| validate_tensor(t, info_offset, alignment, data_offset, file_len))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Header {
+        version,
+        metadata,
+        tensors,
+        alignment,
+        data_offset,
+    })
+}
+
+fn alignment_of(metadata: &Metadata) -> Result<u64, GgufError> {
+    let Some(v) = metadata.get("general.alignment") else {
+        return Ok(DEFAULT_ALIGNMENT);
+    };
+    match v.as_i128() {
+        Some(a) if a > 0 && a <= (1 << 30) && (a as u64).is_power_of_two() => Ok(a as u64),
+        _ => Err(GgufError::BadAlignment {
+            value: format!("{v} ({})", v.type_name()),
+        }),
+    }
+}
+
+struct RawTensor {
+    name: String,
+    shape: Vec<u64>,
+    type_id: u32,
+    type_offset: u64,
+    offset: u64,
+    dims_offset: u64,
+}
+
+fn read_tensor_info(cur: &mut Cursor<'_>, index: u64) -> Result<RawTensor, GgufError> {
+    let name = cur.string(|| format!("name of tensor {index}"))?;
+    let dims_offset = cur.pos();
+    let n_dims = cur.u32(|| format!("tensor '{name}' dimension count"))?;
+    if n_dims == 0 || n_dims > MAX_DIMS {
+        return Err(GgufError::BadDimCount {
+            tensor: name,
+            n_dims,
+            offset: dims_offset,
+        });
+    }
+    let mut shape = Vec::with_capacity(n_dims as usize);
+    for d in 0..n_dims {
+        shape.push(cur.u64(|| format!("tensor '{name}' dimension {d}"))?);
+    }
+    let type_offset = cur.pos();
+    let type_id = cur.u32(|| format!("tensor '{name}' type"))?;
+    let offset = cur.u64(|| format!("tensor '{name}' data offset"))?;
+    Ok(RawTensor {
+        name,
+        shape,
+        type_id,
+        type_offset,
+        offset,
+        dims_offset,
+    })
+}
+
+fn validate_tensor(
+    t: RawTensor,
+    info_offset: u64,
+    alignment: u64,
+    data_offset: u64,
+    file_len: u64,
+) -> Result<TensorInfo, GgufError> {
+    let _ = t.dims_offset;
+    let ty = GgmlType::from_u32(t.type_id).ok_or_else(|| GgufError::UnknownTensorType {
+        tensor: t.name.clone(),
+        type_id: t.type_id,
+        offset: t.type_offset,
+    })?;
+    if let Some(index) = t.shape.iter().position(|&d| d == 0) {
+        return Err(GgufError::ZeroDim {
+            tensor: t.name,
+            index,
+            shape: t.shape,
+        });
+    }
+    let overflow = || GgufError::SizeOverflow {
+        tensor: t.name.clone(),
+        shape: t.shape.clone(),
+    };
+    let n_rows = t.shape[1..]
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(overflow)?;
+    t.shape[0].checked_mul(n_rows).ok_or_else(overflow)?;
+    let row_bytes = ty.row_bytes(t.shape[0]).ok_or_else(|| {
+        if t.shape[0] % ty.block_size() as u64 != 0 {
+            GgufError::NotWholeBlocks {
+                tensor: t.name.clone(),
+                ty,
+                row: t.shape[0],
+                block: ty.block_size(),
+            }
+        } else {
+            overflow()
+        }
+    })?;
+    let bytes = row_bytes.checked_mul(n_rows).ok_or_else(overflow)?;
+    if t.offset % alignment != 0 {
+        return Err(GgufError::MisalignedTensor {
+            tensor: t.name,
+            offset: t.offset,
+            alignment,
+        });
+    }
+    let start = data_offset as u128 + t.offset as u128;
+    let end = start + bytes as u128;
+    if end > file_len as u128 {
+        return Err(GgufError::TensorOutOfBounds {
+            tensor: t.name,
+            start,
+            end,
+            file_len,
+        });
+    }
+    Ok(TensorInfo {
+        name: t.name,
+        ty,
+        shape: t.shape,
+        offset: start as u64,
+        bytes,
+        info_offset,
+    })
+}
