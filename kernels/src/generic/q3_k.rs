@@ -88,7 +88,13 @@ pub fn block_dot_q3_k_q8_k(w: &BlockQ3K, a: &BlockQ8K) -> i32 {
 /// One block's float term of the symmetric K-quants (Q3_K, Q6_K): `(dw·da)·isum`.
 #[inline(always)]
 pub fn block_term_k_sym(d: f16, a: &BlockQ8K, isum: i32) -> f32 {
-    (d.to_f32() * a.d) * isum as f32
+    block_term_k_sym_f32(d.to_f32(), a.d, isum)
+}
+
+/// [`block_term_k_sym`] with the weight scale already widened to f32.
+#[inline(always)]
+pub fn block_term_k_sym_f32(d: f32, ad: f32, isum: i32) -> f32 {
+    (d * ad) * isum as f32
 }
 
 /// Dot product of Q3_K weights with Q8_K activations: exact integer sums per block, block terms

@@ -113,8 +113,15 @@ pub fn block_dot_q4_k_q8_k(w: &BlockQ4K, a: &BlockQ8K) -> (i32, i32) {
 /// `(dw·da)·isum - (dminw·da)·msum`.
 #[inline(always)]
 pub fn block_term_k_min(d: f16, dmin: f16, a: &BlockQ8K, isum: i32, msum: i32) -> f32 {
-    let dd = d.to_f32() * a.d;
-    let dm = dmin.to_f32() * a.d;
+    block_term_k_min_f32(d.to_f32(), dmin.to_f32(), a.d, isum, msum)
+}
+
+/// [`block_term_k_min`] with the weight scales already widened to f32 (a SIMD kernel may widen
+/// them with its own instructions: the conversion is exact either way).
+#[inline(always)]
+pub fn block_term_k_min_f32(d: f32, dmin: f32, ad: f32, isum: i32, msum: i32) -> f32 {
+    let dd = d * ad;
+    let dm = dmin * ad;
     dd * isum as f32 - dm * msum as f32
 }
 

@@ -26,13 +26,13 @@ pub(crate) trait KWeightAvx2 {
     /// Unpacks one weight block.
     ///
     /// # Safety
-    /// The CPU supports AVX2.
+    /// The CPU supports AVX2 and F16C.
     unsafe fn prepare(w: &Self::Block) -> Self::Prepared;
 
     /// The block's float term against one activation block, equal to the scalar twin's.
     ///
     /// # Safety
-    /// The CPU supports AVX2.
+    /// The CPU supports AVX2 and F16C.
     unsafe fn block_term(p: &Self::Prepared, w: &Self::Block, a: &BlockQ8K) -> f32;
 }
 
@@ -48,6 +48,13 @@ pub(crate) unsafe fn hsum_pair(a: __m256i, b: __m256i) -> (i32, i32) {
         let s = _mm_hadd_epi32(s, s);
         (_mm_cvtsi128_si32(s), _mm_extract_epi32::<1>(s))
     }
+}
+
+/// Widens an f16 with F16C (exact, like `half`'s conversion, without its run-time check).
+#[inline(always)]
+pub(crate) unsafe fn f16_to_f32(h: half::f16) -> f32 {
+    // SAFETY: register-only F16C/SSE2 operations; the caller guarantees F16C.
+    unsafe { _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h.to_bits() as i32))) }
 }
 
 /// Loads 32 activation quants starting at value `start` (a multiple of 32 below 256).

@@ -5,7 +5,7 @@ use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ3K, BlockQ8K};
-use crate::generic::q3_k::{block_term_k_sym, scales_q3_k};
+use crate::generic::q3_k::{block_term_k_sym_f32, scales_q3_k};
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -64,7 +64,9 @@ impl KWeightAvx2 for Q3KAvx2 {
                 kb::dot_bsums(p.scales16, a),
             )
         };
-        block_term_k_sym(w.d, a, isum - 4 * offset)
+        // SAFETY: the caller guarantees F16C.
+        let d = unsafe { kb::f16_to_f32(w.d) };
+        block_term_k_sym_f32(d, a.d, isum - 4 * offset)
     }
 }
 

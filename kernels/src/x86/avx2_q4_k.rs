@@ -5,7 +5,7 @@ use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ4K, BlockQ8K};
-use crate::generic::q4_k::{block_term_k_min, scales_mins_k4};
+use crate::generic::q4_k::{block_term_k_min_f32, scales_mins_k4};
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -53,7 +53,9 @@ impl KWeightAvx2 for Q4KAvx2 {
         // SAFETY: the caller guarantees AVX2.
         let (isum, msum) =
             unsafe { kb::hsum_pair(kb::dot_sub32(&p.q, &p.sc, a), kb::dot_bsums(p.mins16, a)) };
-        block_term_k_min(w.d, w.dmin, a, isum, msum)
+        // SAFETY: the caller guarantees F16C.
+        let (d, dmin) = unsafe { (kb::f16_to_f32(w.d), kb::f16_to_f32(w.dmin)) };
+        block_term_k_min_f32(d, dmin, a.d, isum, msum)
     }
 }
 

@@ -5,7 +5,7 @@ use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ6K, BlockQ8K};
-use crate::generic::q3_k::block_term_k_sym;
+use crate::generic::q3_k::block_term_k_sym_f32;
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -67,7 +67,9 @@ impl KWeightAvx2 for Q6KAvx2 {
                 kb::dot_bsums(p.scales16, a),
             )
         };
-        block_term_k_sym(w.d, a, isum - 32 * offset)
+        // SAFETY: the caller guarantees F16C.
+        let d = unsafe { kb::f16_to_f32(w.d) };
+        block_term_k_sym_f32(d, a.d, isum - 32 * offset)
     }
 }
 
