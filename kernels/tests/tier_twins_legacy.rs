@@ -315,6 +315,60 @@ fn typed_twins_agree() {
     assert_eq!(slow, fast);
 }
 
+#[test]
+fn avx2_activation_quantizers_equal_the_scalar_twins() {
+    let fast = avx2();
+    let slow = generic_ops();
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0003);
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    for _ in 0..200 {
+        let scale = 10f32.powf(rng.random_range(-6.0..6.0));
+        rows.push(
+            (0..96)
+                .map(|_| rng.random_range(-1.0f32..1.0) * scale)
+                .collect(),
+        );
+    }
+    // Ties after scaling by id = 1 (amax 127), zeros, signed zeros, subnormals, non-finite.
+    rows.push(
+        (0..64)
+            .map(|i| {
+                if i % 32 == 0 {
+                    -127.0
+                } else {
+                    (i % 32) as f32 - 15.5
+                }
+            })
+            .collect(),
+    );
+    rows.push(vec![0.0; 64]);
+    rows.push(
+        (0..64)
+            .map(|i| if i % 2 == 0 { -0.0 } else { 0.0 })
+            .collect(),
+    );
+    rows.push((0..64).map(|i| f32::from_bits(1 + i * 977)).collect());
+    let mut v: Vec<f32> = (0..96).map(|i| i as f32 * 0.1).collect();
+    v[3] = f32::NAN;
+    v[40] = f32::INFINITY;
+    v[70] = f32::NEG_INFINITY;
+    v[71] = f32::NAN;
+    rows.push(v);
+    for ty in [GgmlType::Q8_0, GgmlType::Q8_1] {
+        for (k, x) in rows.iter().enumerate() {
+            let len = ty.row_bytes(x.len() as u64).unwrap() as usize;
+            let mut a = Buf::new(len + 2);
+            let mut b = Buf::new(len + 2);
+            // Unaligned by 2 bytes inside the buffer, as a row inside a larger one.
+            fast.quantize_row(ty, x, &mut a.bytes_mut()[2..2 + len])
+                .unwrap();
+            slow.quantize_row(ty, x, &mut b.bytes_mut()[2..2 + len])
+                .unwrap();
+            assert_eq!(a.bytes()[2..2 + len], b.bytes()[2..2 + len], "{ty} row {k}");
+        }
+    }
+}
+
 /// Runs `child` (an ignored test of this binary) with `RETORT_CPU_TIER` set, so the process-wide
 /// tier is decided under that cap.
 fn run_child_with_tier(child: &str, tier: &str) {

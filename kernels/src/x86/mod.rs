@@ -20,18 +20,30 @@ pub mod avx2_q5_1;
 pub mod avx2_q5_k;
 pub mod avx2_q6_k;
 pub mod avx2_q8_0;
+pub mod avx2_quantize_q8;
 
 use half::f16;
 
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
 use crate::ggml_type::GgmlType;
-use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+use crate::table::{
+    gemm_entry, gemv_entry, quantize_entry, vec_dot_entry, DotKernels, KernelTable,
+};
 
 /// Puts the AVX2 kernels into `t`.
 ///
 /// Only for a CPU with AVX2, FMA and F16C: the entries execute those instructions.
 pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     use GgmlType as T;
+
+    t.set_quantize(
+        T::Q8_0,
+        quantize_entry!(BlockQ8_0, avx2_quantize_q8::quantize_row_q8_0_avx2),
+    );
+    t.set_quantize(
+        T::Q8_1,
+        quantize_entry!(BlockQ8_1, avx2_quantize_q8::quantize_row_q8_1_avx2),
+    );
 
     t.set_dot(
         T::F32,
