@@ -84,8 +84,15 @@ fn activation_blocks(rng: &mut ChaCha8Rng, nb: usize) -> Vec<BlockQ8K> {
         .collect();
     let mut a = vec![BlockQ8K::zeroed(); nb];
     q8_k::quantize_row_q8_k(&x, &mut a);
-    // Extreme quants in a few blocks, sums kept consistent.
+    // Extreme quants in a few blocks, sums kept consistent; in others, sums no quantizer makes
+    // (both twins read `bsums` the same way, and must not overflow-panic on them).
     for (i, b) in a.iter_mut().enumerate() {
+        if i % 7 == 4 {
+            for (j, s) in b.bsums.iter_mut().enumerate() {
+                *s = if j % 2 == 0 { i16::MIN } else { rng.random() };
+            }
+            continue;
+        }
         if i % 5 == 2 {
             for (j, q) in b.qs.iter_mut().enumerate() {
                 *q = if j % 2 == 0 { -128 } else { 127 };

@@ -64,7 +64,9 @@ pub fn block_dot_q6_k_q8_k(w: &BlockQ6K, a: &BlockQ8K) -> i32 {
         isum += w.scales[sub] as i32 * dot_quants(qs, act);
         offset += w.scales[sub] as i32 * a.bsums[sub] as i32;
     }
-    isum - 32 * offset
+    // Wrapping: only `bsums` that no Q8_K quantizer can produce reach the i32 limit here, and
+    // such input must not panic (the SIMD twins wrap the same way).
+    isum.wrapping_sub(offset.wrapping_mul(32))
 }
 
 /// Dot product of Q6_K weights with Q8_K activations: exact integer sums per block, block terms

@@ -69,7 +69,7 @@ impl KWeightAvx2 for Q6KAvx2 {
         };
         // SAFETY: the caller guarantees F16C.
         let d = unsafe { kb::f16_to_f32(w.d) };
-        block_term_k_sym_f32(d, a.d, isum - 32 * offset)
+        block_term_k_sym_f32(d, a.d, isum.wrapping_sub(offset.wrapping_mul(32)))
     }
 }
 
