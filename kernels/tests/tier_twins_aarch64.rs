@@ -19,9 +19,10 @@ use bytemuck::Pod;
 use half::f16;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use retort_kernels::aarch64::{q4_0, q4_1, q4_k, q5_0, q5_1, q6_k, q8_0};
+use retort_kernels::aarch64::{q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
 use retort_kernels::blocks::{
-    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0,
+    BlockQ8_1,
 };
 use retort_kernels::{generic, ops, table, tier, GgmlType, Tier};
 
@@ -116,6 +117,12 @@ impl Scales for BlockQ8_1 {
 }
 
 impl Scales for BlockQ4K {
+    fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
+        self.d = next();
+        self.dmin = next();
+    }
+}
+impl Scales for BlockQ5K {
     fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
         self.d = next();
         self.dmin = next();
@@ -439,6 +446,18 @@ fn q4_k_leaves_match_twin() {
 }
 
 #[test]
+fn q5_k_leaves_match_twin() {
+    let l = leaves!(q5_k::{
+        vec_dot_q5_k_q8_k_neon,
+        vec_dot_q5_k_q8_k_dotprod,
+        gemm_q5_k_q8_k_neon,
+        gemm_q5_k_q8_k_dotprod,
+        gemm_q5_k_q8_k_i8mm
+    });
+    check_pair::<BlockQ5K, BlockQ8K>("Q5_K", 5, generic::vec_dot_q5_k_q8_k, &l);
+}
+
+#[test]
 fn q6_k_leaves_match_twin() {
     let l = leaves!(q6_k::{
         vec_dot_q6_k_q8_k_neon,
@@ -464,6 +483,7 @@ fn tables_dispatch_to_exact_kernels() {
         GgmlType::Q5_0,
         GgmlType::Q5_1,
         GgmlType::Q4_K,
+        GgmlType::Q5_K,
         GgmlType::Q6_K,
     ];
     let (n, rows, n_act) = (256 * 3, 3, 3);

@@ -109,11 +109,13 @@ pub mod q4_1;
 pub mod q4_k;
 pub mod q5_0;
 pub mod q5_1;
+pub mod q5_k;
 pub mod q6_k;
 pub mod q8_0;
 
 use crate::blocks::{
-    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0, BlockQ8_1,
+    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0,
+    BlockQ8_1,
 };
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, vec_dot_entry, DotKernels, KernelTable};
@@ -160,6 +162,7 @@ fn overlay_neon(t: &mut KernelTable) {
     set_dot!(t, Q5_1, q5_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1_neon, gemm_q5_1_q8_1_neon);
     set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_neon, gemm_q4_k_q8_k_neon);
     set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_neon, gemm_q6_k_q8_k_neon);
+    set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_neon, gemm_q5_k_q8_k_neon);
 }
 
 #[rustfmt::skip]
@@ -171,6 +174,7 @@ fn overlay_dotprod(t: &mut KernelTable) {
     set_dot!(t, Q5_1, q5_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1_dotprod, gemm_q5_1_q8_1_dotprod);
     set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_dotprod, gemm_q4_k_q8_k_dotprod);
     set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_dotprod, gemm_q6_k_q8_k_dotprod);
+    set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_dotprod, gemm_q5_k_q8_k_dotprod);
 }
 
 /// The i8mm tier keeps the dotprod vec_dot (`smmla` needs two rows) and tiles gemm 2×2.
@@ -183,4 +187,5 @@ fn overlay_i8mm(t: &mut KernelTable) {
     set_dot!(t, Q5_1, q5_1, BlockQ5_1, BlockQ8_1, vec_dot_q5_1_q8_1_dotprod, gemm_q5_1_q8_1_i8mm);
     set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_dotprod, gemm_q4_k_q8_k_i8mm);
     set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_dotprod, gemm_q6_k_q8_k_i8mm);
+    set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_dotprod, gemm_q5_k_q8_k_i8mm);
 }

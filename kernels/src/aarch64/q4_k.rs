@@ -35,7 +35,7 @@ unsafe fn chunk_quants(w: &BlockQ4K, c: usize) -> [[int8x16_t; 2]; 2] {
 
 /// Activation quants `32s..32s + 32` (sub-block `s`).
 #[inline(always)]
-unsafe fn act32(a: &BlockQ8K, s: usize) -> [int8x16_t; 2] {
+pub(crate) unsafe fn act32(a: &BlockQ8K, s: usize) -> [int8x16_t; 2] {
     // SAFETY: two 16-byte loads inside the 256-byte `qs` (`s < 8`).
     unsafe {
         let p = a.qs.as_ptr().add(32 * s);
@@ -45,7 +45,7 @@ unsafe fn act32(a: &BlockQ8K, s: usize) -> [int8x16_t; 2] {
 
 /// `Σ_j bsums[j] · mn[j / 2]`, exactly.
 #[inline(always)]
-fn min_sum(mn: &[u8; 8], a: &BlockQ8K) -> i32 {
+pub(crate) fn min_sum(mn: &[u8; 8], a: &BlockQ8K) -> i32 {
     let mut msum = 0i32;
     for (j, &bs) in a.bsums.iter().enumerate() {
         msum += bs as i32 * mn[j / 2] as i32;
