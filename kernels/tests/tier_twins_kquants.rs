@@ -124,6 +124,7 @@ fn check<B: Pod>(k: Kernels<B>) {
     if !avx2_available() {
         return;
     }
+    check_wide_gemm(&k);
     let mut rng = ChaCha8Rng::seed_from_u64(0x7777 ^ k.name.len() as u64);
     let pool = weight_blocks(&k, &mut rng, 40);
     let align_w = std::mem::align_of::<B>();
@@ -180,6 +181,30 @@ fn check<B: Pod>(k: Kernels<B>) {
                     k.name
                 );
             }
+        }
+    }
+}
+
+/// gemm over more activation rows than one column tile of the kernel (64), against vec_dot.
+fn check_wide_gemm<B: Pod>(k: &Kernels<B>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(0x3164);
+    let pool = weight_blocks(k, &mut rng, 8);
+    let (nb, rows, n_act) = (2, 3, 70);
+    let w: Vec<B> = (0..rows * nb).map(|i| pool[i % pool.len()]).collect();
+    let act = activation_blocks(&mut rng, n_act * nb);
+    let mut gemm = vec![f32::NAN; rows * n_act];
+    // SAFETY: AVX2, FMA and F16C were detected by the caller.
+    unsafe { (k.gemm)(&w, &act, n_act, &mut gemm) };
+    for c in 0..n_act {
+        for r in 0..rows {
+            // SAFETY: as above.
+            let d = unsafe { (k.vec_dot)(&w[r * nb..(r + 1) * nb], &act[c * nb..(c + 1) * nb]) };
+            assert!(
+                same(gemm[c * rows + r], d),
+                "{} wide gemm, row {r}, act {c}: {:e} vs vec_dot {d:e}",
+                k.name,
+                gemm[c * rows + r]
+            );
         }
     }
 }
