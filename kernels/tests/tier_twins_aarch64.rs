@@ -19,10 +19,10 @@ use bytemuck::Pod;
 use half::f16;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use retort_kernels::aarch64::{q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
+use retort_kernels::aarch64::{q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
 use retort_kernels::blocks::{
-    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0,
-    BlockQ8_1,
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
+    BlockQ8K, BlockQ8_0, BlockQ8_1,
 };
 use retort_kernels::{generic, ops, table, tier, GgmlType, Tier};
 
@@ -116,6 +116,17 @@ impl Scales for BlockQ8_1 {
     }
 }
 
+impl Scales for BlockQ2K {
+    fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
+        self.d = next();
+        self.dmin = next();
+    }
+}
+impl Scales for BlockQ3K {
+    fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
+        self.d = next();
+    }
+}
 impl Scales for BlockQ4K {
     fn set_scales(&mut self, next: &mut dyn FnMut() -> f16) {
         self.d = next();
@@ -434,6 +445,30 @@ fn q5_1_leaves_match_twin() {
 }
 
 #[test]
+fn q2_k_leaves_match_twin() {
+    let l = leaves!(q2_k::{
+        vec_dot_q2_k_q8_k_neon,
+        vec_dot_q2_k_q8_k_dotprod,
+        gemm_q2_k_q8_k_neon,
+        gemm_q2_k_q8_k_dotprod,
+        gemm_q2_k_q8_k_i8mm
+    });
+    check_pair::<BlockQ2K, BlockQ8K>("Q2_K", 2, generic::vec_dot_q2_k_q8_k, &l);
+}
+
+#[test]
+fn q3_k_leaves_match_twin() {
+    let l = leaves!(q3_k::{
+        vec_dot_q3_k_q8_k_neon,
+        vec_dot_q3_k_q8_k_dotprod,
+        gemm_q3_k_q8_k_neon,
+        gemm_q3_k_q8_k_dotprod,
+        gemm_q3_k_q8_k_i8mm
+    });
+    check_pair::<BlockQ3K, BlockQ8K>("Q3_K", 3, generic::vec_dot_q3_k_q8_k, &l);
+}
+
+#[test]
 fn q4_k_leaves_match_twin() {
     let l = leaves!(q4_k::{
         vec_dot_q4_k_q8_k_neon,
@@ -482,6 +517,8 @@ fn tables_dispatch_to_exact_kernels() {
         GgmlType::Q4_1,
         GgmlType::Q5_0,
         GgmlType::Q5_1,
+        GgmlType::Q2_K,
+        GgmlType::Q3_K,
         GgmlType::Q4_K,
         GgmlType::Q5_K,
         GgmlType::Q6_K,

@@ -7,10 +7,12 @@
 //! [`BlockAccumulator`]. Same integers, same float code: the bits equal the twin's by
 //! construction, in every tier and in gemm as in vec_dot.
 
-use core::arch::aarch64::int32x4_t;
-use core::arch::aarch64::{vaddvq_s32, vdupq_n_s32, vmlaq_s32, vst1q_s32};
+use core::arch::aarch64::{
+    int32x4_t, int8x16_t, vaddvq_s32, vdupq_n_s32, vld1q_s32, vld1q_s8, vmlaq_s32, vst1q_s32,
+};
 
 use super::int_dot::IntDot;
+use super::lanes::mmla16;
 use crate::blocks::BlockQ8K;
 use crate::generic::accumulate::BlockAccumulator;
 
@@ -178,4 +180,61 @@ pub(crate) unsafe fn gemm_2x2<K: KBlockDot<A = BlockQ8K>, D: IntDot>(
             out[c * rows + r] = unsafe { vec_dot::<K, D>(row(r), col(c)) };
         }
     }
+}
+
+/// `acc + Σ_i scales[i]·(q[i] · a[16(8h + i)..][..16])`, lane-wise: the 8 sub-blocks of 16 in
+/// half `h` of a super-block with 16-value sub-blocks (Q2_K, Q3_K).
+///
+/// # Safety
+/// The CPU has `D`'s feature; `h < 2`.
+#[inline(always)]
+pub(crate) unsafe fn dot_half16<D: IntDot>(
+    acc: int32x4_t,
+    q: &[int8x16_t; 8],
+    scales: &[i32; 16],
+    a: &BlockQ8K,
+    h: usize,
+) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: 16-byte loads at `16s`, `s < 16`, inside the 256-byte `qs`; `D`'s feature is the
+    // caller's promise.
+    unsafe {
+        for (i, &qv) in q.iter().enumerate() {
+            let s = 8 * h + i;
+            let p = D::dot(zero(), qv, vld1q_s8(a.qs.as_ptr().add(16 * s)));
+            acc = scaled_add(acc, p, vdupq_n_s32(scales[s]));
+        }
+    }
+    acc
+}
+
+/// As [`dot_half16`] for a 2×2 tile with `smmla`: lanes `[w0·a0, w0·a1, w1·a0, w1·a1]`.
+///
+/// # Safety
+/// The CPU has FEAT_I8MM; `h < 2`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn mmla_half16(
+    acc: int32x4_t,
+    q0: &[int8x16_t; 8],
+    q1: &[int8x16_t; 8],
+    s0: &[i32; 16],
+    s1: &[i32; 16],
+    a0: &BlockQ8K,
+    a1: &BlockQ8K,
+    h: usize,
+) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: loads as in `dot_half16`; i8mm is the caller's promise.
+    unsafe {
+        for i in 0..8 {
+            let s = 8 * h + i;
+            let y0 = vld1q_s8(a0.qs.as_ptr().add(16 * s));
+            let y1 = vld1q_s8(a1.qs.as_ptr().add(16 * s));
+            let m = mmla16(zero(), q0[i], q1[i], y0, y1);
+            let k = [s0[s], s0[s], s1[s], s1[s]];
+            acc = scaled_add(acc, m, vld1q_s32(k.as_ptr()));
+        }
+    }
+    acc
 }

@@ -104,6 +104,8 @@ macro_rules! tier_leaves {
 }
 use tier_leaves;
 
+pub mod q2_k;
+pub mod q3_k;
 pub mod q4_0;
 pub mod q4_1;
 pub mod q4_k;
@@ -114,8 +116,8 @@ pub mod q6_k;
 pub mod q8_0;
 
 use crate::blocks::{
-    BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8K, BlockQ8_0,
-    BlockQ8_1,
+    BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
+    BlockQ8K, BlockQ8_0, BlockQ8_1,
 };
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, vec_dot_entry, DotKernels, KernelTable};
@@ -163,6 +165,8 @@ fn overlay_neon(t: &mut KernelTable) {
     set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_neon, gemm_q4_k_q8_k_neon);
     set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_neon, gemm_q6_k_q8_k_neon);
     set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_neon, gemm_q5_k_q8_k_neon);
+    set_dot!(t, Q2_K, q2_k, BlockQ2K, BlockQ8K, vec_dot_q2_k_q8_k_neon, gemm_q2_k_q8_k_neon);
+    set_dot!(t, Q3_K, q3_k, BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k_neon, gemm_q3_k_q8_k_neon);
 }
 
 #[rustfmt::skip]
@@ -175,6 +179,8 @@ fn overlay_dotprod(t: &mut KernelTable) {
     set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_dotprod, gemm_q4_k_q8_k_dotprod);
     set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_dotprod, gemm_q6_k_q8_k_dotprod);
     set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_dotprod, gemm_q5_k_q8_k_dotprod);
+    set_dot!(t, Q2_K, q2_k, BlockQ2K, BlockQ8K, vec_dot_q2_k_q8_k_dotprod, gemm_q2_k_q8_k_dotprod);
+    set_dot!(t, Q3_K, q3_k, BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k_dotprod, gemm_q3_k_q8_k_dotprod);
 }
 
 /// The i8mm tier keeps the dotprod vec_dot (`smmla` needs two rows) and tiles gemm 2×2.
@@ -188,4 +194,6 @@ fn overlay_i8mm(t: &mut KernelTable) {
     set_dot!(t, Q4_K, q4_k, BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_dotprod, gemm_q4_k_q8_k_i8mm);
     set_dot!(t, Q6_K, q6_k, BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k_dotprod, gemm_q6_k_q8_k_i8mm);
     set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_dotprod, gemm_q5_k_q8_k_i8mm);
+    set_dot!(t, Q2_K, q2_k, BlockQ2K, BlockQ8K, vec_dot_q2_k_q8_k_dotprod, gemm_q2_k_q8_k_i8mm);
+    set_dot!(t, Q3_K, q3_k, BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k_dotprod, gemm_q3_k_q8_k_i8mm);
 }
