@@ -1,5 +1,5 @@
 //! The safe entry points of the kernels: every call checks its lengths and alignment, then runs
-//! the kernel of the active tier's [`KernelTable`](crate::table::KernelTable).
+//! the kernel of the active tier's [`crate::table::KernelTable`].
 //!
 //! Determinism: for one tier, every element `gemv` or `gemm` writes has the bits `vec_dot` gives
 //! for the same weight row and activation row, so callers may split rows and columns across
@@ -41,7 +41,7 @@ pub fn vec_dot(ty: GgmlType, n: usize, w: &[u8], act: &[u8]) -> Result<f32, Kern
     vec_dot_with(table::active(), ty, n, w, act)
 }
 
-/// out[r] = dot(row r of w, act) for r in 0..out.len(); w holds out.len() rows of n elements.
+/// `out[r] = dot(row r of w, act)` for `r in 0..out.len()`; `w` holds `out.len()` rows of `n` elements.
 pub fn gemv(
     ty: GgmlType,
     n: usize,
@@ -52,8 +52,9 @@ pub fn gemv(
     gemv_with(table::active(), ty, n, w, act, out)
 }
 
-/// out[c * rows + r] = dot(row r of w, activation row c), c in 0..n_act, rows = out.len() / n_act;
-/// `act` holds n_act activation rows of n elements in ty.vec_dot_type().
+/// `out[c * rows + r] = dot(row r of w, activation row c)`, `c in 0..n_act`,
+/// `rows = out.len() / n_act`; `act` holds `n_act` activation rows of `n` elements in
+/// `ty.vec_dot_type()`.
 pub fn gemm(
     ty: GgmlType,
     n: usize,

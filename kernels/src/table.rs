@@ -33,6 +33,9 @@
 //!   invariant for free.
 //! - A registered gemv/gemm must give, for every output element, the bits `vec_dot` gives for that
 //!   row and activation row.
+//! - A SIMD vec_dot should accumulate in the order written down in
+//!   [`crate::generic::accumulate`], so it equals its scalar twin bit for bit; the tier twin tests
+//!   (`kernels/tests/tier_twins_*.rs`, through [`crate::ops::for_tier`]) compare them.
 //! - Entries are `unsafe fn`s; see [`VecDotFn`] for what a caller promises. Only [`for_tier`]
 //!   installs tier entries, and only for a tier [`Tier::is_supported`] confirms.
 //!

@@ -1,7 +1,7 @@
 //! x86-64 kernels, one `#[target_feature]` leaf per kernel around an `#[inline(always)]` body,
 //! each the twin of a scalar kernel in [`crate::generic`] with the same signature.
 //!
-//! [`overlay_avx2`] registers the AVX2 (+FMA +F16C) entries; `table::for_tier` calls it only
+//! `overlay_avx2` registers the AVX2 (+FMA +F16C) entries; `table::for_tier` calls it only
 //! when the CPU has those features. Adding a kernel: `mod` line here and one `t.set_…` line in
 //! the overlay.
 
