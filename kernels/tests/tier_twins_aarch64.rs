@@ -16,10 +16,12 @@
 #![cfg(target_arch = "aarch64")]
 
 use bytemuck::Pod;
-use half::f16;
+use half::{bf16, f16};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use retort_kernels::aarch64::{q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
+use retort_kernels::aarch64::{
+    float_dot, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0,
+};
 use retort_kernels::blocks::{
     BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
     BlockQ8K, BlockQ8_0, BlockQ8_1,
@@ -504,14 +506,87 @@ fn q6_k_leaves_match_twin() {
     check_pair::<BlockQ6K, BlockQ8K>("Q6_K", 6, generic::vec_dot_q6_k_q8_k, &l);
 }
 
+/// Float rows: random bit patterns (NaN, infinities, subnormals included) and ordinary values,
+/// lengths around the 32 lanes, odd row starts.
+fn check_float<T: Pod>(
+    what: &str,
+    seed: u64,
+    twin: fn(&[T], &[T]) -> f32,
+    leaves: &[Leaves<T, T>],
+    ordinary: fn(f32) -> T,
+) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for (i, &n) in [1usize, 3, 5, 31, 32, 33, 64, 95, 100, 257]
+        .iter()
+        .enumerate()
+    {
+        for &(rows, n_act) in &[(1, 1), (3, 2), (2, 3), (5, 1)] {
+            let offset = i % 2;
+            let (w, a) = if i % 3 == 0 {
+                (
+                    random_blocks(&mut rng, offset + rows * n),
+                    random_blocks(&mut rng, offset + n_act * n),
+                )
+            } else {
+                let mut gen = |len: usize| -> Vec<T> {
+                    (0..len)
+                        .map(|_| ordinary(rng.random_range(-4.0f32..4.0)))
+                        .collect()
+                };
+                (gen(offset + rows * n), gen(offset + n_act * n))
+            };
+            let case = Case {
+                w,
+                a,
+                rows,
+                n_act,
+                nb: n,
+                offset,
+            };
+            assert_eq!(check_case(what, &case, twin, leaves), 1);
+        }
+    }
+}
+
+#[test]
+fn float_leaves_match_twins() {
+    let f32_leaves = [Leaves {
+        tier: Tier::Neon,
+        vec_dot: float_dot::vec_dot_f32_neon,
+        gemm: float_dot::gemm_f32_neon,
+    }];
+    check_float::<f32>("F32", 32, generic::vec_dot_f32, &f32_leaves, |v| v);
+    let f16_leaves = [Leaves {
+        tier: Tier::Neon,
+        vec_dot: float_dot::vec_dot_f16_neon,
+        gemm: float_dot::gemm_f16_neon,
+    }];
+    check_float::<f16>("F16", 16, generic::vec_dot_f16, &f16_leaves, f16::from_f32);
+    let bf16_leaves = [Leaves {
+        tier: Tier::Neon,
+        vec_dot: float_dot::vec_dot_bf16_neon,
+        gemm: float_dot::gemm_bf16_neon,
+    }];
+    check_float::<bf16>(
+        "BF16",
+        17,
+        generic::vec_dot_bf16,
+        &bf16_leaves,
+        bf16::from_f32,
+    );
+}
+
 /// Through the public `ops` API (the active tier's table) and through every supported aarch64
 /// tier's table: vec_dot equals the generic twin, gemv and gemm equal vec_dot, on byte rows that
-/// start off 16-byte boundaries (weights 2 bytes past a 4-byte boundary, activations at their
-/// blocks' alignment past one).
+/// start off 16-byte boundaries (each at its blocks' alignment — 2, or 4 for F32 and Q8_K — past a
+/// 4-byte boundary).
 #[test]
 fn tables_dispatch_to_exact_kernels() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let types = [
+        GgmlType::F32,
+        GgmlType::F16,
+        GgmlType::BF16,
         GgmlType::Q8_0,
         GgmlType::Q4_0,
         GgmlType::Q4_1,
@@ -536,11 +611,12 @@ fn tables_dispatch_to_exact_kernels() {
             ty.row_bytes(n as u64).unwrap() as usize,
             act_ty.row_bytes(n as u64).unwrap() as usize,
         );
-        // u32 storage, then an offset of the blocks' alignment (2, or 4 for Q8_K).
+        // u32 storage, then an offset of the blocks' alignment.
         let a_off = ops::block_align(act_ty);
         let mut wbuf = vec![0u32; (wr * rows + 8) / 4];
         let mut abuf = vec![0u32; (ar * n_act + 8) / 4];
-        let w = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut wbuf)[2..2 + wr * rows];
+        let w_off = ops::block_align(ty);
+        let w = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut wbuf)[w_off..w_off + wr * rows];
         for r in 0..rows {
             ops::quantize_row(ty, &src_w[r * n..(r + 1) * n], &mut w[r * wr..(r + 1) * wr])
                 .unwrap();

@@ -15,6 +15,7 @@
 //! `out.len() / n_act` rows and `act` holds `n_act` rows of `act.len() / n_act` blocks each).
 
 mod block_dot;
+pub mod float_dot;
 mod instructions;
 mod int_dot;
 mod k_block_dot;
@@ -115,6 +116,8 @@ pub mod q5_k;
 pub mod q6_k;
 pub mod q8_0;
 
+use half::{bf16, f16};
+
 use crate::blocks::{
     BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
     BlockQ8K, BlockQ8_0, BlockQ8_1,
@@ -157,6 +160,9 @@ macro_rules! set_dot {
 
 #[rustfmt::skip]
 fn overlay_neon(t: &mut KernelTable) {
+    set_dot!(t, F32, float_dot, f32, f32, vec_dot_f32_neon, gemm_f32_neon);
+    set_dot!(t, F16, float_dot, f16, f16, vec_dot_f16_neon, gemm_f16_neon);
+    set_dot!(t, BF16, float_dot, bf16, bf16, vec_dot_bf16_neon, gemm_bf16_neon);
     set_dot!(t, Q8_0, q8_0, BlockQ8_0, BlockQ8_0, vec_dot_q8_0_q8_0_neon, gemm_q8_0_q8_0_neon);
     set_dot!(t, Q4_0, q4_0, BlockQ4_0, BlockQ8_0, vec_dot_q4_0_q8_0_neon, gemm_q4_0_q8_0_neon);
     set_dot!(t, Q4_1, q4_1, BlockQ4_1, BlockQ8_1, vec_dot_q4_1_q8_1_neon, gemm_q4_1_q8_1_neon);
