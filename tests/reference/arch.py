@@ -51,12 +51,11 @@ class Spec:
 
 
 def _get(fields, key, default=None):
-    f = fields.get(key)
-    if f is None:
+    v = fields.get(key)
+    if v is None:
         if default is None:
             raise KeyError(f"GGUF metadata has no `{key}`")
         return default
-    v = f.contents()
     return v
 
 
@@ -69,7 +68,7 @@ def _per_layer(v, n_layer):
 
 
 def spec_from_fields(fields, n_vocab):
-    """Build the Spec from a `gguf.GGUFReader.fields` mapping; n_vocab from the output matrix."""
+    """Build the Spec from the GGUF metadata (key -> value); n_vocab from the output matrix."""
     arch = _get(fields, "general.architecture")
     p = arch + "."
     n_layer = int(_get(fields, p + "block_count"))
@@ -88,8 +87,8 @@ def spec_from_fields(fields, n_vocab):
     eps = float(_get(fields, p + "attention.layer_norm_rms_epsilon"))
     base = float(_get(fields, p + "rope.freq_base", 10000.0))
     scaling = fields.get(p + "rope.scaling.type")
-    if scaling is not None and scaling.contents() not in ("none",):
-        raise NotImplementedError(f"rope scaling {scaling.contents()!r} is not supported")
+    if scaling is not None and scaling != "none":
+        raise NotImplementedError(f"rope scaling {scaling!r} is not supported")
     if p + "rope.scale_linear" in fields and float(_get(fields, p + "rope.scale_linear")) != 1.0:
         raise NotImplementedError("linear rope scaling is not supported")
 
@@ -130,10 +129,10 @@ def spec_from_fields(fields, n_vocab):
             s.attn_scale = 1.0 / math.sqrt(head_dim)
         n_swa = int(_get(fields, p + "attention.sliding_window"))
         pattern = fields.get(p + "attention.sliding_window_pattern")
-        if pattern is not None and isinstance(pattern.contents(), list):
-            is_swa = [bool(x) for x in pattern.contents()]
+        if isinstance(pattern, list):
+            is_swa = [bool(x) for x in pattern]
         else:
-            period = int(pattern.contents()) if pattern is not None else 6
+            period = int(pattern) if pattern is not None else 6
             is_swa = [(il % period) < (period - 1) for il in range(n_layer)]
         # Local (sliding) layers use rope base 10000; global layers the file's freq_base.
         s.window = [n_swa if w else 0 for w in is_swa]

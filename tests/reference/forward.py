@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Independent reference forward pass (numpy) for llama, qwen2 and gemma3 GGUF models.
 
-Weights are dequantized with the `gguf` package (gguf.quants.dequantize), once per run, to float32;
+The header is parsed by gguf_file.py (cross-checked against gguf.GGUFReader, which is too slow on
+big vocabularies); weights are dequantized with the `gguf` package (gguf.quants.dequantize), once
+per run, to float32;
 activations are float32 (RMSNorm sums in float64). No KV quantization, no activation quantization:
 this is the "exact" model the quantized weights describe. See README.md for the output format and the
 conventions, and arch.py for the per-family options.
@@ -30,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gguf  # noqa: E402
 
+from gguf_file import GgufFile  # noqa: E402
 from arch import ROPE_NEOX, ROPE_NORM, spec_from_fields  # noqa: E402
 from vocab import Vocab  # noqa: E402
 
@@ -41,8 +44,8 @@ _CHUNK_ELEMS = 1 << 18
 class Weights:
     """Tensors of one GGUF file, dequantized to float32 on first use and kept for the run."""
 
-    def __init__(self, reader):
-        self.tensors = {t.name: t for t in reader.tensors}
+    def __init__(self, tensors):
+        self.tensors = {t.name: t for t in tensors}
         self.cache = {}
 
     def has(self, name):
@@ -54,19 +57,14 @@ class Weights:
         if w is not None:
             return w
         t = self.tensors[name]
-        shape = tuple(int(x) for x in reversed(t.shape))  # numpy order: (ne1, ne0)
-        qt = t.tensor_type
-        data = t.data
-        if qt == gguf.GGMLQuantizationType.F32:
-            w = np.array(data, dtype=np.float32).reshape(shape)
-        else:
-            rows = data.reshape(-1, data.shape[-1]) if data.ndim > 1 else data.reshape(1, -1)
-            n_rows = rows.shape[0]
-            w = np.empty((n_rows, shape[-1]), dtype=np.float32)
-            step = max(1, _CHUNK_ELEMS // shape[-1])
-            for i in range(0, n_rows, step):
-                w[i : i + step] = gguf.quants.dequantize(np.asarray(rows[i : i + step]), qt)
-            w = w.reshape(shape)
+        shape = tuple(reversed(t.ne))  # numpy order: (ne1, ne0)
+        rows = t.data  # (rows, row_bytes) uint8
+        n_rows = rows.shape[0]
+        w = np.empty((n_rows, t.ne[0]), dtype=np.float32)
+        step = max(1, _CHUNK_ELEMS // t.ne[0])
+        for i in range(0, n_rows, step):
+            w[i : i + step] = gguf.quants.dequantize(np.array(rows[i : i + step]), t.tensor_type)
+        w = w.reshape(shape)
         self.cache[name] = w
         return w
 
@@ -75,12 +73,12 @@ class Model:
     """A GGUF model ready for the reference forward pass."""
 
     def __init__(self, path):
-        self.reader = gguf.GGUFReader(path)
-        self.w = Weights(self.reader)
+        self.file = GgufFile(path)
+        self.w = Weights(self.file.tensors)
         out_name = "output.weight" if self.w.has("output.weight") else "token_embd.weight"
         self.out_name = out_name
-        n_vocab = int(self.w.tensors[out_name].shape[1])
-        self.spec = spec_from_fields(self.reader.fields, n_vocab)
+        n_vocab = int(self.w.tensors[out_name].ne[1])
+        self.spec = spec_from_fields(self.file.fields, n_vocab)
         self._vocab = None
 
     def load_all(self):
@@ -91,7 +89,7 @@ class Model:
     @property
     def vocab(self):
         if self._vocab is None:
-            self._vocab = Vocab(self.reader.fields)
+            self._vocab = Vocab(self.file.fields)
         return self._vocab
 
     def new_cache(self):

@@ -26,13 +26,13 @@ def gpt2_byte_decoder():
 
 
 class Vocab:
-    """Decoder built from a GGUFReader's tokenizer fields."""
+    """Decoder built from the GGUF metadata (key -> value)."""
 
     def __init__(self, fields):
-        self.model = fields["tokenizer.ggml.model"].contents()
-        self.tokens = fields["tokenizer.ggml.tokens"].contents()
+        self.model = fields["tokenizer.ggml.model"]
+        self.tokens = fields["tokenizer.ggml.tokens"]
         tt = fields.get("tokenizer.ggml.token_type")
-        self.types = tt.contents() if tt is not None else [1] * len(self.tokens)
+        self.types = tt if tt is not None else [1] * len(self.tokens)
         self.byte_decoder = gpt2_byte_decoder() if self.model == "gpt2" else None
 
     def token_bytes(self, tid):
