@@ -1,0 +1,363 @@
+//! The tokenizer against a reference, on the real models.
+//!
+//! For each model in the cache (`$RETORT_HOME/models`, else `$XDG_CACHE_HOME/retort/models`,
+//! else `~/.cache/retort/models`), tests/reference/tokenize_ref.py prints the token ids Hugging
+//! Face `transformers` gives for every line of tests/data/tokenizer_corpus.txt and the chat
+//! template renderings; this test builds Retort's tokenizer from the same GGUF file and demands the
+//! same ids, exact round trips, streaming that concatenates to `decode`, and the same prompts.
+//! A missing model, python3 or transformers fails the test with a message saying so.
+//! (`RETORT_PYTHON` picks the interpreter; default `python3`.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use retort::gguf::GgufFile;
+use retort::tokenizer::{
+    ChatMessage, ChatTemplate, ChatTemplateParams, GgufVocab, Tokenizer, TokenizerError,
+};
+use serde::Deserialize;
+
+const SMOLLM2: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+const GEMMA3: &str = "gemma-3-270m-q4_k_m.gguf";
+const QWEN25: &str = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+
+#[derive(Deserialize)]
+struct Reference {
+    cases: Vec<RefCase>,
+    chat: Vec<RefChat>,
+}
+
+#[derive(Deserialize)]
+struct RefCase {
+    text: String,
+    ids: Vec<u32>,
+    ids_plain: Vec<u32>,
+}
+
+#[derive(Deserialize)]
+struct RefChat {
+    name: String,
+    messages: Vec<RefMessage>,
+    add_generation_prompt: bool,
+    /// Kept as a template value so the keys keep their order.
+    tools: Option<minijinja::Value>,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct RefMessage {
+    role: String,
+    content: String,
+}
+
+fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+fn model_path(file: &str) -> PathBuf {
+    let home = match std::env::var_os("RETORT_HOME") {
+        Some(home) => PathBuf::from(home),
+        None => dirs::cache_dir()
+            .expect("no cache directory: set RETORT_HOME")
+            .join("retort"),
+    };
+    let path = home.join("models").join(file);
+    assert!(
+        path.is_file(),
+        "model {} is missing: pull it into the catalog cache first (retort pull)",
+        path.display()
+    );
+    path
+}
+
+fn reference(model: &Path) -> Reference {
+    let python = std::env::var("RETORT_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let output = Command::new(&python)
+        .arg(repo_path("tests/reference/tokenize_ref.py"))
+        .arg(model)
+        .arg(repo_path("tests/data/tokenizer_corpus.txt"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} for the reference tokenizer: {e}"));
+    assert!(
+        output.status.success(),
+        "tests/reference/tokenize_ref.py failed ({}); it needs python3 with `transformers` \
+         (pip install transformers):\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("reference output is not the expected JSON")
+}
+
+fn load(model: &Path) -> (Tokenizer, String) {
+    let file = GgufFile::open(model).expect("open GGUF");
+    let arch = file
+        .metadata()
+        .get_str("general.architecture")
+        .expect("general.architecture")
+        .to_string();
+    let tokenizer = Tokenizer::from_gguf(&file).expect("build tokenizer");
+    (tokenizer, arch)
+}
+
+fn show(ids: &[u32]) -> String {
+    format!("{ids:?}")
+}
+
+/// Every check for one model; returns the failures as text, one per line.
+fn check_model(file: &str) {
+    let path = model_path(file);
+    let reference = reference(&path);
+    let (tokenizer, arch) = load(&path);
+    assert!(!reference.cases.is_empty(), "empty corpus");
+    let mut failures = Vec::new();
+
+    for case in &reference.cases {
+        let ids = tokenizer.encode(&case.text, true).expect("encode");
+        if ids != case.ids {
+            failures.push(format!(
+                "encode({:?}, add_special):\n   retort    {}\n   reference {}",
+                case.text,
+                show(&ids),
+                show(&case.ids)
+            ));
+        }
+        let plain = tokenizer.encode(&case.text, false).expect("encode");
+        if plain != case.ids_plain {
+            failures.push(format!(
+                "encode({:?}):\n   retort    {}\n   reference {}",
+                case.text,
+                show(&plain),
+                show(&case.ids_plain)
+            ));
+        }
+
+        // Round trip, special tokens written in the text included.
+        let decoded = tokenizer.decode(&plain, true).expect("decode");
+        if decoded != case.text {
+            failures.push(format!("decode(encode({:?})) = {:?}", case.text, decoded));
+        }
+
+        // Streaming gives decode's text, in both special-token modes.
+        for render_special in [true, false] {
+            let mut stream = tokenizer.stream(render_special);
+            let mut streamed = String::new();
+            for &id in &ids {
+                streamed.push_str(&stream.push(id).expect("stream push"));
+            }
+            streamed.push_str(&stream.finish());
+            let whole = tokenizer.decode(&ids, render_special).expect("decode");
+            if streamed != whole {
+                failures.push(format!(
+                    "stream({:?}, render_special={render_special}) = {:?}, decode = {:?}",
+                    case.text, streamed, whole
+                ));
+            }
+        }
+    }
+
+    assert!(
+        !reference.chat.is_empty(),
+        "the reference rendered no chat template for {file}"
+    );
+    let template = ChatTemplate::for_tokenizer(&tokenizer, Some(&arch)).expect("chat template");
+    for chat in &reference.chat {
+        let messages: Vec<ChatMessage> = chat
+            .messages
+            .iter()
+            .map(|m| ChatMessage::new(&m.role, &m.content))
+            .collect();
+        let params = ChatTemplateParams {
+            add_generation_prompt: chat.add_generation_prompt,
+            tools: chat.tools.clone(),
+        };
+        match template.render(&messages, &params) {
+            Ok(text) if text == chat.text => {}
+            Ok(text) => failures.push(format!(
+                "chat {}:\n   retort    {:?}\n   reference {:?}",
+                chat.name, text, chat.text
+            )),
+            Err(e) => failures.push(format!("chat {}: {e}", chat.name)),
+        }
+    }
+
+    assert!(
+        failures.is_empty(),
+        "{file}: {} mismatches against the reference:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn smollm2_matches_reference() {
+    check_model(SMOLLM2);
+}
+
+#[test]
+fn gemma3_matches_reference() {
+    check_model(GEMMA3);
+}
+
+#[test]
+fn qwen25_matches_reference() {
+    check_model(QWEN25);
+}
+
+#[test]
+fn chat_tokens_are_single_ids() {
+    let (qwen, _) = load(&model_path(QWEN25));
+    let im_start = qwen
+        .token_id("<|im_start|>")
+        .expect("<|im_start|> in Qwen's vocab");
+    let ids = qwen.encode("<|im_start|>user", false).unwrap();
+    assert_eq!(ids[0], im_start);
+    assert_eq!(qwen.decode(&ids, false).unwrap(), "user");
+
+    let (gemma, _) = load(&model_path(GEMMA3));
+    let turn = gemma
+        .token_id("<start_of_turn>")
+        .expect("<start_of_turn> in Gemma's vocab");
+    let ids = gemma.encode("<start_of_turn>user", true).unwrap();
+    assert_eq!(ids[0], gemma.bos_id().unwrap(), "Gemma adds BOS");
+    assert_eq!(ids[1], turn);
+}
+
+#[test]
+fn stream_holds_back_split_characters() {
+    let (qwen, _) = load(&model_path(QWEN25));
+    // Rare CJK characters and emoji are split over several byte-level tokens.
+    let text = "😀👍🏽 龘";
+    let ids = qwen.encode(text, false).unwrap();
+    let mut stream = qwen.stream(false);
+    let mut held = false;
+    let mut out = String::new();
+    for &id in &ids {
+        let chunk = stream.push(id).unwrap();
+        held |= chunk.is_empty() && stream.has_pending();
+        out.push_str(&chunk);
+    }
+    out.push_str(&stream.finish());
+    assert_eq!(out, text);
+    assert!(
+        held,
+        "expected some token to end inside a character: {ids:?}"
+    );
+
+    // A stream cut inside a character ends with U+FFFD, as decode does.
+    let piece = qwen.token_to_piece(ids[0], false).unwrap().to_vec();
+    if std::str::from_utf8(&piece).is_err() {
+        let mut stream = qwen.stream(false);
+        let first = stream.push(ids[0]).unwrap();
+        let rest = stream.finish();
+        assert_eq!(
+            format!("{first}{rest}"),
+            qwen.decode(&ids[..1], false).unwrap()
+        );
+        assert!(rest.contains('\u{FFFD}'));
+    }
+}
+
+fn toy_gpt2() -> GgufVocab {
+    GgufVocab {
+        model: "gpt2".into(),
+        pre: Some("gpt-2".into()),
+        tokens: ["a", "b", "ab", "<|end|>"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        token_types: vec![1, 1, 1, 3],
+        merges: vec!["a b".into()],
+        eos_id: Some(3),
+        ..GgufVocab::default()
+    }
+}
+
+#[test]
+fn toy_vocab_encodes_and_decodes() {
+    let tokenizer = Tokenizer::from_vocab(&toy_gpt2()).unwrap();
+    assert_eq!(
+        tokenizer.encode("abab<|end|>", false).unwrap(),
+        vec![2, 2, 3]
+    );
+    assert_eq!(tokenizer.decode(&[2, 0, 3], false).unwrap(), "aba");
+    assert_eq!(tokenizer.decode(&[2, 0, 3], true).unwrap(), "aba<|end|>");
+}
+
+#[test]
+fn merge_with_unknown_token_is_an_error_naming_it() {
+    let mut vocab = toy_gpt2();
+    vocab.merges.push("a zz".into());
+    let err = Tokenizer::from_vocab(&vocab).unwrap_err();
+    assert!(
+        matches!(&err, TokenizerError::MergeUnknownToken { token, index: 1, .. } if token == "zz"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("\"zz\""), "{err}");
+
+    let mut vocab = toy_gpt2();
+    vocab.merges = vec!["ab".into()];
+    assert!(matches!(
+        Tokenizer::from_vocab(&vocab),
+        Err(TokenizerError::MalformedMerge { index: 0, .. })
+    ));
+}
+
+#[test]
+fn bad_vocabularies_are_errors() {
+    let mut vocab = toy_gpt2();
+    vocab.model = "wordpiece".into();
+    assert!(matches!(
+        Tokenizer::from_vocab(&vocab),
+        Err(TokenizerError::UnsupportedModel(m)) if m == "wordpiece"
+    ));
+
+    let mut vocab = toy_gpt2();
+    vocab.pre = Some("mystery".into());
+    assert!(matches!(
+        Tokenizer::from_vocab(&vocab),
+        Err(TokenizerError::UnsupportedPreTokenizer(p)) if p == "mystery"
+    ));
+
+    let mut vocab = toy_gpt2();
+    vocab.token_types.pop();
+    assert!(matches!(
+        Tokenizer::from_vocab(&vocab),
+        Err(TokenizerError::LengthMismatch { .. })
+    ));
+
+    let mut vocab = toy_gpt2();
+    vocab.token_types[0] = 42;
+    assert!(matches!(
+        Tokenizer::from_vocab(&vocab),
+        Err(TokenizerError::BadTokenType { id: 0, code: 42 })
+    ));
+
+    let mut vocab = toy_gpt2();
+    vocab.bos_id = Some(99);
+    assert!(matches!(
+        Tokenizer::from_vocab(&vocab),
+        Err(TokenizerError::SpecialIdOutOfRange {
+            what: "bos",
+            id: 99,
+            ..
+        })
+    ));
+
+    let vocab = GgufVocab {
+        model: "llama".into(),
+        tokens: vec!["a".into(), "b".into()],
+        scores: vec![0.0],
+        ..GgufVocab::default()
+    };
+    assert!(matches!(
+        Tokenizer::from_vocab(&vocab),
+        Err(TokenizerError::LengthMismatch { .. })
+    ));
+
+    let tokenizer = Tokenizer::from_vocab(&toy_gpt2()).unwrap();
+    assert!(matches!(
+        tokenizer.decode(&[7], true),
+        Err(TokenizerError::TokenIdOutOfRange { id: 7, n_vocab: 4 })
+    ));
+    assert!(tokenizer.stream(true).push(7).is_err());
+}
