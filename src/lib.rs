@@ -1,8 +1,13 @@
 //! # Retort
 //!
+//! An embedded edge-inference runtime for distilled small language models: memory-mapped GGUF
 //! weights, hand-tuned SIMD kernels chosen at run time, and (later) a keyed watermark with a
 //! verifier. See `DESIGN.md` in the shared folder for the map of the house.
 #![deny(unsafe_op_in_unsafe_fn)]
 pub mod gguf;
 pub mod catalog;
+pub mod kv_cache;
+pub mod model;
+pub mod session;
+pub mod sampling;
 pub mod tokenizer;

@@ -1,0 +1,126 @@
+//! The model: hyper-parameters from metadata, typed weight views into the map, and ONE
+//! transformer block parameterised by an [`ArchSpec`] (one small file per family in `arch/`).
+//!
+//! A [`Model`] is immutable and `Send + Sync`: any number of sessions may share it. All
+//! per-conversation state (KV cache, scratch) lives in [`crate::session::Session`].
+
+mod arch;
+mod attention;
+mod block;
+mod error;
+mod hparams;
+mod matmul;
+mod norm;
+mod rope;
+mod scratch;
+mod spec;
+mod weights;
+
+use std::path::Path;
+
+pub use error::ModelError;
+pub use hparams::HyperParams;
+pub(crate) use scratch::Scratch;
+pub use spec::{Activation, ArchSpec, LayerAttention, RopeStyle};
+pub use weights::{LayerWeights, Matrix, Vector, Weights};
+
+use crate::gguf::GgufFile;
+
+/// A loaded model: the mapped file, its hyper-parameters, its family spec and weight views.
+pub struct Model {
+    file: GgufFile,
+    /// Shape of the network.
+    pub hparams: HyperParams,
+    /// Family options for the shared block.
+    pub spec: ArchSpec,
+    /// Where every weight lies in the file.
+    pub weights: Weights,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("hparams", &self.hparams)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// Maps and validates the GGUF file at `path` and builds the model.
+    pub fn open(path: impl AsRef<Path>) -> Result<Model, ModelError> {
+        Model::from_gguf(GgufFile::open(path)?)
+    }
+
+    /// Builds the model from an opened file: hyper-parameters, family spec, and every weight's
+    /// name, type and shape checked.
+    pub fn from_gguf(file: GgufFile) -> Result<Model, ModelError> {
+        let embd = file.require_tensor("token_embd.weight")?;
+        let n_vocab = embd.shape.get(1).copied().unwrap_or(0) as usize;
+        let hparams = HyperParams::from_metadata(file.metadata(), n_vocab)?;
+        if hparams.n_head % hparams.n_head_kv.max(1) != 0 || hparams.n_head_kv == 0 {
+            return Err(ModelError::Unsupported(format!(
+                "{} query heads cannot share {} KV heads evenly",
+                hparams.n_head, hparams.n_head_kv
+            )));
+        }
+        if hparams.n_rot > hparams.head_dim || hparams.n_rot % 2 != 0 || hparams.n_rot / 2 > rope::MAX_PAIRS {
+            return Err(ModelError::Unsupported(format!(
+                "rotary dimension {} with head dimension {}",
+                hparams.n_rot, hparams.head_dim
+            )));
+        }
+        let spec = arch::spec_for(file.metadata(), &hparams)?;
+        let weights = weights::WeightLoader { file: &file }.load(&hparams, &spec)?;
+        Ok(Model {
+            file,
+            hparams,
+            spec,
+            weights,
+        })
+    }
+
+    /// The underlying GGUF file (metadata, tokenizer vocabulary).
+    pub fn gguf(&self) -> &GgufFile {
+        &self.file
+    }
+
+    /// The whole mapped file; weight views index into it.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.file.bytes()
+    }
+
+    /// The bytes of a weight matrix.
+    pub(crate) fn data(&self, m: &Matrix) -> &[u8] {
+        &self.bytes()[m.offset..m.offset + m.bytes]
+    }
+
+    /// An F32 vector (alignment and length checked at load).
+    pub(crate) fn vector(&self, v: &Vector) -> &[f32] {
+        bytemuck::cast_slice(&self.bytes()[v.offset..v.offset + 4 * v.len])
+    }
+
+    /// Bytes of weights a decode step reads (every matrix once; the embedding row is negligible
+    /// unless it is also the output).
+    pub fn weight_bytes(&self) -> usize {
+        let w = &self.weights;
+        let per_layer: usize = w
+            .layers
+            .iter()
+            .map(|l| l.wq.bytes + l.wk.bytes + l.wv.bytes + l.wo.bytes + l.w_gate.bytes + l.w_up.bytes + l.w_down.bytes)
+            .sum();
+        per_layer + w.output.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn model_is_send_and_sync() {
+        assert_send_sync::<Model>();
+    }
+}

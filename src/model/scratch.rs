@@ -1,0 +1,83 @@
+//! Per-session work buffers, sized once for the largest batch (no allocation while decoding).
+
+use super::hparams::HyperParams;
+use super::matmul::QuantizedActs;
+use super::rope;
+use super::spec::ArchSpec;
+
+/// Buffers for one forward pass over up to `max_batch` tokens.
+pub struct Scratch {
+    /// Largest batch the buffers hold.
+    pub max_batch: usize,
+    /// (B, n_embd) the residual stream.
+    pub x: Vec<f32>,
+    /// (B, n_embd) normalised input of the current sub-layer.
+    pub xn: Vec<f32>,
+    /// (B, n_head·head_dim) queries.
+    pub q: Vec<f32>,
+    /// (B, n_head_kv·head_dim) keys.
+    pub k: Vec<f32>,
+    /// (B, n_head_kv·head_dim_v) values.
+    pub v: Vec<f32>,
+    /// (B, n_head·head_dim_v) attention output before the output projection.
+    pub attn: Vec<f32>,
+    /// (B, n_embd) output of a projection back to the model width.
+    pub proj: Vec<f32>,
+    /// (B, n_ff) FFN gate.
+    pub gate: Vec<f32>,
+    /// (B, n_ff) FFN up projection.
+    pub up: Vec<f32>,
+    /// (n_embd) the final norm of one token.
+    pub last: Vec<f32>,
+    /// (n_vocab) logits of one token.
+    pub logits: Vec<f32>,
+    /// Quantized activations shared by products with the same input.
+    pub acts: QuantizedActs,
+    /// (n_layer, n_rot/2) rotary inverse frequencies per layer.
+    pub inv_freq: Vec<Vec<f32>>,
+}
+
+impl Scratch {
+    /// Allocates every buffer for batches of up to `max_batch` tokens.
+    pub fn new(hp: &HyperParams, spec: &ArchSpec, max_batch: usize) -> Scratch {
+        let b = max_batch;
+        let widest = hp
+            .n_embd
+            .max(hp.n_ff)
+            .max(hp.n_head * hp.head_dim_v);
+        // Q8_1 has the most bytes per element of the activation types (36 per 32).
+        let act_bytes = b * widest.div_ceil(32) * 36 + 64;
+        Scratch {
+            max_batch: b,
+            x: vec![0.0; b * hp.n_embd],
+            xn: vec![0.0; b * hp.n_embd.max(hp.n_head * hp.head_dim_v)],
+            q: vec![0.0; b * hp.n_head * hp.head_dim],
+            k: vec![0.0; b * hp.n_head_kv * hp.head_dim],
+            v: vec![0.0; b * hp.n_head_kv * hp.head_dim_v],
+            attn: vec![0.0; b * hp.n_head * hp.head_dim_v],
+            proj: vec![0.0; b * hp.n_embd],
+            gate: vec![0.0; b * hp.n_ff],
+            up: vec![0.0; b * hp.n_ff],
+            last: vec![0.0; hp.n_embd],
+            logits: vec![0.0; hp.n_vocab],
+            acts: QuantizedActs::with_capacity(3, act_bytes),
+            inv_freq: spec
+                .layers
+                .iter()
+                .map(|l| rope::inv_freqs(hp.n_rot, l.rope_base, l.rope_freq_scale))
+                .collect(),
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        let f = [
+            &self.x, &self.xn, &self.q, &self.k, &self.v, &self.attn, &self.proj, &self.gate,
+            &self.up, &self.last, &self.logits,
+        ]
+        .iter()
+        .map(|v| v.capacity())
+        .sum::<usize>();
+        f * 4
+    }
+}
