@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use retort_kernels::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use retort_kernels::generic::{q2_k, q3_k, q4_k, q5_k, q6_k, q8_k};
 use retort_kernels::ggml_type::QK_K;
-use retort_kernels::x86::{avx2_q2_k, avx2_q3_k, avx2_q4_k, avx2_q5_k, avx2_q6_k};
+use retort_kernels::x86::{avx2_q2_k, avx2_q3_k, avx2_q4_k, avx2_q5_k, avx2_q6_k, avx2_q8_k};
 
 fn avx2_available() -> bool {
     let ok = std::is_x86_feature_detected!("avx2")
@@ -342,4 +342,101 @@ fn ops_avx2_tier_matches_generic_tier() {
             }
         }
     }
+}
+
+/// Rows for the Q8_K quantizers: random scales, ties between `+max` and `-max`, zeros, NaN
+/// (with payloads) and infinities inside blocks, maxima so small that `127 / max` overflows,
+/// the largest finite values, negative zeros.
+fn q8_k_rows(rng: &mut ChaCha8Rng) -> Vec<Vec<f32>> {
+    let block = |f: &mut dyn FnMut(usize) -> f32| (0..QK_K).map(f).collect::<Vec<f32>>();
+    let mut rows = Vec::new();
+    for nb in [1usize, 2, 3, 7] {
+        let e = rng.random_range(-20..20);
+        rows.push(
+            (0..nb * QK_K)
+                .map(|_| rng.random_range(-1.0f32..1.0) * 2f32.powi(e))
+                .collect(),
+        );
+    }
+    rows.push(block(&mut |i| {
+        if i == 9 {
+            -2.0
+        } else if i == 200 {
+            2.0
+        } else {
+            0.5
+        }
+    }));
+    rows.push(block(&mut |i| {
+        if i == 9 {
+            2.0
+        } else if i == 200 {
+            -2.0
+        } else {
+            0.5
+        }
+    }));
+    rows.push(vec![0.0; QK_K]);
+    rows.push(block(&mut |i| if i % 2 == 0 { -0.0 } else { 0.0 }));
+    rows.push(block(&mut |i| match i % 5 {
+        0 => f32::NAN,
+        1 => f32::from_bits(0x7fc1_2345),
+        2 => f32::from_bits(0xff80_0001),
+        _ => i as f32 * 0.01,
+    }));
+    rows.push(block(&mut |i| {
+        if i == 77 {
+            f32::NEG_INFINITY
+        } else {
+            1.0
+        }
+    }));
+    rows.push(block(&mut |i| (i as f32 - 128.0) * 1e-41));
+    rows.push(block(&mut |i| (i as f32 - 128.0) * 1e-39));
+    rows.push(block(&mut |i| if i == 3 { f32::MAX } else { -3e38 }));
+    rows.push(block(&mut |i| (i as f32 * 0.37).sin() * 127.5));
+    rows
+}
+
+#[test]
+fn q8_k_quantize_avx2_matches_scalar() {
+    if !avx2_available() {
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(0x08c);
+    let mut store = Vec::new();
+    for (r, row) in q8_k_rows(&mut rng).iter().enumerate() {
+        // Source at 4 bytes past 8-aligned: never 32-byte aligned.
+        let x = misaligned(row, 4, &mut store);
+        let nb = x.len() / QK_K;
+        let mut want = vec![BlockQ8K::zeroed(); nb];
+        q8_k::quantize_row_q8_k(x, &mut want);
+        let mut got = vec![BlockQ8K::zeroed(); nb];
+        // SAFETY: AVX2, FMA and F16C were detected above.
+        unsafe { avx2_q8_k::quantize_row_q8_k_avx2(x, &mut got) };
+        for (b, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(
+                bytemuck::bytes_of(g),
+                bytemuck::bytes_of(w),
+                "row {r} block {b}: avx2 d {} vs scalar d {}",
+                g.d,
+                w.d
+            );
+        }
+    }
+    // And through the tables.
+    use retort_kernels::{ops, GgmlType, Tier};
+    let avx2 = ops::for_tier(Tier::Avx2);
+    let generic = ops::for_tier(Tier::Generic);
+    let x: Vec<f32> = (0..3 * QK_K)
+        .map(|_| rng.random_range(-4.0f32..4.0))
+        .collect();
+    let bytes = GgmlType::Q8_K.row_bytes(x.len() as u64).unwrap() as usize;
+    let (mut a, mut g) = (vec![0u32; bytes / 4], vec![0u32; bytes / 4]);
+    avx2.quantize_row(GgmlType::Q8_K, &x, bytemuck::cast_slice_mut(&mut a))
+        .unwrap();
+    generic
+        .quantize_row(GgmlType::Q8_K, &x, bytemuck::cast_slice_mut(&mut g))
+        .unwrap();
+    assert_eq!(a, g);
 }

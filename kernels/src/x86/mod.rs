@@ -19,6 +19,7 @@ pub mod avx2_q5_0;
 pub mod avx2_q5_1;
 pub mod avx2_q5_k;
 pub mod avx2_q6_k;
+pub mod avx2_q8_k;
 pub mod avx2_q8_0;
 pub mod avx2_quantize_q8;
 
@@ -147,4 +148,5 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     avx2_q4_k::register(t);
     avx2_q5_k::register(t);
     avx2_q6_k::register(t);
+    avx2_q8_k::register(t);
 }
