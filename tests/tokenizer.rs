@@ -361,3 +361,68 @@ fn bad_vocabularies_are_errors() {
     ));
     assert!(tokenizer.stream(true).push(7).is_err());
 }
+
+/// A SentencePiece vocabulary: pieces with scores, byte-fallback tokens for every byte.
+fn toy_spm(add_space_prefix: bool) -> GgufVocab {
+    let mut tokens: Vec<String> = ["<unk>", "<s>", "</s>"].map(String::from).to_vec();
+    let mut types = vec![2, 3, 3];
+    let mut scores = vec![0.0, 0.0, 0.0];
+    for b in 0..=255u32 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+        scores.push(0.0);
+    }
+    for (piece, score) in [
+        ("\u{2581}", -1.0),
+        ("h", -2.0),
+        ("i", -3.0),
+        ("hi", -4.0),
+        ("\u{2581}hi", -5.0),
+    ] {
+        tokens.push(piece.to_string());
+        types.push(1);
+        scores.push(score);
+    }
+    GgufVocab {
+        model: "llama".into(),
+        tokens,
+        token_types: types,
+        scores,
+        bos_id: Some(1),
+        eos_id: Some(2),
+        unk_id: Some(0),
+        add_bos: true,
+        add_space_prefix: Some(add_space_prefix),
+        ..GgufVocab::default()
+    }
+}
+
+#[test]
+fn sentencepiece_byte_fallback_streams_whole_characters() {
+    let tokenizer = Tokenizer::from_vocab(&toy_spm(false)).unwrap();
+    let hi = tokenizer.token_id("\u{2581}hi").unwrap();
+    // "你" is not a piece: it falls back to its three UTF-8 bytes.
+    let ids = tokenizer.encode(" hi你", true).unwrap();
+    let bytes: Vec<u32> = "你"
+        .bytes()
+        .map(|b| tokenizer.token_id(&format!("<0x{b:02X}>")).unwrap())
+        .collect();
+    assert_eq!(ids, [vec![1, hi], bytes.clone()].concat());
+    assert_eq!(tokenizer.decode(&ids, false).unwrap(), " hi你");
+
+    let mut stream = tokenizer.stream(false);
+    let chunks: Vec<String> = ids.iter().map(|&id| stream.push(id).unwrap()).collect();
+    assert_eq!(chunks, ["", " hi", "", "", "你"]);
+    assert_eq!(stream.finish(), "");
+}
+
+#[test]
+fn sentencepiece_space_prefix_is_added_and_removed() {
+    let tokenizer = Tokenizer::from_vocab(&toy_spm(true)).unwrap();
+    let hi = tokenizer.token_id("\u{2581}hi").unwrap();
+    let ids = tokenizer.encode("hi", false).unwrap();
+    assert_eq!(ids, vec![hi]);
+    assert_eq!(tokenizer.decode(&ids, false).unwrap(), "hi");
+    let mut stream = tokenizer.stream(false);
+    assert_eq!(stream.push(hi).unwrap(), "hi");
+}
