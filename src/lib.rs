@@ -11,3 +11,7 @@ pub mod model;
 pub mod session;
 pub mod sampling;
 pub mod tokenizer;
+pub mod error;
+pub mod generate;
+
+pub use error::Error;

@@ -35,6 +35,22 @@ enum Command {
     },
     /// List the catalog and what is cached.
     Models,
+    /// Generate text from a prompt (streams to stdout; statistics to stderr).
+    Run(cli::run::RunArgs),
+    /// Print the token ids of a text.
+    Tokenize {
+        /// Catalog name or GGUF path.
+        #[arg(short = 'm', long = "model")]
+        model: Option<String>,
+        /// The text.
+        text: String,
+        /// Print ids and pieces as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Do not add BOS/EOS even if the model asks for them.
+        #[arg(long)]
+        no_special: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +63,13 @@ fn main() -> ExitCode {
         } => cli::inspect::run(model.or(model_flag).as_deref(), json),
         Command::Pull { names } => cli::pull::run(&names),
         Command::Models => cli::models::run(),
+        Command::Run(args) => cli::run::run(args),
+        Command::Tokenize {
+            model,
+            text,
+            json,
+            no_special,
+        } => cli::tokenize::run(model.as_deref(), &text, json, no_special),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

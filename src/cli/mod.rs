@@ -4,6 +4,8 @@ pub mod inspect;
 pub mod models;
 pub mod progress;
 pub mod pull;
+pub mod run;
+pub mod tokenize;
 
 use std::path::PathBuf;
 

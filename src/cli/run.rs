@@ -1,0 +1,172 @@
+//! `retort run`: generate text from a prompt, streaming it to stdout, statistics to stderr.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use retort::generate::{generate, GenerateParams, StopReason};
+use retort::model::Model;
+use retort::sampling::SamplerParams;
+use retort::session::{Session, SessionParams};
+use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
+use serde_json::json;
+
+/// Options of `retort run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The prompt (or use -p).
+    #[arg(value_name = "PROMPT")]
+    prompt_pos: Option<String>,
+    /// The prompt.
+    #[arg(short = 'p', long = "prompt", conflicts_with = "prompt_pos")]
+    prompt: Option<String>,
+    /// Catalog name or GGUF path (pulled on first use).
+    #[arg(short = 'm', long = "model")]
+    model: Option<String>,
+    /// Tokens to generate at most.
+    #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
+    n_predict: usize,
+    /// Worker threads (default: all cores).
+    #[arg(short = 't', long = "threads")]
+    threads: Option<usize>,
+    /// Temperature; 0 is greedy.
+    #[arg(long = "temp", default_value_t = 0.8)]
+    temp: f32,
+    /// Top-k (0 disables).
+    #[arg(long = "top-k", default_value_t = 40)]
+    top_k: usize,
+    /// Top-p (1 disables).
+    #[arg(long = "top-p", default_value_t = 0.95)]
+    top_p: f32,
+    /// Min-p (0 disables).
+    #[arg(long = "min-p", default_value_t = 0.05)]
+    min_p: f32,
+    /// Repetition penalty (1 disables).
+    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    repeat_penalty: f32,
+    /// RNG seed (default: random, printed with the statistics).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Wrap the prompt in the model's chat template as a user message.
+    #[arg(long)]
+    chat: bool,
+    /// A system message for --chat.
+    #[arg(long, requires = "chat")]
+    system: Option<String>,
+    /// Context size (default: the model's).
+    #[arg(long)]
+    ctx: Option<usize>,
+    /// End the output with one JSON line (ids, text, timings).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the generation.
+pub fn run(args: RunArgs) -> Result<()> {
+    let Some(prompt) = args.prompt.clone().or(args.prompt_pos.clone()) else {
+        bail!("no prompt: give it as an argument or with -p");
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+    });
+    let sampler = SamplerParams {
+        temperature: args.temp,
+        top_k: args.top_k,
+        top_p: args.top_p,
+        min_p: args.min_p,
+        repeat_penalty: args.repeat_penalty,
+        seed,
+        ..SamplerParams::default()
+    };
+    sampler.validate()?;
+
+    let path = super::resolve_model(args.model.as_deref())?;
+    let t_load = Instant::now();
+    let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
+    let tok = Tokenizer::from_gguf(model.gguf())?;
+    let load_time = t_load.elapsed();
+
+    let prompt_ids = if args.chat {
+        let template = ChatTemplate::for_tokenizer(&tok, Some(&model.hparams.arch))?;
+        let mut messages = Vec::new();
+        if let Some(s) = &args.system {
+            messages.push(ChatMessage::new("system", s.as_str()));
+        }
+        messages.push(ChatMessage::new("user", prompt.as_str()));
+        let rendered = template.render(
+            &messages,
+            &ChatTemplateParams {
+                add_generation_prompt: true,
+                ..Default::default()
+            },
+        )?;
+        let mut ids = tok.encode(&rendered, false)?;
+        if let Some(bos) = tok.bos_id() {
+            let with_bos = tok.encode("", true)?;
+            if with_bos.first() == Some(&bos) && ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+        ids
+    } else {
+        tok.encode(&prompt, true)?
+    };
+
+    let session_params = SessionParams {
+        n_ctx: Some(args.ctx.unwrap_or(model.hparams.n_ctx_train)),
+        n_threads: args.threads,
+        ..SessionParams::default()
+    };
+    let mut session = Session::new(&model, &session_params)?;
+    let params = GenerateParams {
+        max_tokens: args.n_predict,
+        sampler,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let gen = generate(&mut session, &tok, &prompt_ids, &params, |piece| {
+        let _ = stdout.write_all(piece.as_bytes());
+        let _ = stdout.flush();
+    })?;
+    writeln!(stdout)?;
+
+    let stop = match gen.stop {
+        StopReason::EndOfGeneration => "end of generation",
+        StopReason::MaxTokens => "token limit",
+        StopReason::ContextFull => "context full",
+    };
+    eprintln!(
+        "\n[{}] load {:.0} ms | prompt {} tokens, {:.1} tok/s | generated {} tokens, {:.1} tok/s | stop: {stop} | {} threads, tier {}, seed {seed}",
+        model.hparams.arch,
+        load_time.as_secs_f64() * 1e3,
+        gen.prompt_ids.len(),
+        gen.prompt_tps(),
+        gen.generated_ids.len(),
+        gen.gen_tps(),
+        session.n_threads(),
+        retort_kernels::ops::active_tier(),
+    );
+    if args.json {
+        let line = json!({
+            "model": path.display().to_string(),
+            "prompt_ids": gen.prompt_ids,
+            "generated_ids": gen.generated_ids,
+            "text": gen.text,
+            "stop": stop,
+            "seed": seed,
+            "threads": session.n_threads(),
+            "tier": retort_kernels::ops::active_tier().name(),
+            "timings": {
+                "load_ms": load_time.as_secs_f64() * 1e3,
+                "prompt_ms": gen.prompt_time.as_secs_f64() * 1e3,
+                "gen_ms": gen.gen_time.as_secs_f64() * 1e3,
+                "prompt_tokens_per_s": gen.prompt_tps(),
+                "gen_tokens_per_s": gen.gen_tps(),
+            },
+        });
+        writeln!(stdout, "{line}")?;
+    }
+    Ok(())
+}

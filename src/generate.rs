@@ -1,0 +1,151 @@
+//! The generation loop: prompt in, tokens out through the sampler, text streamed as it becomes
+//! valid UTF-8, stopping at an end-of-generation token, the token budget or a full context.
+
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::sampling::{Sampler, SamplerParams};
+use crate::session::Session;
+use crate::tokenizer::{TokenType, Tokenizer};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenerateParams {
+    /// Most tokens to generate.
+    pub max_tokens: usize,
+    /// The sampler chain.
+    pub sampler: SamplerParams,
+}
+
+impl Default for GenerateParams {
+    fn default() -> Self {
+        GenerateParams {
+            max_tokens: 128,
+            sampler: SamplerParams::default(),
+        }
+    }
+}
+
+/// Why generation stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model produced an end-of-generation token (not included in the text).
+    EndOfGeneration,
+    /// `max_tokens` were generated.
+    MaxTokens,
+    /// The session's context is full (documented policy: stop, not fail).
+    ContextFull,
+}
+
+/// The outcome of a generation.
+#[derive(Clone, Debug)]
+pub struct Generation {
+    /// The prompt's token ids.
+    pub prompt_ids: Vec<u32>,
+    /// Generated ids (an end-of-generation token that stopped it is included).
+    pub generated_ids: Vec<u32>,
+    /// Generated text.
+    pub text: String,
+    /// Why it stopped.
+    pub stop: StopReason,
+    /// Time spent on the prompt.
+    pub prompt_time: Duration,
+    /// Time spent generating (sampling and decoding).
+    pub gen_time: Duration,
+}
+
+impl Generation {
+    /// Prompt tokens per second.
+    pub fn prompt_tps(&self) -> f64 {
+        self.prompt_ids.len() as f64 / self.prompt_time.as_secs_f64().max(1e-9)
+    }
+
+    /// Generated tokens per second (decode steps; the first token comes from the prompt pass).
+    pub fn gen_tps(&self) -> f64 {
+        self.generated_ids.len().saturating_sub(1) as f64 / self.gen_time.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Token ids that end generation: the vocabulary's eos/eot, and control tokens that chat
+/// templates use to close a turn.
+pub fn end_of_generation_ids(tok: &Tokenizer) -> Vec<u32> {
+    const TURN_ENDS: [&str; 5] = [
+        "<|im_end|>",
+        "<end_of_turn>",
+        "<|endoftext|>",
+        "<|eot_id|>",
+        "<|end|>",
+    ];
+    let mut ids: Vec<u32> = tok.eos_id().into_iter().chain(tok.eot_id()).collect();
+    for text in TURN_ENDS {
+        if let Some(id) = tok.token_id(text) {
+            if tok.token_type(id).is_ok_and(|t| t == TokenType::Control) && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    ids
+}
+
+/// Runs `prompt_ids` then samples up to `params.max_tokens` tokens, calling `on_text` with each
+/// new piece of valid UTF-8 text.
+pub fn generate(
+    session: &mut Session<'_>,
+    tok: &Tokenizer,
+    prompt_ids: &[u32],
+    params: &GenerateParams,
+    mut on_text: impl FnMut(&str),
+) -> Result<Generation, Error> {
+    let mut sampler = Sampler::new(params.sampler.clone(), session.model().hparams.n_vocab)?;
+    let eog = end_of_generation_ids(tok);
+    let mut history: Vec<u32> = Vec::with_capacity(prompt_ids.len() + params.max_tokens);
+    history.extend_from_slice(prompt_ids);
+
+    let t0 = Instant::now();
+    let mut next = {
+        let logits = session.prefill(prompt_ids)?;
+        sampler.sample(logits, &history)
+    };
+    let prompt_time = t0.elapsed();
+
+    let t1 = Instant::now();
+    let mut stream = tok.stream(false);
+    let mut generated = Vec::with_capacity(params.max_tokens);
+    let mut text = String::new();
+    let mut stop = StopReason::MaxTokens;
+    while generated.len() < params.max_tokens {
+        generated.push(next);
+        history.push(next);
+        if eog.contains(&next) {
+            stop = StopReason::EndOfGeneration;
+            break;
+        }
+        let piece = stream.push(next)?;
+        if !piece.is_empty() {
+            on_text(&piece);
+            text.push_str(&piece);
+        }
+        if generated.len() == params.max_tokens {
+            break;
+        }
+        if session.pos() >= session.n_ctx() {
+            stop = StopReason::ContextFull;
+            break;
+        }
+        let logits = session.decode(next)?;
+        next = sampler.sample(logits, &history);
+    }
+    let rest = stream.finish();
+    if !rest.is_empty() {
+        on_text(&rest);
+        text.push_str(&rest);
+    }
+    Ok(Generation {
+        prompt_ids: prompt_ids.to_vec(),
+        generated_ids: generated,
+        text,
+        stop,
+        prompt_time,
+        gen_time: t1.elapsed(),
+    })
+}
