@@ -5,7 +5,7 @@
 //! vector `v` holding lanes `4v..4v + 4` — with a separate multiply and add (never fused), then
 //! the lanes are reduced as [`crate::generic::accumulate::reduce32`] does. That is the scalar
 //! twins' order, so the bits are theirs. A last partial group of 32 is zero-padded: a `+0.0`
-//! product changes no lane, since no lane is ever `-0.0` (see [`super::block_dot`]).
+//! product changes no lane, since no lane is ever `-0.0` (the argument of the block drivers).
 
 use core::arch::aarch64::*;
 

@@ -1,18 +1,28 @@
 //! aarch64 kernels: the NEON tier (every aarch64 CPU; Raspberry Pi 4), the dotprod tier
 //! (`sdot`; Cortex-A76, Raspberry Pi 5) and the i8mm tier (`smmla` 2×2 tiles for gemm).
 //!
-//! Each kernel is one `#[inline(always)]` body generic over the integer dot step
-//! ([`int_dot`]), compiled into thin `#[target_feature]` leaves, the only `unsafe fn`s callers
-//! see. Dispatch ([`overlay`], called by [`crate::table::for_tier`]) installs a tier's leaves only
-//! when [`Tier::is_supported`] confirmed the CPU has the tier, so a Cortex-A72 never executes
-//! `sdot` or `smmla`.
+//! Each kernel is one `#[inline(always)]` body generic over the integer dot step (`int_dot`:
+//! `smull`/`sadalp` or `sdot`), compiled into thin `#[target_feature]` leaves, the only `unsafe
+//! fn`s callers see. Dispatch (`overlay`, called by [`crate::table::for_tier`]) installs a tier's
+//! leaves only when [`Tier::is_supported`] confirmed the CPU has the tier, so a Cortex-A72 never
+//! executes `sdot` or `smmla` (`.ci/arm-tests` also checks the binaries: those instructions occur
+//! only in `*_dotprod` / `*_i8mm` leaves).
 //!
-//! Every kernel repeats the float order of its scalar twin in [`crate::generic`] (see
-//! [`block_dot`]), so within a tier — and across tiers — vec_dot, gemm and the twin give the
-//! same bits; the tests in `tests/tier_twins_aarch64.rs` check that exactly.
+//! Every kernel repeats the float order of its scalar twin in [`crate::generic`] on exact integer
+//! block sums, so within a tier — and across tiers — vec_dot, gemm and the twin give the same
+//! bits; `tests/tier_twins_aarch64.rs` checks that exactly. The i8mm gemm gets its 2×2 tiles'
+//! integer sums from `smmla` and then runs each element's float steps exactly as vec_dot does.
+//!
+//! Files: `block_dot` (drivers of the 32-value block types and the 8-lane float order in NEON
+//! registers), `k_block_dot` (drivers of the K-quants, whose float term is the twin's own),
+//! [`float_dot`] (F32/F16/BF16), `int_dot` and `instructions` (the tier step; `sdot`, `smmla` and
+//! `fcvtl` as inline assembly, their intrinsics being unstable on rustc 1.96), `lanes` (loading
+//! blocks into lanes), and one file per weight type with its leaves.
 //!
 //! Leaves take typed block slices (`x`: weight blocks, `y`: activation blocks; gemm: `w` holds
-//! `out.len() / n_act` rows and `act` holds `n_act` rows of `act.len() / n_act` blocks each).
+//! `out.len() / n_act` rows and `act` holds `n_act` rows of `act.len() / n_act` blocks each). The
+//! i8mm tier's vec_dot is the dotprod one (`smmla` needs two rows); gemv is left to `ops`, which
+//! loops over the tier's vec_dot.
 
 mod block_dot;
 pub mod float_dot;
