@@ -16,7 +16,13 @@ fn main() -> Result<()> {
         .map(|s| s.trim().parse().context("token id"))
         .collect::<Result<_>>()?;
     let n: usize = n.parse()?;
-    let mut s = Session::new(&model, &SessionParams { n_ctx: Some(2048), ..Default::default() })?;
+    let mut s = Session::new(
+        &model,
+        &SessionParams {
+            n_ctx: Some(2048),
+            ..Default::default()
+        },
+    )?;
     let mut logits = s.prefill(&prompt)?.to_vec();
     let mut out = Vec::new();
     for _ in 0..n {

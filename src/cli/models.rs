@@ -6,7 +6,10 @@ use retort::catalog::{self, Catalog};
 /// Prints one line per catalog model: name, architecture, quant, size, cached or not.
 pub fn run() -> Result<()> {
     let catalog = Catalog::builtin()?;
-    println!("cache: {}", catalog::retort_home()?.join("models").display());
+    println!(
+        "cache: {}",
+        catalog::retort_home()?.join("models").display()
+    );
     println!(
         "{:<38} {:<8} {:<8} {:>10}  {:<8} licence",
         "name", "arch", "quant", "size", "cached"

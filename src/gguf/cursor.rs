@@ -25,7 +25,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next `n` bytes, or a `Truncated` error naming `what`.
-    pub(crate) fn take(&mut self, n: u64, what: impl FnOnce() -> String) -> Result<&'a [u8], GgufError> {
+    pub(crate) fn take(
+        &mut self,
+        n: u64,
+        what: impl FnOnce() -> String,
+    ) -> Result<&'a [u8], GgufError> {
         if n > self.remaining() {
             return Err(GgufError::Truncated {
                 what: what(),

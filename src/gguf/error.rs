@@ -136,7 +136,9 @@ pub enum GgufError {
         shape: Vec<u64>,
     },
     /// A tensor whose rows are not whole blocks of its type.
-    #[error("tensor '{tensor}': row length {row} is not a multiple of the {ty} block size {block}")]
+    #[error(
+        "tensor '{tensor}': row length {row} is not a multiple of the {ty} block size {block}"
+    )]
     NotWholeBlocks {
         /// The tensor.
         tensor: String,
@@ -156,7 +158,9 @@ pub enum GgufError {
         shape: Vec<u64>,
     },
     /// A tensor whose data offset is not a multiple of the file's alignment.
-    #[error("tensor '{tensor}': data offset {offset} is not a multiple of the alignment {alignment}")]
+    #[error(
+        "tensor '{tensor}': data offset {offset} is not a multiple of the alignment {alignment}"
+    )]
     MisalignedTensor {
         /// The tensor.
         tensor: String,
@@ -166,7 +170,9 @@ pub enum GgufError {
         alignment: u64,
     },
     /// A tensor whose data lies (partly) past the end of the file.
-    #[error("tensor '{tensor}': data [{start}, {end}) runs past the end of the file ({file_len} bytes)")]
+    #[error(
+        "tensor '{tensor}': data [{start}, {end}) runs past the end of the file ({file_len} bytes)"
+    )]
     TensorOutOfBounds {
         /// The tensor.
         tensor: String,

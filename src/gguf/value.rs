@@ -186,8 +186,8 @@ fn min_encoded_size(type_id: u32) -> u64 {
         0 | 1 | 7 => 1,
         2 | 3 => 2,
         4..=6 => 4,
-        8 => 8,       // u64 length, empty string
-        9 => 4 + 8,   // element type and count of an empty array
+        8 => 8,     // u64 length, empty string
+        9 => 4 + 8, // element type and count of an empty array
         10..=12 => 8,
         _ => 1,
     }
@@ -279,7 +279,10 @@ fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> Result<MetaArray
         5 => collect!(I32, cur.u32(what)? as i32),
         6 => collect!(F32, f32::from_bits(cur.u32(what)?)),
         7 => collect!(Bool, read_bool(cur, key)?),
-        8 => collect!(String, cur.string(|| format!("metadata '{key}' array string"))?),
+        8 => collect!(
+            String,
+            cur.string(|| format!("metadata '{key}' array string"))?
+        ),
         9 => collect!(Array, read_array(cur, key, depth + 1)?),
         10 => collect!(U64, cur.u64(what)?),
         11 => collect!(I64, cur.u64(what)? as i64),

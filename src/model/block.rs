@@ -87,9 +87,33 @@ impl Model {
         self.norm_rows(&sc.x[..t * d], &lw.attn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
         let xn = &sc.xn[..t * d];
-        matmul(self.data(&lw.wq), &lw.wq, xn, t, &mut sc.acts, &mut sc.q[..t * q_dim], n_threads)?;
-        matmul(self.data(&lw.wk), &lw.wk, xn, t, &mut sc.acts, &mut sc.k[..t * k_dim], n_threads)?;
-        matmul(self.data(&lw.wv), &lw.wv, xn, t, &mut sc.acts, &mut sc.v[..t * v_dim], n_threads)?;
+        matmul(
+            self.data(&lw.wq),
+            &lw.wq,
+            xn,
+            t,
+            &mut sc.acts,
+            &mut sc.q[..t * q_dim],
+            n_threads,
+        )?;
+        matmul(
+            self.data(&lw.wk),
+            &lw.wk,
+            xn,
+            t,
+            &mut sc.acts,
+            &mut sc.k[..t * k_dim],
+            n_threads,
+        )?;
+        matmul(
+            self.data(&lw.wv),
+            &lw.wv,
+            xn,
+            t,
+            &mut sc.acts,
+            &mut sc.v[..t * v_dim],
+            n_threads,
+        )?;
         self.add_bias(&mut sc.q[..t * q_dim], lw.bq.as_ref());
         self.add_bias(&mut sc.k[..t * k_dim], lw.bk.as_ref());
         self.add_bias(&mut sc.v[..t * v_dim], lw.bv.as_ref());
@@ -115,9 +139,23 @@ impl Model {
             scale: self.spec.attention_scale,
             window: self.spec.layers[il].sliding_window,
         };
-        attend(&sc.q[..t * q_dim], pos0, layer_cache, &shape, &mut sc.attn[..t * a_dim]);
+        attend(
+            &sc.q[..t * q_dim],
+            pos0,
+            layer_cache,
+            &shape,
+            &mut sc.attn[..t * a_dim],
+        );
         sc.acts.invalidate();
-        matmul(self.data(&lw.wo), &lw.wo, &sc.attn[..t * a_dim], t, &mut sc.acts, &mut sc.proj[..t * d], n_threads)?;
+        matmul(
+            self.data(&lw.wo),
+            &lw.wo,
+            &sc.attn[..t * a_dim],
+            t,
+            &mut sc.acts,
+            &mut sc.proj[..t * d],
+            n_threads,
+        )?;
         if let Some(pn) = &lw.post_attn_norm {
             self.norm_rows_in_place(&mut sc.proj[..t * d], pn);
         }
@@ -139,8 +177,24 @@ impl Model {
         self.norm_rows(&sc.x[..t * d], &lw.ffn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
         let xn = &sc.xn[..t * d];
-        matmul(self.data(&lw.w_gate), &lw.w_gate, xn, t, &mut sc.acts, &mut sc.gate[..t * ff], n_threads)?;
-        matmul(self.data(&lw.w_up), &lw.w_up, xn, t, &mut sc.acts, &mut sc.up[..t * ff], n_threads)?;
+        matmul(
+            self.data(&lw.w_gate),
+            &lw.w_gate,
+            xn,
+            t,
+            &mut sc.acts,
+            &mut sc.gate[..t * ff],
+            n_threads,
+        )?;
+        matmul(
+            self.data(&lw.w_up),
+            &lw.w_up,
+            xn,
+            t,
+            &mut sc.acts,
+            &mut sc.up[..t * ff],
+            n_threads,
+        )?;
         let act = self.spec.activation;
         for (g, &u) in sc.gate[..t * ff].iter_mut().zip(&sc.up[..t * ff]) {
             *g = match act {
@@ -149,7 +203,15 @@ impl Model {
             } * u;
         }
         sc.acts.invalidate();
-        matmul(self.data(&lw.w_down), &lw.w_down, &sc.gate[..t * ff], t, &mut sc.acts, &mut sc.proj[..t * d], n_threads)?;
+        matmul(
+            self.data(&lw.w_down),
+            &lw.w_down,
+            &sc.gate[..t * ff],
+            t,
+            &mut sc.acts,
+            &mut sc.proj[..t * d],
+            n_threads,
+        )?;
         if let Some(pn) = &lw.post_ffn_norm {
             self.norm_rows_in_place(&mut sc.proj[..t * d], pn);
         }
@@ -168,12 +230,27 @@ impl Model {
     ) -> Result<(), ModelError> {
         let d = self.hparams.n_embd;
         let w = &self.weights.output_norm;
-        rms_norm(&sc.x[row * d..][..d], self.vector(w), self.hparams.norm_eps, &mut sc.last);
+        rms_norm(
+            &sc.x[row * d..][..d],
+            self.vector(w),
+            self.hparams.norm_eps,
+            &mut sc.last,
+        );
         sc.acts.invalidate();
-        matmul(self.data(&self.weights.output), &self.weights.output, &sc.last, 1, &mut sc.acts, &mut sc.logits, n_threads)?;
+        matmul(
+            self.data(&self.weights.output),
+            &self.weights.output,
+            &sc.last,
+            1,
+            &mut sc.acts,
+            &mut sc.logits,
+            n_threads,
+        )?;
         sc.acts.invalidate();
         if let Some(cap) = self.spec.final_logit_softcap {
-            sc.logits.iter_mut().for_each(|l| *l = cap * (*l / cap).tanh());
+            sc.logits
+                .iter_mut()
+                .for_each(|l| *l = cap * (*l / cap).tanh());
         }
         Ok(())
     }

@@ -64,7 +64,10 @@ impl Model {
                 hparams.n_head, hparams.n_head_kv
             )));
         }
-        if hparams.n_rot > hparams.head_dim || hparams.n_rot % 2 != 0 || hparams.n_rot / 2 > rope::MAX_PAIRS {
+        if hparams.n_rot > hparams.head_dim
+            || hparams.n_rot % 2 != 0
+            || hparams.n_rot / 2 > rope::MAX_PAIRS
+        {
             return Err(ModelError::Unsupported(format!(
                 "rotary dimension {} with head dimension {}",
                 hparams.n_rot, hparams.head_dim
@@ -107,7 +110,15 @@ impl Model {
         let per_layer: usize = w
             .layers
             .iter()
-            .map(|l| l.wq.bytes + l.wk.bytes + l.wv.bytes + l.wo.bytes + l.w_gate.bytes + l.w_up.bytes + l.w_down.bytes)
+            .map(|l| {
+                l.wq.bytes
+                    + l.wk.bytes
+                    + l.wv.bytes
+                    + l.wo.bytes
+                    + l.w_gate.bytes
+                    + l.w_up.bytes
+                    + l.w_down.bytes
+            })
             .sum();
         per_layer + w.output.bytes
     }

@@ -41,10 +41,7 @@ impl Scratch {
     /// Allocates every buffer for batches of up to `max_batch` tokens.
     pub fn new(hp: &HyperParams, spec: &ArchSpec, max_batch: usize) -> Scratch {
         let b = max_batch;
-        let widest = hp
-            .n_embd
-            .max(hp.n_ff)
-            .max(hp.n_head * hp.head_dim_v);
+        let widest = hp.n_embd.max(hp.n_ff).max(hp.n_head * hp.head_dim_v);
         // Q8_1 has the most bytes per element of the activation types (36 per 32).
         let act_bytes = b * widest.div_ceil(32) * 36 + 64;
         Scratch {
@@ -72,8 +69,17 @@ impl Scratch {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         let f = [
-            &self.x, &self.xn, &self.q, &self.k, &self.v, &self.attn, &self.proj, &self.gate,
-            &self.up, &self.last, &self.logits,
+            &self.x,
+            &self.xn,
+            &self.q,
+            &self.k,
+            &self.v,
+            &self.attn,
+            &self.proj,
+            &self.gate,
+            &self.up,
+            &self.last,
+            &self.logits,
         ]
         .iter()
         .map(|v| v.capacity())

@@ -6,7 +6,6 @@
 //! joined piece's score, best first.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use tokenizers::models::bpe::{Vocab, BPE};
 
@@ -42,14 +41,18 @@ fn rank_order(a: &Candidate<'_>, b: &Candidate<'_>) -> Ordering {
     b.score
         .total_cmp(&a.score)
         .then(a.joined_id.cmp(&b.joined_id))
-        .then(b.left.chars().count().cmp(&a.left.chars().count()))
-        .then(b.right.chars().count().cmp(&a.right.chars().count()))
+        .then_with(|| b.left.chars().count().cmp(&a.left.chars().count()))
+        .then_with(|| b.right.chars().count().cmp(&a.right.chars().count()))
         .then(a.left_id.cmp(&b.left_id))
         .then(a.right_id.cmp(&b.right_id))
 }
 
-/// The merge list implied by the normal pieces and their scores.
-fn merges_from_scores(vocab: &GgufVocab) -> Result<Vec<(String, String)>, TokenizerError> {
+/// The merge list implied by the normal pieces and their scores. `map` is the vocabulary (token
+/// text to its first id).
+fn merges_from_scores(
+    vocab: &GgufVocab,
+    map: &Vocab,
+) -> Result<Vec<(String, String)>, TokenizerError> {
     if vocab.scores.len() != vocab.tokens.len() {
         return Err(TokenizerError::LengthMismatch {
             key: "tokenizer.ggml.scores",
@@ -57,22 +60,19 @@ fn merges_from_scores(vocab: &GgufVocab) -> Result<Vec<(String, String)>, Tokeni
             expected: vocab.tokens.len(),
         });
     }
-    let mut normal: HashMap<&str, u32> = HashMap::new();
-    for (id, token) in vocab.tokens.iter().enumerate() {
-        if vocab.token_type(id) == TokenType::Normal {
-            normal.entry(token.as_str()).or_insert(id as u32);
-        }
-    }
+    let normal_id = |text: &str| -> Option<u32> {
+        map.get(text)
+            .copied()
+            .filter(|&id| vocab.token_type(id as usize) == TokenType::Normal)
+    };
     let mut candidates = Vec::new();
     for (id, token) in vocab.tokens.iter().enumerate() {
-        if vocab.token_type(id) != TokenType::Normal
-            || normal.get(token.as_str()) != Some(&(id as u32))
-        {
+        if normal_id(token) != Some(id as u32) {
             continue;
         }
         for (split, _) in token.char_indices().skip(1) {
             let (left, right) = token.split_at(split);
-            if let (Some(&left_id), Some(&right_id)) = (normal.get(left), normal.get(right)) {
+            if let (Some(left_id), Some(right_id)) = (normal_id(left), normal_id(right)) {
                 candidates.push(Candidate {
                     left,
                     right,
@@ -84,7 +84,7 @@ fn merges_from_scores(vocab: &GgufVocab) -> Result<Vec<(String, String)>, Tokeni
             }
         }
     }
-    candidates.sort_by(rank_order);
+    candidates.sort_unstable_by(rank_order);
     Ok(candidates
         .into_iter()
         .map(|c| (c.left.to_string(), c.right.to_string()))
@@ -94,11 +94,13 @@ fn merges_from_scores(vocab: &GgufVocab) -> Result<Vec<(String, String)>, Tokeni
 /// The BPE model for a SentencePiece vocabulary: merges from scores, byte fallback, and the
 /// unknown token for characters no piece or byte covers.
 pub(crate) fn build(vocab: &GgufVocab) -> Result<BPE, TokenizerError> {
-    let merges = merges_from_scores(vocab)?;
     let mut map = Vocab::default();
     for (id, token) in vocab.tokens.iter().enumerate() {
         map.entry(token.clone()).or_insert(id as u32);
     }
+    let t = std::time::Instant::now();
+    let merges = merges_from_scores(vocab, &map)?;
+    eprintln!("merges {} {:?}", merges.len(), t.elapsed());
     let mut builder = BPE::builder()
         .vocab_and_merges(map, merges)
         .byte_fallback(true)
@@ -143,7 +145,12 @@ mod tests {
 
     #[test]
     fn merges_follow_scores() {
-        let merges = merges_from_scores(&toy()).unwrap();
+        let vocab = toy();
+        let mut map = Vocab::default();
+        for (id, token) in vocab.tokens.iter().enumerate() {
+            map.insert(token.clone(), id as u32);
+        }
+        let merges = merges_from_scores(&vocab, &map).unwrap();
         let pairs: Vec<(&str, &str)> = merges
             .iter()
             .map(|(l, r)| (l.as_str(), r.as_str()))

@@ -20,7 +20,10 @@ pub fn reference_logits(model: &std::path::Path, tokens: &[u32]) -> (usize, usiz
     let out = dir.path().join("logits.bin");
     let ids: Vec<String> = tokens.iter().map(u32::to_string).collect();
     let status = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/forward.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/reference/forward.py"
+        ))
         .arg("--model")
         .arg(model)
         .arg("--tokens")
@@ -28,7 +31,9 @@ pub fn reference_logits(model: &std::path::Path, tokens: &[u32]) -> (usize, usiz
         .arg("--out")
         .arg(&out)
         .status()
-        .expect("python3 must be installed (with numpy and gguf: tests/reference/requirements.txt)");
+        .expect(
+            "python3 must be installed (with numpy and gguf: tests/reference/requirements.txt)",
+        );
     assert!(status.success(), "reference forward pass failed: {status}");
     let bytes = std::fs::read(&out).expect("reference output");
     let n_pos = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize;
@@ -44,7 +49,12 @@ pub fn reference_logits(model: &std::path::Path, tokens: &[u32]) -> (usize, usiz
 /// log-softmax of a row, in f64.
 pub fn log_softmax(row: &[f32]) -> Vec<f64> {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let lse = row.iter().map(|&l| (l as f64 - max).exp()).sum::<f64>().ln() + max;
+    let lse = row
+        .iter()
+        .map(|&l| (l as f64 - max).exp())
+        .sum::<f64>()
+        .ln()
+        + max;
     row.iter().map(|&l| l as f64 - lse).collect()
 }
 
