@@ -98,9 +98,7 @@ pub(crate) fn build(vocab: &GgufVocab) -> Result<BPE, TokenizerError> {
     for (id, token) in vocab.tokens.iter().enumerate() {
         map.entry(token.clone()).or_insert(id as u32);
     }
-    let t = std::time::Instant::now();
     let merges = merges_from_scores(vocab, &map)?;
-    eprintln!("merges {} {:?}", merges.len(), t.elapsed());
     let mut builder = BPE::builder()
         .vocab_and_merges(map, merges)
         .byte_fallback(true)
