@@ -102,3 +102,52 @@ fn gemma3_matches_the_reference() {
 fn qwen2_matches_the_reference() {
     check("qwen2.5-coder-0.5b-instruct-q4_k_m");
 }
+
+/// A prompt longer than Gemma 3's 512-token sliding window: the last 32 positions see a window
+/// that has slid, on the local layers, while the global layers see everything.
+#[test]
+fn gemma3_sliding_window_matches_the_reference() {
+    let path = support::model_path("gemma3-270m-q4_k_m");
+    let model = Model::open(&path).unwrap();
+    let tok = Tokenizer::from_gguf(model.gguf()).unwrap();
+    let mut text = String::new();
+    for i in 0..40 {
+        text.push_str(&format!(
+            "Entry {i}: the lighthouse keeper counted {} ships and wrote the number in the log. ",
+            i * 7 + 3
+        ));
+    }
+    let ids = tok.encode(&text, true).unwrap();
+    assert!(ids.len() > 600, "{} tokens", ids.len());
+    let tail = 32;
+    let (n_pos, n_vocab, reference) = support::reference_logits_last(&path, &ids, tail);
+    assert_eq!(n_pos, tail);
+
+    let params = SessionParams {
+        n_ctx: Some(1024),
+        n_threads: Some(2),
+        ..Default::default()
+    };
+    let mut session = Session::new(&model, &params).unwrap();
+    let split = ids.len() - tail;
+    session.prefill(&ids[..split]).unwrap();
+    let mut ours = Vec::new();
+    session.logits_all(&ids[split..], &mut ours).unwrap();
+
+    let mut mean_kl = 0.0;
+    let mut mismatches = Vec::new();
+    for p in 0..tail {
+        let r = &reference[p * n_vocab..][..n_vocab];
+        let o = &ours[p * n_vocab..][..n_vocab];
+        if support::argmax(r) != support::argmax(o) {
+            mismatches.push(split + p);
+        }
+        mean_kl += support::kl_divergence(r, o) / tail as f64;
+    }
+    println!(
+        "gemma3 sliding window: {} tokens, last {tail} positions: mean KL {mean_kl:.5}, top-1 mismatches at {mismatches:?}",
+        ids.len()
+    );
+    assert!(mismatches.is_empty(), "top-1 differs at {mismatches:?}");
+    assert!(mean_kl <= MAX_MEAN_KL, "mean KL {mean_kl}");
+}

@@ -16,6 +16,15 @@ pub fn model_path(name: &str) -> PathBuf {
 
 /// Full logits from the numpy reference forward pass: (positions, vocabulary) row-major.
 pub fn reference_logits(model: &std::path::Path, tokens: &[u32]) -> (usize, usize, Vec<f32>) {
+    reference_logits_last(model, tokens, tokens.len())
+}
+
+/// Full logits of the last `last` positions only (the reference's `--last`).
+pub fn reference_logits_last(
+    model: &std::path::Path,
+    tokens: &[u32],
+    last: usize,
+) -> (usize, usize, Vec<f32>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("logits.bin");
     let ids: Vec<String> = tokens.iter().map(u32::to_string).collect();
@@ -30,6 +39,8 @@ pub fn reference_logits(model: &std::path::Path, tokens: &[u32]) -> (usize, usiz
         .arg(ids.join(","))
         .arg("--out")
         .arg(&out)
+        .arg("--last")
+        .arg(last.to_string())
         .status()
         .expect(
             "python3 must be installed (with numpy and gguf: tests/reference/requirements.txt)",
