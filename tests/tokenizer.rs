@@ -37,17 +37,12 @@ struct RefCase {
 #[derive(Deserialize)]
 struct RefChat {
     name: String,
-    messages: Vec<RefMessage>,
+    /// Kept as a template value: tool calls and the keys' order survive.
+    messages: minijinja::Value,
     add_generation_prompt: bool,
     /// Kept as a template value so the keys keep their order.
     tools: Option<minijinja::Value>,
     text: String,
-}
-
-#[derive(Deserialize)]
-struct RefMessage {
-    role: String,
-    content: String,
 }
 
 fn repo_path(relative: &str) -> PathBuf {
@@ -101,6 +96,22 @@ fn load(model: &Path) -> (Tokenizer, String) {
 
 fn show(ids: &[u32]) -> String {
     format!("{ids:?}")
+}
+
+/// The messages as `ChatMessage`s when each has exactly a role and a content.
+fn plain_messages(messages: &minijinja::Value) -> Result<Vec<ChatMessage>, ()> {
+    let mut out = Vec::new();
+    for message in messages.try_iter().map_err(|_| ())? {
+        if message.len() != Some(2) {
+            return Err(());
+        }
+        let field = |name: &str| -> Result<String, ()> {
+            let value = message.get_attr(name).map_err(|_| ())?;
+            value.as_str().map(str::to_string).ok_or(())
+        };
+        out.push(ChatMessage::new(field("role")?, field("content")?));
+    }
+    Ok(out)
 }
 
 /// Every check for one model; returns the failures as text, one per line.
@@ -161,16 +172,22 @@ fn check_model(file: &str) {
     );
     let template = ChatTemplate::for_tokenizer(&tokenizer, Some(&arch)).expect("chat template");
     for chat in &reference.chat {
-        let messages: Vec<ChatMessage> = chat
-            .messages
-            .iter()
-            .map(|m| ChatMessage::new(&m.role, &m.content))
-            .collect();
         let params = ChatTemplateParams {
             add_generation_prompt: chat.add_generation_prompt,
             tools: chat.tools.clone(),
         };
-        match template.render(&messages, &params) {
+        // Plain role/content conversations go through the typed API too.
+        if let Ok(messages) = plain_messages(&chat.messages) {
+            let typed = template.render(&messages, &params);
+            let untyped = template.render_value(chat.messages.clone(), &params);
+            if typed.as_ref().ok() != untyped.as_ref().ok() {
+                failures.push(format!(
+                    "chat {}: render and render_value differ",
+                    chat.name
+                ));
+            }
+        }
+        match template.render_value(chat.messages.clone(), &params) {
             Ok(text) if text == chat.text => {}
             Ok(text) => failures.push(format!(
                 "chat {}:\n   retort    {:?}\n   reference {:?}",

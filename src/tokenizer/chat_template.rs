@@ -140,13 +140,24 @@ impl ChatTemplate {
         messages: &[ChatMessage],
         params: &ChatTemplateParams,
     ) -> Result<String, TokenizerError> {
+        self.render_value(Value::from_serialize(messages), params)
+    }
+
+    /// Renders messages given as a template value: a list of maps with `role`, `content` and
+    /// whatever else the template reads (`tool_calls`, ...). JSON text becomes such a value
+    /// through `serde_json::from_str::<minijinja::Value>`, which keeps the keys' order.
+    pub fn render_value(
+        &self,
+        messages: Value,
+        params: &ChatTemplateParams,
+    ) -> Result<String, TokenizerError> {
         let template = self
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|e| TokenizerError::Template(describe(&e)))?;
         let tools = params.tools.clone().unwrap_or(Value::from(()));
         let ctx = minijinja::context! {
-            messages => Value::from_serialize(messages),
+            messages => messages,
             add_generation_prompt => params.add_generation_prompt,
             tools => tools,
             bos_token => self.bos_token.as_str(),

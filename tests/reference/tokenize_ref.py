@@ -179,6 +179,31 @@ CONVERSATIONS = [
             }
         ],
     },
+    {
+        "name": "tool_result",
+        "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+                ],
+            },
+            {"role": "tool", "content": "{\"temp_c\": 21.5, \"sky\": \"clear\"}"},
+        ],
+        "add_generation_prompt": True,
+        "tools": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "get_weather",
+                    "description": "Current weather for a city.",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                },
+            }
+        ],
+    },
 ]
 
 
