@@ -316,6 +316,41 @@ fn typed_twins_agree() {
 }
 
 #[test]
+fn wide_gemm_crosses_activation_blocks() {
+    // More activation rows than one pass over the weights takes (64), with remainders.
+    let fast = avx2();
+    let slow = generic_ops();
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0004);
+    for ty in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0] {
+        let at = ty.vec_dot_type();
+        let (n, rows, cols) = (96, 7, 70);
+        let (wbuf, wrb) = make_rows(ty, n, rows, 2, 0, &mut rng);
+        let (abuf, arb) = make_rows(at, n, cols, 2, 0, &mut rng);
+        let w = &wbuf.bytes()[2..2 + rows * wrb];
+        let a = &abuf.bytes()[2..2 + cols * arb];
+        let mut out = vec![0.0f32; rows * cols];
+        fast.gemm(ty, n, w, a, cols, &mut out).unwrap();
+        for c in 0..cols {
+            for r in 0..rows {
+                let want = slow
+                    .vec_dot(
+                        ty,
+                        n,
+                        &w[r * wrb..(r + 1) * wrb],
+                        &a[c * arb..(c + 1) * arb],
+                    )
+                    .unwrap();
+                assert_eq!(
+                    out[c * rows + r].to_bits(),
+                    want.to_bits(),
+                    "{ty} r{r} c{c}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn avx2_activation_quantizers_equal_the_scalar_twins() {
     let fast = avx2();
     let slow = generic_ops();
