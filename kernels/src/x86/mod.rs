@@ -19,8 +19,8 @@ pub mod avx2_q5_0;
 pub mod avx2_q5_1;
 pub mod avx2_q5_k;
 pub mod avx2_q6_k;
-pub mod avx2_q8_k;
 pub mod avx2_q8_0;
+pub mod avx2_q8_k;
 pub mod avx2_quantize_q8;
 
 use half::f16;
