@@ -237,6 +237,15 @@ fn chat_tokens_are_single_ids() {
     let ids = gemma.encode("<start_of_turn>user", true).unwrap();
     assert_eq!(ids[0], gemma.bos_id().unwrap(), "Gemma adds BOS");
     assert_eq!(ids[1], turn);
+
+    // Replies end at the end-of-turn marker even where the metadata names no eot token.
+    let end_of_turn = gemma.token_id("<end_of_turn>").unwrap();
+    assert!(gemma.is_end_of_generation(end_of_turn));
+    assert!(gemma.is_end_of_generation(gemma.eos_id().unwrap()));
+    assert!(!gemma.is_end_of_generation(turn));
+    let im_end = qwen.token_id("<|im_end|>").unwrap();
+    assert!(qwen.is_end_of_generation(im_end));
+    assert!(!qwen.is_end_of_generation(im_start));
 }
 
 #[test]

@@ -103,6 +103,17 @@ pub enum TokenizerError {
     Template(String),
 }
 
+/// Control-token texts that end a turn, as llama.cpp recognises them.
+const END_OF_TURN_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<EOT>",
+];
+
 /// Which algorithm the vocabulary uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenizerKind {
@@ -125,6 +136,8 @@ pub struct Tokenizer {
     bos_id: Option<u32>,
     eos_id: Option<u32>,
     eot_id: Option<u32>,
+    /// Tokens that end generation: eos, eot, and the end-of-turn markers found in the vocabulary.
+    end_of_generation: Vec<u32>,
     add_bos: bool,
     add_eos: bool,
     /// SentencePiece vocabularies that prefix a space on encode drop it again on decode.
@@ -225,6 +238,18 @@ impl Tokenizer {
         inner.add_special_tokens(&special);
         inner.add_tokens(&user_defined);
 
+        // Chat models end a reply with an end-of-turn token that the metadata does not always
+        // name (Gemma's <end_of_turn>); llama.cpp recognises these by their text.
+        let mut end_of_generation: Vec<u32> =
+            [vocab.eos_id, vocab.eot_id].into_iter().flatten().collect();
+        for (id, (token, ty)) in vocab.tokens.iter().zip(&types).enumerate() {
+            if *ty == TokenType::Control && END_OF_TURN_TEXTS.contains(&token.as_str()) {
+                end_of_generation.push(id as u32);
+            }
+        }
+        end_of_generation.sort_unstable();
+        end_of_generation.dedup();
+
         Ok(Tokenizer {
             inner,
             kind,
@@ -234,6 +259,7 @@ impl Tokenizer {
             bos_id: vocab.bos_id,
             eos_id: vocab.eos_id,
             eot_id: vocab.eot_id,
+            end_of_generation,
             add_bos: vocab.add_bos,
             add_eos: vocab.add_eos,
             strip_leading_space,
@@ -271,9 +297,15 @@ impl Tokenizer {
         self.chat_template.as_deref()
     }
 
-    /// True for tokens that end generation: eos, eot.
+    /// Tokens that end generation: eos, eot, and control tokens spelled as a known end-of-turn
+    /// marker (`<|im_end|>`, `<end_of_turn>`, `<|eot_id|>`, `<|endoftext|>`, ...), sorted.
+    pub fn end_of_generation_ids(&self) -> &[u32] {
+        &self.end_of_generation
+    }
+
+    /// True for tokens that end generation (see [`Tokenizer::end_of_generation_ids`]).
     pub fn is_end_of_generation(&self, id: u32) -> bool {
-        Some(id) == self.eos_id || Some(id) == self.eot_id
+        self.end_of_generation.binary_search(&id).is_ok()
     }
 
     /// The type of token `id`.
