@@ -8,9 +8,12 @@
 //! A missing model, python3 or transformers fails the test with a message saying so.
 //! (`RETORT_PYTHON` picks the interpreter; default `python3`.)
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock};
 
+use proptest::prelude::*;
 use retort::gguf::GgufFile;
 use retort::tokenizer::{
     ChatMessage, ChatTemplate, ChatTemplateParams, GgufVocab, Tokenizer, TokenizerError,
@@ -83,15 +86,27 @@ fn reference(model: &Path) -> Reference {
     serde_json::from_slice(&output.stdout).expect("reference output is not the expected JSON")
 }
 
-fn load(model: &Path) -> (Tokenizer, String) {
-    let file = GgufFile::open(model).expect("open GGUF");
-    let arch = file
+/// The tokenizer of a cached model and its architecture, built once per test binary.
+fn load(file: &str) -> &'static (Tokenizer, String) {
+    static CACHE: OnceLock<Mutex<HashMap<String, &'static (Tokenizer, String)>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    // Build outside the lock so the models load in parallel; a rare double build is harmless.
+    if let Some(&entry) = cache.lock().unwrap().get(file) {
+        return entry;
+    }
+    let gguf = GgufFile::open(model_path(file)).expect("open GGUF");
+    let arch = gguf
         .metadata()
         .get_str("general.architecture")
         .expect("general.architecture")
         .to_string();
-    let tokenizer = Tokenizer::from_gguf(&file).expect("build tokenizer");
-    (tokenizer, arch)
+    let tokenizer = Tokenizer::from_gguf(&gguf).expect("build tokenizer");
+    let entry: &'static (Tokenizer, String) = Box::leak(Box::new((tokenizer, arch)));
+    cache
+        .lock()
+        .unwrap()
+        .entry(file.to_string())
+        .or_insert(entry)
 }
 
 fn show(ids: &[u32]) -> String {
@@ -118,7 +133,7 @@ fn plain_messages(messages: &minijinja::Value) -> Result<Vec<ChatMessage>, ()> {
 fn check_model(file: &str) {
     let path = model_path(file);
     let reference = reference(&path);
-    let (tokenizer, arch) = load(&path);
+    let (tokenizer, arch) = load(file);
     assert!(!reference.cases.is_empty(), "empty corpus");
     let mut failures = Vec::new();
 
@@ -170,7 +185,7 @@ fn check_model(file: &str) {
         !reference.chat.is_empty(),
         "the reference rendered no chat template for {file}"
     );
-    let template = ChatTemplate::for_tokenizer(&tokenizer, Some(&arch)).expect("chat template");
+    let template = ChatTemplate::for_tokenizer(tokenizer, Some(arch)).expect("chat template");
     for chat in &reference.chat {
         let params = ChatTemplateParams {
             add_generation_prompt: chat.add_generation_prompt,
@@ -222,7 +237,7 @@ fn qwen25_matches_reference() {
 
 #[test]
 fn chat_tokens_are_single_ids() {
-    let (qwen, _) = load(&model_path(QWEN25));
+    let (qwen, _) = load(QWEN25);
     let im_start = qwen
         .token_id("<|im_start|>")
         .expect("<|im_start|> in Qwen's vocab");
@@ -230,7 +245,7 @@ fn chat_tokens_are_single_ids() {
     assert_eq!(ids[0], im_start);
     assert_eq!(qwen.decode(&ids, false).unwrap(), "user");
 
-    let (gemma, _) = load(&model_path(GEMMA3));
+    let (gemma, _) = load(GEMMA3);
     let turn = gemma
         .token_id("<start_of_turn>")
         .expect("<start_of_turn> in Gemma's vocab");
@@ -250,7 +265,7 @@ fn chat_tokens_are_single_ids() {
 
 #[test]
 fn stream_holds_back_split_characters() {
-    let (qwen, _) = load(&model_path(QWEN25));
+    let (qwen, _) = load(QWEN25);
     // Rare CJK characters and emoji are split over several byte-level tokens.
     let text = "😀👍🏽 龘";
     let ids = qwen.encode(text, false).unwrap();
@@ -451,4 +466,73 @@ fn sentencepiece_space_prefix_is_added_and_removed() {
     assert_eq!(tokenizer.decode(&ids, false).unwrap(), "hi");
     let mut stream = tokenizer.stream(false);
     assert_eq!(stream.push(hi).unwrap(), "hi");
+}
+
+/// Random text: any characters, weighted towards the ones tokenizers find hard (spaces, line
+/// breaks, digits, multi-byte characters, combining marks, emoji).
+fn arbitrary_text() -> impl Strategy<Value = String> {
+    let hard = prop::sample::select(vec![
+        " ",
+        "  ",
+        "\n",
+        "\r\n",
+        "\t",
+        "7",
+        "42",
+        "½",
+        "é",
+        "e\u{301}",
+        "你",
+        "😀",
+        "👍🏽",
+        "'s",
+        "<|im_start|>",
+        "<start_of_turn>",
+        "\u{0}",
+        "\u{feff}",
+    ])
+    .prop_map(str::to_string);
+    let any = any::<char>().prop_map(|c| c.to_string());
+    prop::collection::vec(prop_oneof![2 => hard, 3 => any], 0..24).prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Decoding gives the text back, and streaming gives what decoding gives.
+    #[test]
+    fn random_text_round_trips(text in arbitrary_text()) {
+        for file in [SMOLLM2, GEMMA3, QWEN25] {
+            let (tokenizer, _) = load(file);
+            // SentencePiece spells a space as U+2581, so that character cannot come back as itself.
+            if file == GEMMA3 && text.contains('\u{2581}') {
+                continue;
+            }
+            // Bytes the vocabulary has no token for are lost (checked below).
+            if !tokenizer.missing_bytes(&text).is_empty() {
+                continue;
+            }
+            let ids = tokenizer.encode(&text, false).unwrap();
+            prop_assert_eq!(&tokenizer.decode(&ids, true).unwrap(), &text, "{}", file);
+            let mut stream = tokenizer.stream(true);
+            let mut streamed = String::new();
+            for &id in &ids {
+                streamed.push_str(&stream.push(id).unwrap());
+            }
+            streamed.push_str(&stream.finish());
+            prop_assert_eq!(&streamed, &text, "{}", file);
+        }
+    }
+}
+
+#[test]
+fn bytes_without_a_token_are_reported() {
+    let (smollm, _) = load(SMOLLM2);
+    // U+40000 is F1 80 80 80 in UTF-8; SmolLM2 has no token for the byte F1.
+    assert_eq!(smollm.missing_bytes("a\u{40000}b"), vec![0xF1]);
+    assert!(smollm.missing_bytes("plain text, 你好 😀").is_empty());
+    let (qwen, _) = load(QWEN25);
+    assert!(qwen.missing_bytes("a\u{40000}b").is_empty());
+    let ids = qwen.encode("a\u{40000}b", false).unwrap();
+    assert_eq!(qwen.decode(&ids, false).unwrap(), "a\u{40000}b");
 }

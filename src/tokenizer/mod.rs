@@ -140,6 +140,9 @@ pub struct Tokenizer {
     end_of_generation: Vec<u32>,
     add_bos: bool,
     add_eos: bool,
+    /// Bytes some token stands for on its own (a byte-level token, or a `<0xAB>` fallback
+    /// piece); text needing any other byte cannot be encoded without loss.
+    byte_covered: [bool; 256],
     /// SentencePiece vocabularies that prefix a space on encode drop it again on decode.
     strip_leading_space: bool,
     chat_template: Option<String>,
@@ -167,55 +170,56 @@ impl Tokenizer {
     pub fn from_vocab(vocab: &GgufVocab) -> Result<Tokenizer, TokenizerError> {
         vocab.validate()?;
         let types: Vec<TokenType> = (0..vocab.len()).map(|id| vocab.token_type(id)).collect();
-        let (kind, mut inner, pieces, strip_leading_space) = match vocab.model.as_str() {
-            "gpt2" => {
-                let (model, pre_tokenizer) = bpe::build(vocab)?;
-                let mut inner = tokenizers::Tokenizer::new(model);
-                inner.with_pre_tokenizer(Some(pre_tokenizer));
-                let char_to_byte: HashMap<char, u8> = bpe::byte_to_char_table()
-                    .iter()
-                    .enumerate()
-                    .map(|(b, &c)| (c, b as u8))
-                    .collect();
-                let pieces = vocab
-                    .tokens
-                    .iter()
-                    .zip(&types)
-                    .map(|(token, ty)| match ty {
-                        TokenType::Normal | TokenType::Byte => {
-                            bpe::byte_level_piece(token, &char_to_byte)
-                        }
-                        _ => token.as_bytes().to_vec(),
-                    })
-                    .collect();
-                (TokenizerKind::ByteLevelBpe, inner, pieces, false)
-            }
-            "llama" => {
-                let model = spm::build(vocab)?;
-                let mut inner = tokenizers::Tokenizer::new(model);
-                let space_prefix = vocab.add_space_prefix.unwrap_or(true);
-                let replace = Replace::new(" ", spm::SPACE_MARK.to_string())
-                    .map_err(|e| TokenizerError::Backend(e.to_string()))?;
-                let normalizer: NormalizerWrapper = if space_prefix {
-                    NormalizerSequence::new(vec![
-                        Prepend::new(spm::SPACE_MARK.to_string()).into(),
-                        replace.into(),
-                    ])
-                    .into()
-                } else {
-                    replace.into()
-                };
-                inner.with_normalizer(Some(normalizer));
-                let pieces = vocab
-                    .tokens
-                    .iter()
-                    .zip(&types)
-                    .map(|(token, &ty)| spm::piece_bytes(token, ty))
-                    .collect();
-                (TokenizerKind::SentencePiece, inner, pieces, space_prefix)
-            }
-            other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
-        };
+        let (kind, mut inner, pieces, strip_leading_space): (_, _, Vec<Vec<u8>>, _) =
+            match vocab.model.as_str() {
+                "gpt2" => {
+                    let (model, pre_tokenizer) = bpe::build(vocab)?;
+                    let mut inner = tokenizers::Tokenizer::new(model);
+                    inner.with_pre_tokenizer(Some(pre_tokenizer));
+                    let char_to_byte: HashMap<char, u8> = bpe::byte_to_char_table()
+                        .iter()
+                        .enumerate()
+                        .map(|(b, &c)| (c, b as u8))
+                        .collect();
+                    let pieces = vocab
+                        .tokens
+                        .iter()
+                        .zip(&types)
+                        .map(|(token, ty)| match ty {
+                            TokenType::Normal | TokenType::Byte => {
+                                bpe::byte_level_piece(token, &char_to_byte)
+                            }
+                            _ => token.as_bytes().to_vec(),
+                        })
+                        .collect();
+                    (TokenizerKind::ByteLevelBpe, inner, pieces, false)
+                }
+                "llama" => {
+                    let model = spm::build(vocab)?;
+                    let mut inner = tokenizers::Tokenizer::new(model);
+                    let space_prefix = vocab.add_space_prefix.unwrap_or(true);
+                    let replace = Replace::new(" ", spm::SPACE_MARK.to_string())
+                        .map_err(|e| TokenizerError::Backend(e.to_string()))?;
+                    let normalizer: NormalizerWrapper = if space_prefix {
+                        NormalizerSequence::new(vec![
+                            Prepend::new(spm::SPACE_MARK.to_string()).into(),
+                            replace.into(),
+                        ])
+                        .into()
+                    } else {
+                        replace.into()
+                    };
+                    inner.with_normalizer(Some(normalizer));
+                    let pieces = vocab
+                        .tokens
+                        .iter()
+                        .zip(&types)
+                        .map(|(token, &ty)| spm::piece_bytes(token, ty))
+                        .collect();
+                    (TokenizerKind::SentencePiece, inner, pieces, space_prefix)
+                }
+                other => return Err(TokenizerError::UnsupportedModel(other.to_string())),
+            };
 
         // Control and unknown tokens are special; user-defined ones are matched whole but are
         // ordinary text. Both are looked for in the raw text, before any normalization.
@@ -237,6 +241,13 @@ impl Tokenizer {
         }
         inner.add_special_tokens(&special);
         inner.add_tokens(&user_defined);
+
+        let mut byte_covered = [false; 256];
+        for (piece, ty) in pieces.iter().zip(&types) {
+            if let ([b], TokenType::Normal | TokenType::Byte) = (piece.as_slice(), ty) {
+                byte_covered[usize::from(*b)] = true;
+            }
+        }
 
         // Chat models end a reply with an end-of-turn token that the metadata does not always
         // name (Gemma's <end_of_turn>); llama.cpp recognises these by their text.
@@ -260,6 +271,7 @@ impl Tokenizer {
             eos_id: vocab.eos_id,
             eot_id: vocab.eot_id,
             end_of_generation,
+            byte_covered,
             add_bos: vocab.add_bos,
             add_eos: vocab.add_eos,
             strip_leading_space,
@@ -327,6 +339,9 @@ impl Tokenizer {
 
     /// Encodes `text`. With `add_special`, adds BOS (and EOS) when the vocabulary asks for them.
     /// Special tokens written in the text (`<|im_start|>`) always become their single id.
+    ///
+    /// A byte that no token stands for (see [`Tokenizer::missing_bytes`]) is dropped, as the
+    /// reference tokenizers do; SmolLM2's vocabulary, for one, lacks 21 of the 256 bytes.
     pub fn encode(&self, text: &str, add_special: bool) -> Result<Vec<u32>, TokenizerError> {
         let encoding = self
             .inner
@@ -342,6 +357,20 @@ impl Tokenizer {
             ids.extend(self.eos_id);
         }
         Ok(ids)
+    }
+
+    /// The distinct bytes of `text` that no single token stands for, ascending. Text made of
+    /// other bytes encodes without loss (when a character's bytes only exist inside longer
+    /// tokens, BPE may still find them; an empty answer is the guarantee, not a non-empty one
+    /// the loss).
+    pub fn missing_bytes(&self, text: &str) -> Vec<u8> {
+        let mut seen = [false; 256];
+        for &b in text.as_bytes() {
+            seen[usize::from(b)] = true;
+        }
+        (0..=255u8)
+            .filter(|&b| seen[usize::from(b)] && !self.byte_covered[usize::from(b)])
+            .collect()
     }
 
     /// The raw bytes token `id` stands for. Control tokens give their text only with
