@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::sampling::{Sampler, SamplerParams};
 use crate::session::Session;
-use crate::tokenizer::{TokenType, Tokenizer};
+use crate::tokenizer::Tokenizer;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -66,27 +66,6 @@ impl Generation {
     }
 }
 
-/// Token ids that end generation: the vocabulary's eos/eot, and control tokens that chat
-/// templates use to close a turn.
-pub fn end_of_generation_ids(tok: &Tokenizer) -> Vec<u32> {
-    const TURN_ENDS: [&str; 5] = [
-        "<|im_end|>",
-        "<end_of_turn>",
-        "<|endoftext|>",
-        "<|eot_id|>",
-        "<|end|>",
-    ];
-    let mut ids: Vec<u32> = tok.eos_id().into_iter().chain(tok.eot_id()).collect();
-    for text in TURN_ENDS {
-        if let Some(id) = tok.token_id(text) {
-            if tok.token_type(id).is_ok_and(|t| t == TokenType::Control) && !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-    }
-    ids
-}
-
 /// Runs `prompt_ids` then samples up to `params.max_tokens` tokens, calling `on_text` with each
 /// new piece of valid UTF-8 text.
 pub fn generate(
@@ -97,7 +76,6 @@ pub fn generate(
     mut on_text: impl FnMut(&str),
 ) -> Result<Generation, Error> {
     let mut sampler = Sampler::new(params.sampler.clone(), session.model().hparams.n_vocab)?;
-    let eog = end_of_generation_ids(tok);
     let mut history: Vec<u32> = Vec::with_capacity(prompt_ids.len() + params.max_tokens);
     history.extend_from_slice(prompt_ids);
 
@@ -116,7 +94,7 @@ pub fn generate(
     while generated.len() < params.max_tokens {
         generated.push(next);
         history.push(next);
-        if eog.contains(&next) {
+        if tok.is_end_of_generation(next) {
             stop = StopReason::EndOfGeneration;
             break;
         }
