@@ -86,7 +86,46 @@ pub(crate) unsafe fn reduce8(lo: float32x4_t, hi: float32x4_t) -> f32 {
     }
 }
 
+/// The float terms of the four blocks starting at `i` (all present).
+///
+/// # Safety
+/// The CPU has `D`'s feature; `i + 4 <= x.len(), y.len()`.
+#[inline(always)]
+unsafe fn group4<P: BlockDot, D: IntDot>(x: &[P::W], y: &[P::A], i: usize) -> float32x4_t {
+    let (xg, yg) = (&x[i..i + 4], &y[i..i + 4]);
+    // SAFETY: forwarded; `xg` and `yg` hold four blocks each.
+    unsafe {
+        let tot = totals4(
+            P::isum::<D>(&xg[0], &yg[0]),
+            P::isum::<D>(&xg[1], &yg[1]),
+            P::isum::<D>(&xg[2], &yg[2]),
+            P::isum::<D>(&xg[3], &yg[3]),
+        );
+        P::terms4(xg, yg, tot)
+    }
+}
+
+/// The float terms of the 1 to 3 blocks from `i` to the end, `+0.0` in the missing lanes.
+///
+/// # Safety
+/// The CPU has `D`'s feature; `1 <= x.len() - i <= 3` and `y.len() == x.len()`.
+#[inline(always)]
+unsafe fn partial_group<P: BlockDot, D: IntDot>(x: &[P::W], y: &[P::A], i: usize) -> float32x4_t {
+    let (xr, yr) = (&x[i..], &y[i..]);
+    // SAFETY: forwarded; `xr` and `yr` hold the same 1 to 3 blocks' count.
+    unsafe {
+        let mut s = [vdupq_n_s32(0); 4];
+        for (k, (xb, yb)) in xr.iter().zip(yr).enumerate() {
+            s[k] = P::isum::<D>(xb, yb);
+        }
+        P::terms4(xr, yr, totals4(s[0], s[1], s[2], s[3]))
+    }
+}
+
 /// The dot product of a weight row with an activation row (as many blocks as both hold).
+///
+/// Groups of four blocks alternate between the low (lanes 0–3) and high (lanes 4–7) halves of
+/// the eight lanes: blocks `8k..8k + 4` go low, `8k + 4..8k + 8` high.
 ///
 /// # Safety
 /// The CPU has `D`'s feature.
@@ -94,34 +133,27 @@ pub(crate) unsafe fn reduce8(lo: float32x4_t, hi: float32x4_t) -> f32 {
 pub(crate) unsafe fn vec_dot<P: BlockDot, D: IntDot>(x: &[P::W], y: &[P::A]) -> f32 {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &y[..n]);
-    // SAFETY: NEON is baseline; `D`'s feature is the caller's promise; the slices passed to
-    // `terms4` have equal lengths in 1..=4.
+    // SAFETY: NEON is baseline; `D`'s feature is the caller's promise; every group helper gets
+    // an index with the blocks it reads present in both slices.
     unsafe {
-        let zero = vdupq_n_s32(0);
-        let mut lanes = [vdupq_n_f32(0.0); 2];
-        let mut xs = x.chunks_exact(4);
-        let mut ys = y.chunks_exact(4);
-        let mut half = 0;
-        for (xg, yg) in (&mut xs).zip(&mut ys) {
-            let tot = totals4(
-                P::isum::<D>(&xg[0], &yg[0]),
-                P::isum::<D>(&xg[1], &yg[1]),
-                P::isum::<D>(&xg[2], &yg[2]),
-                P::isum::<D>(&xg[3], &yg[3]),
-            );
-            lanes[half] = vaddq_f32(lanes[half], P::terms4(xg, yg, tot));
-            half ^= 1;
+        let mut lo = vdupq_n_f32(0.0);
+        let mut hi = vdupq_n_f32(0.0);
+        let mut i = 0;
+        while i + 8 <= n {
+            lo = vaddq_f32(lo, group4::<P, D>(x, y, i));
+            hi = vaddq_f32(hi, group4::<P, D>(x, y, i + 4));
+            i += 8;
         }
-        let (xr, yr) = (xs.remainder(), ys.remainder());
-        if !xr.is_empty() {
-            let mut s = [zero; 4];
-            for (k, (xb, yb)) in xr.iter().zip(yr).enumerate() {
-                s[k] = P::isum::<D>(xb, yb);
+        if i + 4 <= n {
+            lo = vaddq_f32(lo, group4::<P, D>(x, y, i));
+            i += 4;
+            if i < n {
+                hi = vaddq_f32(hi, partial_group::<P, D>(x, y, i));
             }
-            let tot = totals4(s[0], s[1], s[2], s[3]);
-            lanes[half] = vaddq_f32(lanes[half], P::terms4(xr, yr, tot));
+        } else if i < n {
+            lo = vaddq_f32(lo, partial_group::<P, D>(x, y, i));
         }
-        reduce8(lanes[0], lanes[1])
+        reduce8(lo, hi)
     }
 }
 
