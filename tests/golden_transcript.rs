@@ -94,3 +94,20 @@ fn smollm2_greedy_is_identical_at_one_and_two_threads() {
     let two = transcript("smollm2-135m-instruct-q4_1", 2);
     assert_eq!(one, two);
 }
+
+#[test]
+fn gemma3_golden_transcript() {
+    check("gemma3-270m-q4_k_m", "golden_gemma3.json");
+}
+
+#[test]
+fn qwen2_golden_transcript() {
+    check("qwen2.5-coder-0.5b-instruct-q4_k_m", "golden_qwen2.json");
+}
+
+#[test]
+fn gemma3_greedy_is_identical_at_one_and_two_threads() {
+    let one = transcript("gemma3-270m-q4_k_m", 1);
+    let two = transcript("gemma3-270m-q4_k_m", 2);
+    assert_eq!(one, two);
+}
