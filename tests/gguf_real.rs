@@ -329,8 +329,8 @@ fn smollm2_data_slices() {
     assert_eq!(w.len(), 576);
     assert!(w.iter().all(|x| x.is_finite()) && w.iter().any(|&x| x != 0.0));
 
-    // A view whose size is not whole blocks of the asked type is refused with the tensor's
-    // name, not mis-sliced. (`tensor_blocks` checks size and alignment only, not `ty`.)
+    // A view whose block size is not the tensor type's is refused with the tensor's name, not
+    // mis-sliced.
     let err = f.tensor_blocks::<BlockQ8_0>(norm).unwrap_err();
     assert!(
         matches!(&err, GgufError::BadView { tensor, offset, .. }
@@ -338,6 +338,16 @@ fn smollm2_data_slices() {
         "{err:?}"
     );
     assert!(err.to_string().contains("output_norm.weight"));
+    // Even when the byte count happens to divide: 20-byte Q4_1 data is not Q4_K (144 bytes).
+    let q = f.require_tensor("blk.0.ffn_up.weight").unwrap();
+    assert!(f.tensor_blocks::<BlockQ4_1>(q).is_ok());
+    let err = f
+        .tensor_blocks::<retort_kernels::blocks::BlockQ4K>(q)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Q4_1 blocks are 20 bytes"),
+        "{err}"
+    );
 }
 
 #[test]

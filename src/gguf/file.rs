@@ -11,7 +11,7 @@ use super::cursor::Cursor;
 use super::error::GgufError;
 use super::metadata::Metadata;
 use super::tensor::TensorInfo;
-use super::value::{read_value, MetaValue};
+use super::value::{read_value, MetaValue, RESERVE_LIMIT};
 
 /// `GGUF` as stored at byte 0.
 pub const GGUF_MAGIC: [u8; 4] = *b"GGUF";
@@ -139,14 +139,33 @@ impl GgufFile {
         })
     }
 
-    /// The data of a tensor of this file, borrowed from the map.
+    /// The data of a tensor of this file, borrowed from the map. (`TensorInfo` fields are public:
+    /// for a description that does not fit this file the result is empty rather than a panic.)
     pub fn tensor_data(&self, info: &TensorInfo) -> &[u8] {
-        // Validated at open: offset + bytes <= len, both fit in usize.
-        &self.bytes()[info.offset as usize..(info.offset + info.bytes) as usize]
+        let range = usize::try_from(info.offset)
+            .ok()
+            .zip(usize::try_from(info.offset.saturating_add(info.bytes)).ok());
+        range
+            .and_then(|(start, end)| self.bytes().get(start..end))
+            .unwrap_or(&[])
     }
 
-    /// The data of a tensor viewed as typed blocks, after a size and alignment check.
+    /// The data of a tensor viewed as typed blocks, after a size and alignment check; `T` must be
+    /// as large as one block of the tensor's type (so a Q4_1 tensor is not viewed as Q4_K).
     pub fn tensor_blocks<T: bytemuck::Pod>(&self, info: &TensorInfo) -> Result<&[T], GgufError> {
+        if std::mem::size_of::<T>() != info.ty.type_size() {
+            return Err(GgufError::BadView {
+                tensor: info.name.clone(),
+                offset: info.offset,
+                what: std::any::type_name::<T>(),
+                reason: format!(
+                    "{} blocks are {} bytes, not {}",
+                    info.ty,
+                    info.ty.type_size(),
+                    std::mem::size_of::<T>()
+                ),
+            });
+        }
         bytemuck::try_cast_slice(self.tensor_data(info)).map_err(|e| GgufError::BadView {
             tensor: info.name.clone(),
             offset: info.offset,
@@ -193,8 +212,9 @@ fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
     }
     let alignment = alignment_of(&metadata)?;
 
-    let mut raw = Vec::with_capacity(n_tensors as usize);
-    let mut names = HashSet::with_capacity(n_tensors as usize);
+    let reserve = (n_tensors as usize).min(RESERVE_LIMIT);
+    let mut raw = Vec::with_capacity(reserve);
+    let mut names = HashSet::with_capacity(reserve);
     for i in 0..n_tensors {
         let info_offset = cur.pos();
         let t = read_tensor_info(&mut cur, i)?;
@@ -240,7 +260,6 @@ struct RawTensor {
     type_id: u32,
     type_offset: u64,
     offset: u64,
-    dims_offset: u64,
 }
 
 fn read_tensor_info(cur: &mut Cursor<'_>, index: u64) -> Result<RawTensor, GgufError> {
@@ -267,7 +286,6 @@ fn read_tensor_info(cur: &mut Cursor<'_>, index: u64) -> Result<RawTensor, GgufE
         type_id,
         type_offset,
         offset,
-        dims_offset,
     })
 }
 
@@ -278,7 +296,6 @@ fn validate_tensor(
     data_offset: u64,
     file_len: u64,
 ) -> Result<TensorInfo, GgufError> {
-    let _ = t.dims_offset;
     let ty = GgmlType::from_u32(t.type_id).ok_or_else(|| GgufError::UnknownTensorType {
         tensor: t.name.clone(),
         type_id: t.type_id,

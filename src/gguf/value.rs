@@ -8,6 +8,9 @@ use super::error::GgufError;
 /// Arrays may nest; deeper than this is refused (no real file nests more than twice).
 pub const MAX_ARRAY_NESTING: usize = 8;
 
+/// Most elements reserved up front for a collection whose length the file declares.
+pub(crate) const RESERVE_LIMIT: usize = 4096;
+
 /// One metadata value, owned (metadata is small next to the weights, which are never copied).
 #[derive(Clone, Debug, PartialEq)]
 pub enum MetaValue {
@@ -263,7 +266,9 @@ fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> Result<MetaArray
     let what = || format!("metadata '{key}' array element");
     macro_rules! collect {
         ($variant:ident, $read:expr) => {{
-            let mut v = Vec::with_capacity(n);
+            // The count is bounded by the bytes left, but an element may need more memory than
+            // its encoding (a String is 24 bytes for an 8-byte empty string): grow as read.
+            let mut v = Vec::with_capacity(n.min(RESERVE_LIMIT));
             for _ in 0..n {
                 v.push($read);
             }
