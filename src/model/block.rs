@@ -87,8 +87,7 @@ impl Model {
         self.norm_rows(&sc.x[..t * d], &lw.attn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
         let xn = &sc.xn[..t * d];
-        matmul(
-            self.data(&lw.wq),
+        self.project(
             &lw.wq,
             xn,
             t,
@@ -96,8 +95,7 @@ impl Model {
             &mut sc.q[..t * q_dim],
             n_threads,
         )?;
-        matmul(
-            self.data(&lw.wk),
+        self.project(
             &lw.wk,
             xn,
             t,
@@ -105,8 +103,7 @@ impl Model {
             &mut sc.k[..t * k_dim],
             n_threads,
         )?;
-        matmul(
-            self.data(&lw.wv),
+        self.project(
             &lw.wv,
             xn,
             t,
@@ -147,8 +144,7 @@ impl Model {
             &mut sc.attn[..t * a_dim],
         );
         sc.acts.invalidate();
-        matmul(
-            self.data(&lw.wo),
+        self.project(
             &lw.wo,
             &sc.attn[..t * a_dim],
             t,
@@ -156,12 +152,11 @@ impl Model {
             &mut sc.proj[..t * d],
             n_threads,
         )?;
-        if let Some(pn) = &lw.post_attn_norm {
-            self.norm_rows_in_place(&mut sc.proj[..t * d], pn);
-        }
-        for (x, p) in sc.x[..t * d].iter_mut().zip(&sc.proj[..t * d]) {
-            *x += p;
-        }
+        self.add_residual(
+            &mut sc.x[..t * d],
+            &mut sc.proj[..t * d],
+            lw.post_attn_norm.as_ref(),
+        );
         Ok(())
     }
 
@@ -177,8 +172,7 @@ impl Model {
         self.norm_rows(&sc.x[..t * d], &lw.ffn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
         let xn = &sc.xn[..t * d];
-        matmul(
-            self.data(&lw.w_gate),
+        self.project(
             &lw.w_gate,
             xn,
             t,
@@ -186,8 +180,7 @@ impl Model {
             &mut sc.gate[..t * ff],
             n_threads,
         )?;
-        matmul(
-            self.data(&lw.w_up),
+        self.project(
             &lw.w_up,
             xn,
             t,
@@ -203,8 +196,7 @@ impl Model {
             } * u;
         }
         sc.acts.invalidate();
-        matmul(
-            self.data(&lw.w_down),
+        self.project(
             &lw.w_down,
             &sc.gate[..t * ff],
             t,
@@ -212,12 +204,11 @@ impl Model {
             &mut sc.proj[..t * d],
             n_threads,
         )?;
-        if let Some(pn) = &lw.post_ffn_norm {
-            self.norm_rows_in_place(&mut sc.proj[..t * d], pn);
-        }
-        for (x, p) in sc.x[..t * d].iter_mut().zip(&sc.proj[..t * d]) {
-            *x += p;
-        }
+        self.add_residual(
+            &mut sc.x[..t * d],
+            &mut sc.proj[..t * d],
+            lw.post_ffn_norm.as_ref(),
+        );
         Ok(())
     }
 
@@ -237,8 +228,7 @@ impl Model {
             &mut sc.last,
         );
         sc.acts.invalidate();
-        matmul(
-            self.data(&self.weights.output),
+        self.project(
             &self.weights.output,
             &sc.last,
             1,
@@ -253,6 +243,29 @@ impl Model {
                 .for_each(|l| *l = cap * (*l / cap).tanh());
         }
         Ok(())
+    }
+
+    /// `out = x · mᵀ` through the kernels (see [`matmul`]).
+    fn project(
+        &self,
+        m: &super::weights::Matrix,
+        x: &[f32],
+        t: usize,
+        acts: &mut super::matmul::QuantizedActs,
+        out: &mut [f32],
+        n_threads: usize,
+    ) -> Result<(), ModelError> {
+        matmul(self.data(m), m, x, t, acts, out, n_threads)
+    }
+
+    /// `x += post_norm(proj)` (the norm only for families that have it), row by row.
+    fn add_residual(&self, x: &mut [f32], proj: &mut [f32], post_norm: Option<&Vector>) {
+        if let Some(pn) = post_norm {
+            self.norm_rows_in_place(proj, pn);
+        }
+        for (x, p) in x.iter_mut().zip(proj.iter()) {
+            *x += p;
+        }
     }
 
     fn norm_rows(&self, x: &[f32], w: &Vector, out: &mut [f32]) {
