@@ -187,6 +187,11 @@ impl Catalog {
         self.models.iter().find(|m| m.name == name)
     }
 
+    /// The model called `name`, or an error listing the catalog's names.
+    pub fn require(&self, name: &str) -> Result<&CatalogModel, CatalogError> {
+        self.get(name).ok_or_else(|| self.unknown(name))
+    }
+
     fn unknown(&self, name: &str) -> CatalogError {
         CatalogError::UnknownModel {
             name: name.to_owned(),
@@ -250,13 +255,17 @@ pub fn resolve(
     if as_path.is_file() {
         return Ok(as_path.to_owned());
     }
-    let model = catalog
-        .get(name_or_path)
-        .ok_or_else(|| catalog.unknown(name_or_path))?;
+    let model = catalog.require(name_or_path)?;
     if is_cached(model)? {
         return model_path(model);
     }
     pull(model, progress)
+}
+
+/// Maps an I/O error on `path` to [`CatalogError::Io`] saying `what` was being done.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CatalogError {
+    let path = path.to_owned();
+    move |source| CatalogError::Io { what, path, source }
 }
 
 /// The Python interpreter used for pip: `$RETORT_PYTHON`, else `python3`.
@@ -272,10 +281,6 @@ pub fn pull(
 ) -> Result<PathBuf, CatalogError> {
     let dest = model_path(model)?;
     let dir = dest.parent().map(Path::to_owned).unwrap_or_default();
-    let io = |what, path: &Path| {
-        let path = path.to_owned();
-        move |source| CatalogError::Io { what, path, source }
-    };
     fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
     if is_cached(model)? {
         progress.phase(&format!("verifying {}", model.file), Some(model.size));
@@ -304,10 +309,6 @@ fn pull_into(
     partial: &Path,
     progress: &mut dyn PullProgress,
 ) -> Result<(), CatalogError> {
-    let io = |what, path: &Path| {
-        let path = path.to_owned();
-        move |source| CatalogError::Io { what, path, source }
-    };
     let out = File::create(partial).map_err(io("cannot create", partial))?;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let mut hasher = Sha256::new();

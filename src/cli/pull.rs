@@ -1,7 +1,7 @@
 //! `retort pull NAME`: fetch, assemble and verify a catalog model.
 
 use anyhow::Result;
-use retort::catalog::{self, Catalog, CatalogError};
+use retort::catalog::{self, Catalog};
 
 use super::progress::Bar;
 
@@ -11,17 +11,7 @@ pub fn run(names: &[String]) -> Result<()> {
     let default = vec![catalog.default_model().name.clone()];
     let names = if names.is_empty() { &default } else { names };
     for name in names {
-        let model = catalog
-            .get(name)
-            .ok_or_else(|| CatalogError::UnknownModel {
-                name: name.clone(),
-                known: catalog
-                    .models()
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let model = catalog.require(name)?;
         let mut bar = Bar::new();
         let path = catalog::pull(model, &mut bar);
         bar.finish();

@@ -102,26 +102,6 @@ impl Model {
     pub(crate) fn vector(&self, v: &Vector) -> &[f32] {
         bytemuck::cast_slice(&self.bytes()[v.offset..v.offset + 4 * v.len])
     }
-
-    /// Bytes of weights a decode step reads (every matrix once; the embedding row is negligible
-    /// unless it is also the output).
-    pub fn weight_bytes(&self) -> usize {
-        let w = &self.weights;
-        let per_layer: usize = w
-            .layers
-            .iter()
-            .map(|l| {
-                l.wq.bytes
-                    + l.wk.bytes
-                    + l.wv.bytes
-                    + l.wo.bytes
-                    + l.w_gate.bytes
-                    + l.w_up.bytes
-                    + l.w_down.bytes
-            })
-            .sum();
-        per_layer + w.output.bytes
-    }
 }
 
 #[cfg(test)]
