@@ -47,7 +47,7 @@ impl Scratch {
         Scratch {
             max_batch: b,
             x: vec![0.0; b * hp.n_embd],
-            xn: vec![0.0; b * hp.n_embd.max(hp.n_head * hp.head_dim_v)],
+            xn: vec![0.0; b * hp.n_embd],
             q: vec![0.0; b * hp.n_head * hp.head_dim],
             k: vec![0.0; b * hp.n_head_kv * hp.head_dim],
             v: vec![0.0; b * hp.n_head_kv * hp.head_dim_v],
