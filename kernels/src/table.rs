@@ -15,7 +15,8 @@
 //! t.set_dequantize(GgmlType::Q4_K, dequantize_entry!(BlockQ4K, q4_k::dequantize_row_q4_k));
 //! t.set_quantize(GgmlType::Q8_K, quantize_entry!(BlockQ8K, q8_k::quantize_row_q8_k));
 //! t.set_dot(GgmlType::Q4_K, DotKernels::vec_dot_only(vec_dot_entry!(BlockQ4K, BlockQ8K, q4_k::vec_dot_q4_k_q8_k)));
-//! // a tier overlay, in `x86::overlay_avx2` / `aarch64::overlay_*` (plain fns):
+//! // a tier overlay, in `x86::overlay_avx2` / `x86::overlay_avx512` / `aarch64::overlay_*`
+//! // (plain fns):
 //! t.set_dot(GgmlType::Q4_K, DotKernels {
 //!     vec_dot: vec_dot_entry!(BlockQ4K, BlockQ8K, avx2_q4_k::vec_dot_q4_k_q8_k_avx2),
 //!     gemv: Some(gemv_entry!(BlockQ4K, BlockQ8K, avx2_q4_k::gemv_q4_k_q8_k_avx2)),
@@ -204,10 +205,16 @@ pub fn for_tier(tier: Tier) -> KernelTable {
     }
     match tier {
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 | Tier::Avx512 => {
-            // No AVX-512 kernels yet: an AVX-512 CPU runs the AVX2 table and says so.
+        Tier::Avx2 => {
             crate::x86::overlay_avx2(&mut t);
             t.tier = Tier::Avx2;
+        }
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx512 => {
+            // AVX2 entries first: the AVX-512 overlay replaces only the types it implements.
+            crate::x86::overlay_avx2(&mut t);
+            crate::x86::overlay_avx512(&mut t);
+            t.tier = Tier::Avx512;
         }
         #[cfg(target_arch = "aarch64")]
         Tier::Neon | Tier::Dotprod | Tier::I8mm => crate::aarch64::overlay(&mut t, tier),

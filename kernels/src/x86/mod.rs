@@ -2,8 +2,9 @@
 //! each the twin of a scalar kernel in [`crate::generic`] with the same signature.
 //!
 //! `overlay_avx2` registers the AVX2 (+FMA +F16C) entries; `table::for_tier` calls it only
-//! when the CPU has those features. Adding a kernel: `mod` line here and one `t.set_…` line in
-//! the overlay.
+//! when the CPU has those features. `overlay_avx512` registers the AVX-512 (F/BW/VL + VNNI)
+//! entries on top of the AVX2 table, for a CPU with those features as well. Adding a kernel:
+//! `mod` line here and one `t.set_…` line in the overlay.
 
 pub mod avx2_f16;
 pub mod avx2_f32;
@@ -149,4 +150,13 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     avx2_q5_k::register(t);
     avx2_q6_k::register(t);
     avx2_q8_k::register(t);
+}
+
+/// Puts the AVX-512 kernels into `t`, which already holds the AVX2 ones (types without an
+/// AVX-512 kernel keep their AVX2 entries).
+///
+/// Only for a CPU with AVX-512 F, BW, VL and VNNI as well as AVX2, FMA and F16C.
+pub(crate) fn overlay_avx512(t: &mut KernelTable) {
+    // K-quants (avx512-kquants helper): one `avx512_qN_k::register(t);` line per type here.
+    let _ = t;
 }
