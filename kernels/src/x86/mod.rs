@@ -23,6 +23,12 @@ pub mod avx2_q6_k;
 pub mod avx2_q8_0;
 pub mod avx2_q8_k;
 pub mod avx2_quantize_q8;
+mod avx512_k_blocks;
+pub mod avx512_q2_k;
+pub mod avx512_q3_k;
+pub mod avx512_q4_k;
+pub mod avx512_q5_k;
+pub mod avx512_q6_k;
 
 use half::f16;
 
@@ -157,6 +163,10 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
 ///
 /// Only for a CPU with AVX-512 F, BW, VL and VNNI as well as AVX2, FMA and F16C.
 pub(crate) fn overlay_avx512(t: &mut KernelTable) {
-    // K-quants (avx512-kquants helper): one `avx512_qN_k::register(t);` line per type here.
-    let _ = t;
+    // K-quants (avx512-kquants helper).
+    avx512_q2_k::register(t);
+    avx512_q3_k::register(t);
+    avx512_q4_k::register(t);
+    avx512_q5_k::register(t);
+    avx512_q6_k::register(t);
 }

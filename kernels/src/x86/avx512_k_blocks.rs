@@ -1,0 +1,413 @@
+//! Building blocks of the AVX-512 (F/BW/VL + VNNI) K-quant kernels: the integer block dots every
+//! K type reduces to, and one tile driver behind vec_dot, gemv and gemm that walks blocks in the
+//! order of the scalar twins.
+//!
+//! Each K-quant kernel *prepares* a weight block (its 256 quants unpacked to unsigned bytes in
+//! value order, four 64-byte vectors, plus its scales spread to one i16 per quant pair) and then
+//! takes exact integer dots with Q8_K activation blocks: `vpmaddubsw` sums quant pairs to i16 (a
+//! weight byte is at most 63, so a pair sum is at most `2·63·128 = 16128`: never saturates, -128
+//! activations included), and VNNI `vpdpwssd` multiplies those pairs by their sub-block scales and
+//! adds them to i32 lanes in one instruction. The second integer sum of a block (the minimum term
+//! of Q2_K/Q4_K/Q5_K, the offset term of Q3_K/Q6_K) is one `vpmaddwd` over the activation's
+//! `bsums`.
+//!
+//! The float side follows the scalar twins exactly, eight blocks at once: the integer sums of
+//! eight consecutive blocks are reduced into one vector (main and second sum interleaved, block
+//! `j` in lanes `2j`, `2j + 1`), converted, multiplied by `d·da` / `dmin·da` with the twin's
+//! roundings (separate multiplies and subtraction, never fused), and added to lane `j` of the
+//! eight block lanes of [`crate::generic::accumulate`]. Block `8g + j` is the only term lane `j`
+//! receives in group `g`, so the lanes see the twin's additions in the twin's order; a short last
+//! group adds under a mask. Integer sums are exact in any order, so every output is bit-identical
+//! to the scalar twin, and gemv/gemm (tiles of several rows or activation rows) are bit-identical
+//! to vec_dot.
+
+use core::arch::x86_64::*;
+
+use crate::blocks::BlockQ8K;
+use crate::generic::accumulate::BlockAccumulator;
+
+/// A K-quant weight type as the AVX-512 drivers see it.
+pub(crate) trait KWeightAvx512 {
+    /// The weight block struct.
+    type Block;
+    /// A weight block unpacked for integer dots.
+    type Prepared;
+
+    /// `None` for the "scale and minimum" types, whose block term is
+    /// `(d·da)·main - (dmin·da)·second`; `Some(s)` for the symmetric ones, whose block term is
+    /// `(d·da)·(main - (second << s))` (wrapping, as the twins compute it).
+    const OFFSET_SHIFT: Option<u32>;
+
+    /// The f16 bits of `d` (low half) and `dmin` (high half; zero for symmetric types).
+    fn scale_bits(w: &Self::Block) -> u32;
+
+    /// Unpacks one weight block.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512 F/BW/VL and VNNI.
+    unsafe fn prepare(w: &Self::Block) -> Self::Prepared;
+
+    /// The integer sums of a prepared block against one activation block, as 8 i32 lanes
+    /// summing to the main sum and 8 summing to the second sum.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512 F/BW/VL and VNNI.
+    unsafe fn partials(p: &Self::Prepared, a: &BlockQ8K) -> (__m256i, __m256i);
+}
+
+/// Loads the 64 activation quants starting at value `64k` (`k` in 0..4).
+#[inline(always)]
+pub(crate) unsafe fn load_act64(a: &BlockQ8K, k: usize) -> __m512i {
+    debug_assert!(k < 4);
+    // SAFETY: `64k + 64 <= 256`, so the unaligned 64-byte load stays inside `a.qs`.
+    unsafe { _mm512_loadu_si512(a.qs.as_ptr().add(64 * k) as *const _) }
+}
+
+/// Broadcasts 32 bytes at `p` to both halves of a vector.
+#[inline(always)]
+pub(crate) unsafe fn broadcast32(p: *const u8) -> __m512i {
+    // SAFETY: the caller guarantees 32 readable bytes at `p` and AVX-512 F.
+    unsafe { _mm512_broadcast_i64x4(_mm256_loadu_si256(p as *const __m256i)) }
+}
+
+/// A vector with `lo` in every byte of its low half and `hi` in every byte of its high half.
+#[inline(always)]
+pub(crate) unsafe fn bytes_lo_hi(lo: u8, hi: u8) -> __m512i {
+    // SAFETY: register-only operations; the caller guarantees AVX-512 F.
+    unsafe { _mm512_inserti64x4::<1>(_mm512_set1_epi8(lo as i8), _mm256_set1_epi8(hi as i8)) }
+}
+
+/// A vector with `lo` in every i16 of its low half and `hi` in every i16 of its high half.
+#[inline(always)]
+pub(crate) unsafe fn words_lo_hi(lo: i16, hi: i16) -> __m512i {
+    // SAFETY: register-only operations; the caller guarantees AVX-512 F.
+    unsafe { _mm512_inserti64x4::<1>(_mm512_set1_epi16(lo), _mm256_set1_epi16(hi)) }
+}
+
+/// Spreads 8 sub-block scales (i16 lanes of `s8`, sub-blocks of 32) over the i16 pairs of the
+/// four 64-value vectors: entry `k` holds scale `2k` in its low half and `2k + 1` in its high
+/// half.
+#[inline(always)]
+pub(crate) unsafe fn spread_scales32(s8: __m128i) -> [__m512i; 4] {
+    // SAFETY: register-only operations; the caller guarantees AVX-512 F/BW.
+    unsafe {
+        let s = _mm512_zextsi128_si512(s8);
+        core::array::from_fn(|k| {
+            let k = k as i16;
+            _mm512_permutexvar_epi16(words_lo_hi(2 * k, 2 * k + 1), s)
+        })
+    }
+}
+
+/// Spreads 16 sub-block scales (i16 lanes of `s16`, sub-blocks of 16) over the i16 pairs of
+/// the four 64-value vectors: in entry `k`, 128-bit lane `l` holds scale `4k + l`.
+#[inline(always)]
+pub(crate) unsafe fn spread_scales16(s16: __m256i) -> [__m512i; 4] {
+    // SAFETY: register-only operations; the caller guarantees AVX-512 F/BW.
+    unsafe {
+        let s = _mm512_zextsi256_si512(s16);
+        // i16 lane e lies in 128-bit lane e / 8.
+        let lane = _mm512_set_epi64(
+            0x0003_0003_0003_0003,
+            0x0003_0003_0003_0003,
+            0x0002_0002_0002_0002,
+            0x0002_0002_0002_0002,
+            0x0001_0001_0001_0001,
+            0x0001_0001_0001_0001,
+            0,
+            0,
+        );
+        core::array::from_fn(|k| {
+            let idx = _mm512_add_epi16(lane, _mm512_set1_epi16(4 * k as i16));
+            _mm512_permutexvar_epi16(idx, s)
+        })
+    }
+}
+
+/// `Σ_e sc(e)·q[e]·a[e]` over a block's 256 values, with the scales spread by
+/// [`spread_scales32`] or [`spread_scales16`], as 8 i32 lanes.
+#[inline(always)]
+pub(crate) unsafe fn dot_scaled(q: &[__m512i; 4], sc: &[__m512i; 4], a: &BlockQ8K) -> __m256i {
+    // SAFETY: register operations and in-bounds activation loads; the caller guarantees
+    // AVX-512 F/BW and VNNI.
+    unsafe {
+        let z = _mm512_setzero_si512();
+        let p0 = _mm512_maddubs_epi16(q[0], load_act64(a, 0));
+        let p1 = _mm512_maddubs_epi16(q[1], load_act64(a, 1));
+        let p2 = _mm512_maddubs_epi16(q[2], load_act64(a, 2));
+        let p3 = _mm512_maddubs_epi16(q[3], load_act64(a, 3));
+        // Two chains of two VNNI steps: shorter latency than one chain of four.
+        let s01 = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, p0, sc[0]), p1, sc[1]);
+        let s23 = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, p2, sc[2]), p3, sc[3]);
+        let s = _mm512_add_epi32(s01, s23);
+        _mm256_add_epi32(_mm512_castsi512_si256(s), _mm512_extracti64x4_epi64::<1>(s))
+    }
+}
+
+/// `Σ_j coef[j]·bsums[j]` over the 16 per-16 sums of an activation block, as 8 i32 lanes.
+#[inline(always)]
+pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> __m256i {
+    // SAFETY: `bsums` is 16 i16 = 32 bytes, read by one unaligned load; the caller guarantees
+    // AVX2.
+    unsafe {
+        let bs = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);
+        _mm256_madd_epi16(bs, coef)
+    }
+}
+
+/// Widens 8 bytes (as a little-endian u64) to 8 i16 lanes, zero-extended.
+#[inline(always)]
+pub(crate) unsafe fn widen_u8x8(v: u64) -> __m128i {
+    // SAFETY: register-only operations; the caller guarantees SSE4.1.
+    unsafe { _mm_cvtepu8_epi16(_mm_cvtsi64_si128(v as i64)) }
+}
+
+/// The output lanes of a tile for one group of up to 8 blocks: per block pair `t`, the main and
+/// second sums of blocks `2t`, `2t + 1` as `[M, S, M', S']`.
+type PairSums = [__m128i; 4];
+
+/// Blocks whose terms share one vector of lanes.
+const GROUP: usize = 8;
+
+/// Reduces the partial sums `(main, second)` of two blocks to `[M0, S0, M1, S1]`.
+#[inline(always)]
+unsafe fn pair_sums(b0: (__m256i, __m256i), b1: (__m256i, __m256i)) -> __m128i {
+    // SAFETY: register-only operations; the caller guarantees AVX2.
+    unsafe {
+        // Per 128-bit lane: [m+m, m+m, s+s, s+s] of each block...
+        let u0 = _mm256_hadd_epi32(b0.0, b0.1);
+        let u1 = _mm256_hadd_epi32(b1.0, b1.1);
+        // ...then [M0, S0, M1, S1] per lane, and the two lanes added.
+        let x = _mm256_hadd_epi32(u0, u1);
+        _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
+    }
+}
+
+/// Adds the float terms of one group (`len` blocks, 1..=8) to the eight block lanes `acc`.
+///
+/// `sums` are the group's integer sums ([`pair_sums`]); `scales` the `(d, dmin)` pairs of the
+/// weight blocks as f32 (block `j` in lanes `2j`, `2j + 1`); `ad` the activation scales, each
+/// repeated twice the same way.
+#[inline(always)]
+unsafe fn add_group_terms<K: KWeightAvx512>(
+    acc: __m256,
+    sums: &PairSums,
+    scales: __m512,
+    ad: __m512,
+    len: usize,
+) -> __m256 {
+    // SAFETY: register-only operations; the caller guarantees AVX-512 F/VL.
+    unsafe {
+        let lo = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(sums[0]), sums[1]);
+        let hi = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(sums[2]), sums[3]);
+        // Lanes 2j, 2j + 1: main and second sum of block j.
+        let mut z = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+        if let Some(shift) = K::OFFSET_SHIFT {
+            // Even lanes: main - (second << shift), wrapping as the twins.
+            let second = _mm512_srli_epi64::<32>(z);
+            let off = _mm512_sllv_epi32(second, _mm512_set1_epi32(shift as i32));
+            z = _mm512_sub_epi32(z, off);
+        }
+        // Lanes 2j, 2j + 1: d·da and dmin·da, then times the sums (the twin's roundings).
+        let dd = _mm512_mul_ps(scales, ad);
+        let prod = _mm512_mul_ps(dd, _mm512_cvtepi32_ps(z));
+        let terms = if K::OFFSET_SHIFT.is_none() {
+            // Even lanes: (d·da)·main - (dmin·da)·second.
+            _mm512_sub_ps(prod, _mm512_movehdup_ps(prod))
+        } else {
+            prod
+        };
+        let evens = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+        let t = _mm512_castps512_ps256(_mm512_permutexvar_ps(evens, terms));
+        let mask = (((1u32 << len) - 1) & 0xff) as __mmask8;
+        _mm256_mask_add_ps(acc, mask, acc, t)
+    }
+}
+
+/// The `(d, dmin)` pairs of blocks `start..start + len` of a weight row as f32 (block `j` in lanes
+/// `2j`, `2j + 1`; lanes past `len` zero).
+#[inline(always)]
+unsafe fn group_scales<K: KWeightAvx512>(w: &[K::Block], start: usize, len: usize) -> __m512 {
+    let mut bits = [0u32; GROUP];
+    for (b, blk) in bits.iter_mut().zip(&w[start..start + len]) {
+        *b = K::scale_bits(blk);
+    }
+    // SAFETY: 32 bytes read from a 32-byte array; the caller guarantees AVX-512 F.
+    unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(bits.as_ptr() as *const __m256i)) }
+}
+
+/// The activation scales of blocks `start..start + len`, each in two lanes (`2j`, `2j + 1`).
+#[inline(always)]
+unsafe fn group_act_scales(a: &[BlockQ8K], start: usize, len: usize) -> __m512 {
+    let mut d = [0.0f32; GROUP];
+    for (v, blk) in d.iter_mut().zip(&a[start..start + len]) {
+        *v = blk.d;
+    }
+    // SAFETY: 32 bytes read from a 32-byte array; register operations; the caller guarantees
+    // AVX-512 F.
+    unsafe {
+        let v = _mm512_castps256_ps512(_mm256_loadu_ps(d.as_ptr()));
+        let dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+        _mm512_permutexvar_ps(dup, v)
+    }
+}
+
+/// The integer sums of one group (`len` blocks from `start`) for every (row, activation row)
+/// pair of a tile; each weight block is prepared once for all `C` activation rows.
+#[inline(always)]
+unsafe fn group_sums<K: KWeightAvx512, const R: usize, const C: usize>(
+    w: &[&[K::Block]; R],
+    a: &[&[BlockQ8K]; C],
+    start: usize,
+    len: usize,
+) -> [[PairSums; C]; R] {
+    // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI; all block indices are below
+    // `start + len`, which the caller keeps within every row.
+    unsafe {
+        let zero = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        let mut out = [[[_mm_setzero_si128(); 4]; C]; R];
+        for t in 0..GROUP / 2 {
+            let mut pair = [[[zero; 2]; C]; R];
+            for (b, i) in (2 * t..2 * t + 2).enumerate() {
+                if i >= len {
+                    continue;
+                }
+                for (row, pr) in w.iter().zip(pair.iter_mut()) {
+                    let p = K::prepare(&row[start + i]);
+                    for (col, pc) in a.iter().zip(pr.iter_mut()) {
+                        pc[b] = K::partials(&p, &col[start + i]);
+                    }
+                }
+            }
+            for (or, pr) in out.iter_mut().zip(&pair) {
+                for (oc, pc) in or.iter_mut().zip(pr) {
+                    oc[t] = pair_sums(pc[0], pc[1]);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Dot products of `R` weight rows with `C` activation rows (all `nb` blocks long):
+/// `out[r][c] = vec_dot(w[r], a[c])`, each in the scalar twin's order.
+#[inline(always)]
+unsafe fn tile<K: KWeightAvx512, const R: usize, const C: usize>(
+    w: [&[K::Block]; R],
+    a: [&[BlockQ8K]; C],
+    nb: usize,
+) -> [[f32; C]; R] {
+    assert!(w.iter().all(|r| r.len() >= nb) && a.iter().all(|c| c.len() >= nb));
+    // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI; every group lies within `nb`.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); C]; R];
+        let mut start = 0;
+        while start < nb {
+            let len = GROUP.min(nb - start);
+            // A full group with a constant length, so its loops unroll.
+            let sums = if len == GROUP {
+                group_sums::<K, R, C>(&w, &a, start, GROUP)
+            } else {
+                group_sums::<K, R, C>(&w, &a, start, len)
+            };
+            let ad: [__m512; C] = core::array::from_fn(|c| group_act_scales(a[c], start, len));
+            for r in 0..R {
+                let scales = group_scales::<K>(w[r], start, len);
+                for c in 0..C {
+                    acc[r][c] = add_group_terms::<K>(acc[r][c], &sums[r][c], scales, ad[c], len);
+                }
+            }
+            start += len;
+        }
+        acc.map(|row| {
+            row.map(|v| {
+                let mut lanes = [0.0f32; 8];
+                _mm256_storeu_ps(lanes.as_mut_ptr(), v);
+                BlockAccumulator::from_lanes(lanes).finish()
+            })
+        })
+    }
+}
+
+/// Dot product of one weight row with one activation row.
+#[inline(always)]
+pub(crate) unsafe fn vec_dot<K: KWeightAvx512>(x: &[K::Block], y: &[BlockQ8K]) -> f32 {
+    let nb = x.len().min(y.len());
+    // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
+    unsafe { tile::<K, 1, 1>([x], [y], nb)[0][0] }
+}
+
+/// Weight rows per gemv tile (each activation block is loaded once for all of them).
+const GEMV_ROWS: usize = 4;
+
+/// `out[r] = vec_dot(row r of w, act)`; rows are `act.len()` blocks long.
+#[inline(always)]
+pub(crate) unsafe fn gemv<K: KWeightAvx512>(w: &[K::Block], act: &[BlockQ8K], out: &mut [f32]) {
+    let nb = act.len();
+    if nb == 0 {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        return;
+    }
+    let rows = out.len().min(w.len() / nb);
+    let quads = rows / GEMV_ROWS;
+    for q in 0..quads {
+        let r0 = q * GEMV_ROWS;
+        let rows_w: [&[K::Block]; GEMV_ROWS] =
+            core::array::from_fn(|i| &w[(r0 + i) * nb..(r0 + i + 1) * nb]);
+        // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
+        let d = unsafe { tile::<K, GEMV_ROWS, 1>(rows_w, [act], nb) };
+        for (i, v) in d.iter().enumerate() {
+            out[r0 + i] = v[0];
+        }
+    }
+    for r in quads * GEMV_ROWS..rows {
+        // SAFETY: as above.
+        out[r] = unsafe { tile::<K, 1, 1>([&w[r * nb..(r + 1) * nb]], [act], nb)[0][0] };
+    }
+}
+
+/// Activation rows sharing one prepared weight block in [`gemm`].
+const GEMM_COLS: usize = 4;
+
+/// Activation rows kept hot while every weight row passes over them in [`gemm`] (64 Q8_K rows of
+/// 2048 values are 146 KiB: an L2's worth).
+const GEMM_COL_TILE: usize = 64;
+
+/// `out[c * rows + r] = vec_dot(row r of w, activation row c)`, `rows = out.len() / n_act`.
+#[inline(always)]
+pub(crate) unsafe fn gemm<K: KWeightAvx512>(
+    w: &[K::Block],
+    act: &[BlockQ8K],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    if n_act == 0 {
+        return;
+    }
+    let nb = act.len() / n_act;
+    let rows = out.len() / n_act;
+    if nb == 0 {
+        out.iter_mut().for_each(|o| *o = 0.0);
+        return;
+    }
+    let col = |c: usize| &act[c * nb..(c + 1) * nb];
+    for tile0 in (0..n_act).step_by(GEMM_COL_TILE) {
+        let tile_end = (tile0 + GEMM_COL_TILE).min(n_act);
+        for (r, wrow) in w.chunks_exact(nb).take(rows).enumerate() {
+            let mut c0 = tile0;
+            while c0 + GEMM_COLS <= tile_end {
+                let cols: [&[BlockQ8K]; GEMM_COLS] = core::array::from_fn(|t| col(c0 + t));
+                // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
+                let d = unsafe { tile::<K, 1, GEMM_COLS>([wrow], cols, nb) };
+                for (t, v) in d[0].iter().enumerate() {
+                    out[(c0 + t) * rows + r] = *v;
+                }
+                c0 += GEMM_COLS;
+            }
+            for c in c0..tile_end {
+                // SAFETY: as above.
+                out[c * rows + r] = unsafe { tile::<K, 1, 1>([wrow], [col(c)], nb)[0][0] };
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! AVX-512 (F/BW/VL + VNNI) kernels for Q3_K weights × Q8_K activations (vec_dot, gemv, gemm),
+//! bit-identical to the scalar twins in [`crate::generic::q3_k`].
+
+use core::arch::x86_64::*;
+
+use super::avx512_k_blocks::{self as kb, KWeightAvx512};
+use crate::blocks::{BlockQ3K, BlockQ8K};
+use crate::ggml_type::GgmlType;
+use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+
+/// A Q3_K block unpacked: stored quants `q + 4` in value order (64 per vector), the scales
+/// spread by [`kb::spread_scales16`], and the 16 scales for the `-4·Σ sc·bsum` correction.
+pub(crate) struct PreparedQ3K {
+    q: [__m512i; 4],
+    sc: [__m512i; 4],
+    scales16: __m256i,
+}
+
+/// The 16 signed scales of a Q3_K block (as [`crate::generic::q3_k::scales_q3_k`]) as i16 lanes:
+/// the 6-bit values gathered eight at a time in u64 words, then `- 32`.
+#[inline(always)]
+unsafe fn scales16_q3_k(packed: &[u8; 12]) -> __m256i {
+    let low = u64::from_le_bytes([
+        packed[0], packed[1], packed[2], packed[3], packed[4], packed[5], packed[6], packed[7],
+    ]);
+    let top = u32::from_le_bytes([packed[8], packed[9], packed[10], packed[11]]);
+    const LOW4: u64 = 0x0f0f_0f0f_0f0f_0f0f;
+    const LOW2: u32 = 0x0303_0303;
+    // Scale j's top bits are bits 2·(j / 4) of byte j % 4 of `top`.
+    let top_bits = |s: u32| ((top >> s) & LOW2) as u64;
+    let s0_7 = (low & LOW4) | (top_bits(0) | top_bits(2) << 32) << 4;
+    let s8_15 = ((low >> 4) & LOW4) | (top_bits(4) | top_bits(6) << 32) << 4;
+    // SAFETY: register-only operations; the caller guarantees AVX2.
+    unsafe {
+        let v = _mm_set_epi64x(s8_15 as i64, s0_7 as i64);
+        _mm256_cvtepi8_epi16(_mm_sub_epi8(v, _mm_set1_epi8(32)))
+    }
+}
+
+/// Marker for the Q3_K drivers.
+pub(crate) struct Q3KAvx512;
+
+impl KWeightAvx512 for Q3KAvx512 {
+    type Block = BlockQ3K;
+    type Prepared = PreparedQ3K;
+    const OFFSET_SHIFT: Option<u32> = Some(2);
+
+    #[inline(always)]
+    fn scale_bits(w: &BlockQ3K) -> u32 {
+        w.d.to_bits() as u32
+    }
+
+    #[inline(always)]
+    unsafe fn prepare(w: &BlockQ3K) -> PreparedQ3K {
+        // SAFETY: the broadcasts read 32 bytes at 0/32 of the 64-byte `qs` and the whole 32-byte
+        // `hmask`; the rest is register work; the caller guarantees AVX-512 F/BW.
+        unsafe {
+            // Vector k covers values 64k..64k + 64: half n = k / 2, groups j = 2(k % 2) (low
+            // half) and j + 1 (high half): low 2 bits at bits 2j of `qs[32n + l]` (a 16-bit
+            // shift drags in bits of the neighbouring byte only above bit 1), high bit at bit
+            // 4n + j of `hmask[l]`, worth 4.
+            let m3 = _mm512_set1_epi8(3);
+            let four = _mm512_set1_epi8(4);
+            let hmask = kb::broadcast32(w.hmask.as_ptr());
+            let q = core::array::from_fn(|k| {
+                let n = k / 2;
+                let j = 2 * (k % 2);
+                let raw = kb::broadcast32(w.qs.as_ptr().add(32 * n));
+                let shift = kb::words_lo_hi(2 * j as i16, 2 * j as i16 + 2);
+                let low = _mm512_and_si512(_mm512_srlv_epi16(raw, shift), m3);
+                let bit = 4 * n + j;
+                let high = _mm512_test_epi8_mask(hmask, kb::bytes_lo_hi(1 << bit, 2 << bit));
+                _mm512_mask_add_epi8(low, high, low, four)
+            });
+            let scales16 = scales16_q3_k(&w.scales);
+            PreparedQ3K {
+                q,
+                sc: kb::spread_scales16(scales16),
+                scales16,
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn partials(p: &PreparedQ3K, a: &BlockQ8K) -> (__m256i, __m256i) {
+        // SAFETY: the caller guarantees AVX-512 F/BW and VNNI.
+        unsafe { (kb::dot_scaled(&p.q, &p.sc, a), kb::dot_bsums(p.scales16, a)) }
+    }
+}
+
+/// Dot product of a Q3_K row with a Q8_K row.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn vec_dot_q3_k_q8_k_avx512(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
+    // SAFETY: this function's contract guarantees the features.
+    unsafe { kb::vec_dot::<Q3KAvx512>(x, y) }
+}
+
+/// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn gemv_q3_k_q8_k_avx512(w: &[BlockQ3K], act: &[BlockQ8K], out: &mut [f32]) {
+    // SAFETY: this function's contract guarantees the features.
+    unsafe { kb::gemv::<Q3KAvx512>(w, act, out) }
+}
+
+/// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn gemm_q3_k_q8_k_avx512(
+    w: &[BlockQ3K],
+    act: &[BlockQ8K],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: this function's contract guarantees the features.
+    unsafe { kb::gemm::<Q3KAvx512>(w, act, n_act, out) }
+}
+
+/// Registers the Q3_K kernels of this file in an AVX-512 table (only for a CPU with AVX-512
+/// F/BW/VL, VNNI, AVX2, FMA and F16C).
+pub(crate) fn register(t: &mut KernelTable) {
+    t.set_dot(
+        GgmlType::Q3_K,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k_avx512),
+            gemv: Some(gemv_entry!(BlockQ3K, BlockQ8K, gemv_q3_k_q8_k_avx512)),
+            gemm: Some(gemm_entry!(BlockQ3K, BlockQ8K, gemm_q3_k_q8_k_avx512)),
+        },
+    );
+}

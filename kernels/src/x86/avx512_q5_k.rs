@@ -1,0 +1,115 @@
+//! AVX-512 (F/BW/VL + VNNI) kernels for Q5_K weights × Q8_K activations (vec_dot, gemv, gemm),
+//! bit-identical to the scalar twins in [`crate::generic::q5_k`].
+
+use core::arch::x86_64::*;
+
+use super::avx512_k_blocks::{self as kb, KWeightAvx512};
+use crate::blocks::{BlockQ5K, BlockQ8K};
+use crate::generic::q4_k::scales_mins_k4;
+use crate::ggml_type::GgmlType;
+use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+
+/// A Q5_K block unpacked: quants in value order (64 per vector), the scales spread by
+/// [`kb::spread_scales32`], and the minimums over the 16 per-16 activation sums.
+pub(crate) struct PreparedQ5K {
+    q: [__m512i; 4],
+    sc: [__m512i; 4],
+    mins16: __m256i,
+}
+
+/// Marker for the Q5_K drivers.
+pub(crate) struct Q5KAvx512;
+
+impl KWeightAvx512 for Q5KAvx512 {
+    type Block = BlockQ5K;
+    type Prepared = PreparedQ5K;
+    const OFFSET_SHIFT: Option<u32> = None;
+
+    #[inline(always)]
+    fn scale_bits(w: &BlockQ5K) -> u32 {
+        w.d.to_bits() as u32 | (w.dmin.to_bits() as u32) << 16
+    }
+
+    #[inline(always)]
+    unsafe fn prepare(w: &BlockQ5K) -> PreparedQ5K {
+        let (sc, mn) = scales_mins_k4(&w.scales);
+        // SAFETY: the broadcasts read 32 bytes at `32c` of the 128-byte `qs` and the whole
+        // 32-byte `qh`; the rest is register work; the caller guarantees AVX-512 F/BW.
+        unsafe {
+            // Vector c: chunk c's low nibbles (sub-block 2c) in the low half, its high nibbles
+            // (sub-block 2c + 1) in the high half; the fifth bit is bit 2c (low half) or
+            // 2c + 1 (high half) of `qh[l]`.
+            let shift = kb::words_lo_hi(0, 4);
+            let m4 = _mm512_set1_epi8(0x0f);
+            let sixteen = _mm512_set1_epi8(16);
+            let qh = kb::broadcast32(w.qh.as_ptr());
+            let q = core::array::from_fn(|c| {
+                let raw = kb::broadcast32(w.qs.as_ptr().add(32 * c));
+                let low = _mm512_and_si512(_mm512_srlv_epi16(raw, shift), m4);
+                let fifth = _mm512_test_epi8_mask(qh, kb::bytes_lo_hi(1 << (2 * c), 2 << (2 * c)));
+                _mm512_mask_add_epi8(low, fifth, low, sixteen)
+            });
+            let m8 = _mm_cvtsi64_si128(u64::from_le_bytes(mn) as i64);
+            let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+            PreparedQ5K {
+                q,
+                sc: kb::spread_scales32(kb::widen_u8x8(u64::from_le_bytes(sc))),
+                mins16,
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn partials(p: &PreparedQ5K, a: &BlockQ8K) -> (__m256i, __m256i) {
+        // SAFETY: the caller guarantees AVX-512 F/BW and VNNI.
+        unsafe { (kb::dot_scaled(&p.q, &p.sc, a), kb::dot_bsums(p.mins16, a)) }
+    }
+}
+
+/// Dot product of a Q5_K row with a Q8_K row.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn vec_dot_q5_k_q8_k_avx512(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
+    // SAFETY: this function's contract guarantees the features.
+    unsafe { kb::vec_dot::<Q5KAvx512>(x, y) }
+}
+
+/// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn gemv_q5_k_q8_k_avx512(w: &[BlockQ5K], act: &[BlockQ8K], out: &mut [f32]) {
+    // SAFETY: this function's contract guarantees the features.
+    unsafe { kb::gemv::<Q5KAvx512>(w, act, out) }
+}
+
+/// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
+///
+/// # Safety
+/// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn gemm_q5_k_q8_k_avx512(
+    w: &[BlockQ5K],
+    act: &[BlockQ8K],
+    n_act: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: this function's contract guarantees the features.
+    unsafe { kb::gemm::<Q5KAvx512>(w, act, n_act, out) }
+}
+
+/// Registers the Q5_K kernels of this file in an AVX-512 table (only for a CPU with AVX-512
+/// F/BW/VL, VNNI, AVX2, FMA and F16C).
+pub(crate) fn register(t: &mut KernelTable) {
+    t.set_dot(
+        GgmlType::Q5_K,
+        DotKernels {
+            vec_dot: vec_dot_entry!(BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_avx512),
+            gemv: Some(gemv_entry!(BlockQ5K, BlockQ8K, gemv_q5_k_q8_k_avx512)),
+            gemm: Some(gemm_entry!(BlockQ5K, BlockQ8K, gemm_q5_k_q8_k_avx512)),
+        },
+    );
+}
