@@ -146,7 +146,7 @@ impl TierOps {
 
 /// Bytes in a row of `n` elements of `ty`.
 fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
-    if n % ty.block_size() != 0 {
+    if !n.is_multiple_of(ty.block_size()) {
         return Err(KernelError::NotBlockMultiple { ty, n });
     }
     (n / ty.block_size())
@@ -171,7 +171,7 @@ fn check_packed(
     }
     let align = block_align(ty);
     // An empty slice has no address to speak of (its pointer is merely dangling).
-    if !bytes.is_empty() && (bytes.as_ptr() as usize) % align != 0 {
+    if !bytes.is_empty() && !(bytes.as_ptr() as usize).is_multiple_of(align) {
         return Err(KernelError::Misaligned { ty, what, align });
     }
     Ok(())
@@ -330,7 +330,7 @@ pub(crate) fn gemm_with(
             n_act,
         });
     }
-    if out.len() % n_act != 0 {
+    if !out.len().is_multiple_of(n_act) {
         return Err(KernelError::OutputShape {
             out_len: out.len(),
             n_act,

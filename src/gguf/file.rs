@@ -318,7 +318,7 @@ fn validate_tensor(
         .ok_or_else(overflow)?;
     t.shape[0].checked_mul(n_rows).ok_or_else(overflow)?;
     let row_bytes = ty.row_bytes(t.shape[0]).ok_or_else(|| {
-        if t.shape[0] % ty.block_size() as u64 != 0 {
+        if !t.shape[0].is_multiple_of(ty.block_size() as u64) {
             GgufError::NotWholeBlocks {
                 tensor: t.name.clone(),
                 ty,
@@ -330,7 +330,7 @@ fn validate_tensor(
         }
     })?;
     let bytes = row_bytes.checked_mul(n_rows).ok_or_else(overflow)?;
-    if t.offset % alignment != 0 {
+    if !t.offset.is_multiple_of(alignment) {
         return Err(GgufError::MisalignedTensor {
             tensor: t.name,
             offset: t.offset,
