@@ -1,10 +1,13 @@
-//! The AVX2 K-quant kernels against their scalar twins, and their gemv/gemm against their own
-//! vec_dot.
+//! The AVX2 and AVX-512 K-quant kernels against their scalar twins, and their gemv/gemm against
+//! their own vec_dot.
 //!
 //! Both comparisons are exact: the kernels sum quant products in integers (exact in any order)
 //! and repeat the scalar float sequence per block, so any difference is a bug. Data: random and
 //! adversarial blocks (extreme quants and scales, zero/subnormal/infinite f16 scales), odd block
 //! counts, rows starting at addresses that are not 32-byte (nor 4-byte) aligned.
+//!
+//! A tier this CPU lacks is skipped with a note on stderr (`--nocapture` shows it); the AVX-512
+//! tests run on an AVX-512 VNNI machine or under the Bochs rig (`.ci/avx512-tests`).
 #![cfg(target_arch = "x86_64")]
 
 use bytemuck::{Pod, Zeroable};
@@ -15,6 +18,10 @@ use retort_kernels::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, B
 use retort_kernels::generic::{q2_k, q3_k, q4_k, q5_k, q6_k, q8_k};
 use retort_kernels::ggml_type::QK_K;
 use retort_kernels::x86::{avx2_q2_k, avx2_q3_k, avx2_q4_k, avx2_q5_k, avx2_q6_k, avx2_q8_k};
+use retort_kernels::x86::{
+    avx512_q2_k, avx512_q3_k, avx512_q4_k, avx512_q5_k, avx512_q6_k, avx512_q8_k,
+};
+use retort_kernels::Tier;
 
 fn avx2_available() -> bool {
     let ok = std::is_x86_feature_detected!("avx2")
@@ -26,18 +33,33 @@ fn avx2_available() -> bool {
     ok
 }
 
-type Dot<B> = fn(&[B], &[BlockQ8K]) -> f32;
-type Avx2Dot<B> = unsafe fn(&[B], &[BlockQ8K]) -> f32;
-type Avx2Gemv<B> = unsafe fn(&[B], &[BlockQ8K], &mut [f32]);
-type Avx2Gemm<B> = unsafe fn(&[B], &[BlockQ8K], usize, &mut [f32]);
+fn avx512_available() -> bool {
+    let ok = Tier::Avx512.is_supported();
+    if !ok {
+        eprintln!(
+            "skipped: this CPU lacks AVX-512 F/BW/VL/VNNI (with AVX2, FMA, F16C): the AVX-512 \
+             kernels cannot run here (the Bochs rig .ci/avx512-tests runs them)"
+        );
+    }
+    ok
+}
 
-/// One K type's kernels under test.
+type Dot<B> = fn(&[B], &[BlockQ8K]) -> f32;
+type SimdDot<B> = unsafe fn(&[B], &[BlockQ8K]) -> f32;
+type SimdGemv<B> = unsafe fn(&[B], &[BlockQ8K], &mut [f32]);
+type SimdGemm<B> = unsafe fn(&[B], &[BlockQ8K], usize, &mut [f32]);
+
+/// One K type's kernels of one tier under test.
 struct Kernels<B> {
     name: &'static str,
+    /// The tier's name in messages.
+    tier: &'static str,
+    /// Whether this CPU runs the tier (prints a skip note when not).
+    available: fn() -> bool,
     scalar: Dot<B>,
-    vec_dot: Avx2Dot<B>,
-    gemv: Avx2Gemv<B>,
-    gemm: Avx2Gemm<B>,
+    vec_dot: SimdDot<B>,
+    gemv: SimdGemv<B>,
+    gemm: SimdGemm<B>,
     set_scales: fn(&mut B, f16, f16),
 }
 
@@ -121,7 +143,7 @@ fn same(a: f32, b: f32) -> bool {
 }
 
 fn check<B: Pod>(k: Kernels<B>) {
-    if !avx2_available() {
+    if !(k.available)() {
         return;
     }
     check_wide_gemm(&k);
@@ -148,23 +170,32 @@ fn check<B: Pod>(k: Kernels<B>) {
             for r in 0..rows {
                 let wr = &w[r * nb..(r + 1) * nb];
                 let want = (k.scalar)(wr, a);
-                // SAFETY: AVX2, FMA and F16C were detected above.
+                // SAFETY: the tier's features were detected above.
                 let got = unsafe { (k.vec_dot)(wr, a) };
                 assert!(
                     same(got, want),
-                    "{} vec_dot, {nb} blocks, row {r}, act {c}: avx2 {got:e}, scalar {want:e}",
-                    k.name
+                    "{} {} vec_dot, n {} ({nb} blocks), row {r}, act {c}: {} {got:e} ({:#x}), \
+                     scalar {want:e} ({:#x})",
+                    k.name,
+                    k.tier,
+                    nb * QK_K,
+                    k.tier,
+                    got.to_bits(),
+                    want.to_bits()
                 );
                 dots[c * rows + r] = got;
             }
             let mut gemv = vec![f32::NAN; rows];
-            // SAFETY: AVX2, FMA and F16C were detected above; `w` holds `rows` rows of `nb` blocks.
+            // SAFETY: the tier's features were detected above; `w` holds `rows` rows of `nb`
+            // blocks.
             unsafe { (k.gemv)(w, a, &mut gemv) };
             for r in 0..rows {
                 assert!(
                     same(gemv[r], dots[c * rows + r]),
-                    "{} gemv, {nb} blocks, row {r}, act {c}: {:e} vs vec_dot {:e}",
+                    "{} {} gemv, n {} ({nb} blocks), row {r}, act {c}: {:e} vs vec_dot {:e}",
                     k.name,
+                    k.tier,
+                    nb * QK_K,
                     gemv[r],
                     dots[c * rows + r]
                 );
@@ -172,13 +203,18 @@ fn check<B: Pod>(k: Kernels<B>) {
         }
         for n in 1..=n_act {
             let mut gemm = vec![f32::NAN; rows * n];
-            // SAFETY: AVX2, FMA and F16C were detected above; `act` holds at least `n` rows.
+            // SAFETY: the tier's features were detected above; `act` holds at least `n` rows.
             unsafe { (k.gemm)(w, &act[..n * nb], n, &mut gemm) };
             for (i, (g, d)) in gemm.iter().zip(&dots).enumerate() {
                 assert!(
                     same(*g, *d),
-                    "{} gemm ({n} activation rows), {nb} blocks, output {i}: {g:e} vs vec_dot {d:e}",
-                    k.name
+                    "{} {} gemm ({n} activation rows), n {} ({nb} blocks), row {}, act {}: {g:e} \
+                     vs vec_dot {d:e}",
+                    k.name,
+                    k.tier,
+                    nb * QK_K,
+                    i % rows,
+                    i / rows
                 );
             }
         }
@@ -193,7 +229,7 @@ fn check_wide_gemm<B: Pod>(k: &Kernels<B>) {
     let w: Vec<B> = (0..rows * nb).map(|i| pool[i % pool.len()]).collect();
     let act = activation_blocks(&mut rng, n_act * nb);
     let mut gemm = vec![f32::NAN; rows * n_act];
-    // SAFETY: AVX2, FMA and F16C were detected by the caller.
+    // SAFETY: the tier's features were detected by the caller.
     unsafe { (k.gemm)(&w, &act, n_act, &mut gemm) };
     for c in 0..n_act {
         for r in 0..rows {
@@ -201,8 +237,10 @@ fn check_wide_gemm<B: Pod>(k: &Kernels<B>) {
             let d = unsafe { (k.vec_dot)(&w[r * nb..(r + 1) * nb], &act[c * nb..(c + 1) * nb]) };
             assert!(
                 same(gemm[c * rows + r], d),
-                "{} wide gemm, row {r}, act {c}: {:e} vs vec_dot {d:e}",
+                "{} {} wide gemm, n {}, row {r}, act {c}: {:e} vs vec_dot {d:e}",
                 k.name,
+                k.tier,
+                nb * QK_K,
                 gemm[c * rows + r]
             );
         }
@@ -213,6 +251,8 @@ fn check_wide_gemm<B: Pod>(k: &Kernels<B>) {
 fn q2_k_avx2_matches_scalar() {
     check(Kernels::<BlockQ2K> {
         name: "Q2_K",
+        tier: "avx2",
+        available: avx2_available,
         scalar: q2_k::vec_dot_q2_k_q8_k,
         vec_dot: avx2_q2_k::vec_dot_q2_k_q8_k_avx2,
         gemv: avx2_q2_k::gemv_q2_k_q8_k_avx2,
@@ -228,6 +268,8 @@ fn q2_k_avx2_matches_scalar() {
 fn q3_k_avx2_matches_scalar() {
     check(Kernels::<BlockQ3K> {
         name: "Q3_K",
+        tier: "avx2",
+        available: avx2_available,
         scalar: q3_k::vec_dot_q3_k_q8_k,
         vec_dot: avx2_q3_k::vec_dot_q3_k_q8_k_avx2,
         gemv: avx2_q3_k::gemv_q3_k_q8_k_avx2,
@@ -240,6 +282,8 @@ fn q3_k_avx2_matches_scalar() {
 fn q4_k_avx2_matches_scalar() {
     check(Kernels::<BlockQ4K> {
         name: "Q4_K",
+        tier: "avx2",
+        available: avx2_available,
         scalar: q4_k::vec_dot_q4_k_q8_k,
         vec_dot: avx2_q4_k::vec_dot_q4_k_q8_k_avx2,
         gemv: avx2_q4_k::gemv_q4_k_q8_k_avx2,
@@ -255,6 +299,8 @@ fn q4_k_avx2_matches_scalar() {
 fn q5_k_avx2_matches_scalar() {
     check(Kernels::<BlockQ5K> {
         name: "Q5_K",
+        tier: "avx2",
+        available: avx2_available,
         scalar: q5_k::vec_dot_q5_k_q8_k,
         vec_dot: avx2_q5_k::vec_dot_q5_k_q8_k_avx2,
         gemv: avx2_q5_k::gemv_q5_k_q8_k_avx2,
@@ -270,6 +316,8 @@ fn q5_k_avx2_matches_scalar() {
 fn q6_k_avx2_matches_scalar() {
     check(Kernels::<BlockQ6K> {
         name: "Q6_K",
+        tier: "avx2",
+        available: avx2_available,
         scalar: q6_k::vec_dot_q6_k_q8_k,
         vec_dot: avx2_q6_k::vec_dot_q6_k_q8_k_avx2,
         gemv: avx2_q6_k::gemv_q6_k_q8_k_avx2,
@@ -278,20 +326,110 @@ fn q6_k_avx2_matches_scalar() {
     });
 }
 
+#[test]
+fn q2_k_avx512_matches_scalar() {
+    check(Kernels::<BlockQ2K> {
+        name: "Q2_K",
+        tier: "avx512",
+        available: avx512_available,
+        scalar: q2_k::vec_dot_q2_k_q8_k,
+        vec_dot: avx512_q2_k::vec_dot_q2_k_q8_k_avx512,
+        gemv: avx512_q2_k::gemv_q2_k_q8_k_avx512,
+        gemm: avx512_q2_k::gemm_q2_k_q8_k_avx512,
+        set_scales: |b, d, m| {
+            b.d = d;
+            b.dmin = m;
+        },
+    });
+}
+
+#[test]
+fn q3_k_avx512_matches_scalar() {
+    check(Kernels::<BlockQ3K> {
+        name: "Q3_K",
+        tier: "avx512",
+        available: avx512_available,
+        scalar: q3_k::vec_dot_q3_k_q8_k,
+        vec_dot: avx512_q3_k::vec_dot_q3_k_q8_k_avx512,
+        gemv: avx512_q3_k::gemv_q3_k_q8_k_avx512,
+        gemm: avx512_q3_k::gemm_q3_k_q8_k_avx512,
+        set_scales: |b, d, _| b.d = d,
+    });
+}
+
+#[test]
+fn q4_k_avx512_matches_scalar() {
+    check(Kernels::<BlockQ4K> {
+        name: "Q4_K",
+        tier: "avx512",
+        available: avx512_available,
+        scalar: q4_k::vec_dot_q4_k_q8_k,
+        vec_dot: avx512_q4_k::vec_dot_q4_k_q8_k_avx512,
+        gemv: avx512_q4_k::gemv_q4_k_q8_k_avx512,
+        gemm: avx512_q4_k::gemm_q4_k_q8_k_avx512,
+        set_scales: |b, d, m| {
+            b.d = d;
+            b.dmin = m;
+        },
+    });
+}
+
+#[test]
+fn q5_k_avx512_matches_scalar() {
+    check(Kernels::<BlockQ5K> {
+        name: "Q5_K",
+        tier: "avx512",
+        available: avx512_available,
+        scalar: q5_k::vec_dot_q5_k_q8_k,
+        vec_dot: avx512_q5_k::vec_dot_q5_k_q8_k_avx512,
+        gemv: avx512_q5_k::gemv_q5_k_q8_k_avx512,
+        gemm: avx512_q5_k::gemm_q5_k_q8_k_avx512,
+        set_scales: |b, d, m| {
+            b.d = d;
+            b.dmin = m;
+        },
+    });
+}
+
+#[test]
+fn q6_k_avx512_matches_scalar() {
+    check(Kernels::<BlockQ6K> {
+        name: "Q6_K",
+        tier: "avx512",
+        available: avx512_available,
+        scalar: q6_k::vec_dot_q6_k_q8_k,
+        vec_dot: avx512_q6_k::vec_dot_q6_k_q8_k_avx512,
+        gemv: avx512_q6_k::gemv_q6_k_q8_k_avx512,
+        gemm: avx512_q6_k::gemm_q6_k_q8_k_avx512,
+        set_scales: |b, d, _| b.d = d,
+    });
+}
+
 /// Through `ops`: the AVX2 table really holds these kernels, agrees with the generic table bit
 /// for bit, and its gemv/gemm equal its vec_dot element by element.
 #[test]
 fn ops_avx2_tier_matches_generic_tier() {
-    use retort_kernels::ops;
-    use retort_kernels::{GgmlType, Tier};
-    if !avx2_available() {
-        return;
+    if avx2_available() {
+        ops_tier_matches_generic_tier(Tier::Avx2);
     }
-    let avx2 = ops::for_tier(Tier::Avx2);
-    assert_eq!(avx2.tier(), Tier::Avx2, "the AVX2 table was not built");
+}
+
+/// The same through the AVX-512 table.
+#[test]
+fn ops_avx512_tier_matches_generic_tier() {
+    if avx512_available() {
+        ops_tier_matches_generic_tier(Tier::Avx512);
+    }
+}
+
+fn ops_tier_matches_generic_tier(tier: Tier) {
+    use retort_kernels::ops;
+    use retort_kernels::GgmlType;
+    let fast_ops = ops::for_tier(tier);
+    assert_eq!(fast_ops.tier(), tier, "the {tier} table was not built");
     let generic = ops::for_tier(Tier::Generic);
     let mut rng = ChaCha8Rng::seed_from_u64(0x0b5);
-    let (rows, n_act) = (3, 5);
+    let (rows, n_act) = (6, 5);
     for ty in [
         GgmlType::Q2_K,
         GgmlType::Q3_K,
@@ -299,7 +437,7 @@ fn ops_avx2_tier_matches_generic_tier() {
         GgmlType::Q5_K,
         GgmlType::Q6_K,
     ] {
-        for nb in [1usize, 3, 4] {
+        for nb in [1usize, 3, 4, 9] {
             let n = nb * QK_K;
             // Weights from the reference quantizer, activations from the Q8_K quantizer, in
             // u32 storage for alignment.
@@ -324,21 +462,37 @@ fn ops_avx2_tier_matches_generic_tier() {
                 let a = &act[c * act_bytes..(c + 1) * act_bytes];
                 for r in 0..rows {
                     let wr = &w[r * row_bytes..(r + 1) * row_bytes];
-                    let fast = avx2.vec_dot(ty, n, wr, a).unwrap();
+                    let fast = fast_ops.vec_dot(ty, n, wr, a).unwrap();
                     let slow = generic.vec_dot(ty, n, wr, a).unwrap();
-                    assert_eq!(fast.to_bits(), slow.to_bits(), "{ty} vec_dot {nb} blocks");
+                    assert_eq!(
+                        fast.to_bits(),
+                        slow.to_bits(),
+                        "{ty} {tier} vec_dot, n {n}, row {r}, act {c}: {fast:e} vs generic {slow:e}"
+                    );
                     dots[c * rows + r] = fast;
                 }
                 let mut gv = vec![0.0f32; rows];
-                avx2.gemv(ty, n, w, a, &mut gv).unwrap();
+                fast_ops.gemv(ty, n, w, a, &mut gv).unwrap();
                 for r in 0..rows {
-                    assert_eq!(gv[r].to_bits(), dots[c * rows + r].to_bits(), "{ty} gemv");
+                    assert_eq!(
+                        gv[r].to_bits(),
+                        dots[c * rows + r].to_bits(),
+                        "{ty} {tier} gemv, n {n}, row {r}, act {c}: {:e} vs vec_dot {:e}",
+                        gv[r],
+                        dots[c * rows + r]
+                    );
                 }
             }
             let mut gm = vec![0.0f32; rows * n_act];
-            avx2.gemm(ty, n, w, act, n_act, &mut gm).unwrap();
+            fast_ops.gemm(ty, n, w, act, n_act, &mut gm).unwrap();
             for (i, (g, d)) in gm.iter().zip(&dots).enumerate() {
-                assert_eq!(g.to_bits(), d.to_bits(), "{ty} gemm output {i}");
+                assert_eq!(
+                    g.to_bits(),
+                    d.to_bits(),
+                    "{ty} {tier} gemm, n {n}, row {}, act {}: {g:e} vs vec_dot {d:e}",
+                    i % rows,
+                    i / rows
+                );
             }
         }
     }
@@ -400,9 +554,20 @@ fn q8_k_rows(rng: &mut ChaCha8Rng) -> Vec<Vec<f32>> {
 
 #[test]
 fn q8_k_quantize_avx2_matches_scalar() {
-    if !avx2_available() {
-        return;
+    if avx2_available() {
+        check_q8_k_quantize(Tier::Avx2, avx2_q8_k::quantize_row_q8_k_avx2);
     }
+}
+
+#[test]
+fn q8_k_quantize_avx512_matches_scalar() {
+    if avx512_available() {
+        check_q8_k_quantize(Tier::Avx512, avx512_q8_k::quantize_row_q8_k_avx512);
+    }
+}
+
+/// A tier's Q8_K quantizer against the scalar twin, directly and through the tier's table.
+fn check_q8_k_quantize(tier: Tier, quantize: unsafe fn(&[f32], &mut [BlockQ8K])) {
     let mut rng = ChaCha8Rng::seed_from_u64(0x08c);
     let mut store = Vec::new();
     for (r, row) in q8_k_rows(&mut rng).iter().enumerate() {
@@ -412,31 +577,32 @@ fn q8_k_quantize_avx2_matches_scalar() {
         let mut want = vec![BlockQ8K::zeroed(); nb];
         q8_k::quantize_row_q8_k(x, &mut want);
         let mut got = vec![BlockQ8K::zeroed(); nb];
-        // SAFETY: AVX2, FMA and F16C were detected above.
-        unsafe { avx2_q8_k::quantize_row_q8_k_avx2(x, &mut got) };
+        // SAFETY: the caller detected the tier's features.
+        unsafe { quantize(x, &mut got) };
         for (b, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(
                 bytemuck::bytes_of(g),
                 bytemuck::bytes_of(w),
-                "row {r} block {b}: avx2 d {} vs scalar d {}",
+                "{tier} Q8_K quantize, row {r} block {b}: d {} vs scalar d {}",
                 g.d,
                 w.d
             );
         }
     }
     // And through the tables.
-    use retort_kernels::{ops, GgmlType, Tier};
-    let avx2 = ops::for_tier(Tier::Avx2);
+    use retort_kernels::{ops, GgmlType};
+    let fast = ops::for_tier(tier);
+    assert_eq!(fast.tier(), tier, "the {tier} table was not built");
     let generic = ops::for_tier(Tier::Generic);
     let x: Vec<f32> = (0..3 * QK_K)
         .map(|_| rng.random_range(-4.0f32..4.0))
         .collect();
     let bytes = GgmlType::Q8_K.row_bytes(x.len() as u64).unwrap() as usize;
     let (mut a, mut g) = (vec![0u32; bytes / 4], vec![0u32; bytes / 4]);
-    avx2.quantize_row(GgmlType::Q8_K, &x, bytemuck::cast_slice_mut(&mut a))
+    fast.quantize_row(GgmlType::Q8_K, &x, bytemuck::cast_slice_mut(&mut a))
         .unwrap();
     generic
         .quantize_row(GgmlType::Q8_K, &x, bytemuck::cast_slice_mut(&mut g))
         .unwrap();
-    assert_eq!(a, g);
+    assert_eq!(a, g, "{tier} Q8_K quantize through the table");
 }

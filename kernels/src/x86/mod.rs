@@ -29,6 +29,7 @@ pub mod avx512_q3_k;
 pub mod avx512_q4_k;
 pub mod avx512_q5_k;
 pub mod avx512_q6_k;
+pub mod avx512_q8_k;
 
 use half::f16;
 
@@ -169,4 +170,5 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     avx512_q4_k::register(t);
     avx512_q5_k::register(t);
     avx512_q6_k::register(t);
+    avx512_q8_k::register(t);
 }
