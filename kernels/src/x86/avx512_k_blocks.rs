@@ -92,10 +92,11 @@ pub(crate) unsafe fn spread_scales32(s8: __m128i) -> [__m512i; 4] {
     // SAFETY: register-only operations; the caller guarantees AVX-512 F/BW.
     unsafe {
         let s = _mm512_zextsi128_si512(s8);
-        core::array::from_fn(|k| {
-            let k = k as i16;
-            _mm512_permutexvar_epi16(words_lo_hi(2 * k, 2 * k + 1), s)
-        })
+        let mut out = [_mm512_setzero_si512(); 4];
+        for (k, o) in (0i16..).zip(out.iter_mut()) {
+            *o = _mm512_permutexvar_epi16(words_lo_hi(2 * k, 2 * k + 1), s);
+        }
+        out
     }
 }
 
@@ -117,10 +118,11 @@ pub(crate) unsafe fn spread_scales16(s16: __m256i) -> [__m512i; 4] {
             0,
             0,
         );
-        core::array::from_fn(|k| {
-            let idx = _mm512_add_epi16(lane, _mm512_set1_epi16(4 * k as i16));
-            _mm512_permutexvar_epi16(idx, s)
-        })
+        let mut out = [_mm512_setzero_si512(); 4];
+        for (k, o) in (0i16..).zip(out.iter_mut()) {
+            *o = _mm512_permutexvar_epi16(_mm512_add_epi16(lane, _mm512_set1_epi16(4 * k)), s);
+        }
+        out
     }
 }
 
@@ -226,22 +228,24 @@ unsafe fn add_group_terms<K: KWeightAvx512>(
 
 /// The `(d, dmin)` pairs of blocks `start..start + len` of a weight row as f32 (block `j` in lanes
 /// `2j`, `2j + 1`; lanes past `len` zero).
+#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
 #[inline(always)]
 unsafe fn group_scales<K: KWeightAvx512>(w: &[K::Block], start: usize, len: usize) -> __m512 {
     let mut bits = [0u32; GROUP];
-    for (b, blk) in bits.iter_mut().zip(&w[start..start + len]) {
-        *b = K::scale_bits(blk);
+    for j in 0..len {
+        bits[j] = K::scale_bits(&w[start + j]);
     }
     // SAFETY: 32 bytes read from a 32-byte array; the caller guarantees AVX-512 F.
     unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(bits.as_ptr() as *const __m256i)) }
 }
 
 /// The activation scales of blocks `start..start + len`, each in two lanes (`2j`, `2j + 1`).
+#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
 #[inline(always)]
 unsafe fn group_act_scales(a: &[BlockQ8K], start: usize, len: usize) -> __m512 {
     let mut d = [0.0f32; GROUP];
-    for (v, blk) in d.iter_mut().zip(&a[start..start + len]) {
-        *v = blk.d;
+    for j in 0..len {
+        d[j] = a[start + j].d;
     }
     // SAFETY: 32 bytes read from a 32-byte array; register operations; the caller guarantees
     // AVX-512 F.
@@ -254,6 +258,7 @@ unsafe fn group_act_scales(a: &[BlockQ8K], start: usize, len: usize) -> __m512 {
 
 /// The integer sums of one group (`len` blocks from `start`) for every (row, activation row)
 /// pair of a tile; each weight block is prepared once for all `C` activation rows.
+#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
 #[inline(always)]
 unsafe fn group_sums<K: KWeightAvx512, const R: usize, const C: usize>(
     w: &[&[K::Block]; R],
@@ -272,16 +277,16 @@ unsafe fn group_sums<K: KWeightAvx512, const R: usize, const C: usize>(
                 if i >= len {
                     continue;
                 }
-                for (row, pr) in w.iter().zip(pair.iter_mut()) {
-                    let p = K::prepare(&row[start + i]);
-                    for (col, pc) in a.iter().zip(pr.iter_mut()) {
-                        pc[b] = K::partials(&p, &col[start + i]);
+                for r in 0..R {
+                    let p = K::prepare(&w[r][start + i]);
+                    for c in 0..C {
+                        pair[r][c][b] = K::partials(&p, &a[c][start + i]);
                     }
                 }
             }
-            for (or, pr) in out.iter_mut().zip(&pair) {
-                for (oc, pc) in or.iter_mut().zip(pr) {
-                    oc[t] = pair_sums(pc[0], pc[1]);
+            for r in 0..R {
+                for c in 0..C {
+                    out[r][c][t] = pair_sums(pair[r][c][0], pair[r][c][1]);
                 }
             }
         }
@@ -291,13 +296,19 @@ unsafe fn group_sums<K: KWeightAvx512, const R: usize, const C: usize>(
 
 /// Dot products of `R` weight rows with `C` activation rows (all `nb` blocks long):
 /// `out[r][c] = vec_dot(w[r], a[c])`, each in the scalar twin's order.
+#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
 #[inline(always)]
 unsafe fn tile<K: KWeightAvx512, const R: usize, const C: usize>(
     w: [&[K::Block]; R],
     a: [&[BlockQ8K]; C],
     nb: usize,
 ) -> [[f32; C]; R] {
-    assert!(w.iter().all(|r| r.len() >= nb) && a.iter().all(|c| c.len() >= nb));
+    for row in &w {
+        assert!(row.len() >= nb);
+    }
+    for col in &a {
+        assert!(col.len() >= nb);
+    }
     // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI; every group lies within `nb`.
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); C]; R];
@@ -310,7 +321,10 @@ unsafe fn tile<K: KWeightAvx512, const R: usize, const C: usize>(
             } else {
                 group_sums::<K, R, C>(&w, &a, start, len)
             };
-            let ad: [__m512; C] = core::array::from_fn(|c| group_act_scales(a[c], start, len));
+            let mut ad = [_mm512_setzero_ps(); C];
+            for c in 0..C {
+                ad[c] = group_act_scales(a[c], start, len);
+            }
             for r in 0..R {
                 let scales = group_scales::<K>(w[r], start, len);
                 for c in 0..C {
@@ -319,13 +333,15 @@ unsafe fn tile<K: KWeightAvx512, const R: usize, const C: usize>(
             }
             start += len;
         }
-        acc.map(|row| {
-            row.map(|v| {
+        let mut out = [[0.0f32; C]; R];
+        for r in 0..R {
+            for c in 0..C {
                 let mut lanes = [0.0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), v);
-                BlockAccumulator::from_lanes(lanes).finish()
-            })
-        })
+                _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r][c]);
+                out[r][c] = BlockAccumulator::from_lanes(lanes).finish();
+            }
+        }
+        out
     }
 }
 
@@ -352,8 +368,10 @@ pub(crate) unsafe fn gemv<K: KWeightAvx512>(w: &[K::Block], act: &[BlockQ8K], ou
     let quads = rows / GEMV_ROWS;
     for q in 0..quads {
         let r0 = q * GEMV_ROWS;
-        let rows_w: [&[K::Block]; GEMV_ROWS] =
-            core::array::from_fn(|i| &w[(r0 + i) * nb..(r0 + i + 1) * nb]);
+        let mut rows_w: [&[K::Block]; GEMV_ROWS] = [&[]; GEMV_ROWS];
+        for (i, rw) in rows_w.iter_mut().enumerate() {
+            *rw = &w[(r0 + i) * nb..(r0 + i + 1) * nb];
+        }
         // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
         let d = unsafe { tile::<K, GEMV_ROWS, 1>(rows_w, [act], nb) };
         for (i, v) in d.iter().enumerate() {
@@ -396,7 +414,10 @@ pub(crate) unsafe fn gemm<K: KWeightAvx512>(
         for (r, wrow) in w.chunks_exact(nb).take(rows).enumerate() {
             let mut c0 = tile0;
             while c0 + GEMM_COLS <= tile_end {
-                let cols: [&[BlockQ8K]; GEMM_COLS] = core::array::from_fn(|t| col(c0 + t));
+                let mut cols: [&[BlockQ8K]; GEMM_COLS] = [&[]; GEMM_COLS];
+                for (t, cl) in cols.iter_mut().enumerate() {
+                    *cl = col(c0 + t);
+                }
                 // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
                 let d = unsafe { tile::<K, 1, GEMM_COLS>([wrow], cols, nb) };
                 for (t, v) in d[0].iter().enumerate() {

@@ -38,14 +38,13 @@ impl KWeightAvx512 for Q2KAvx512 {
             // (low half) and j + 1 (high half) at bits 2j of each byte. A 16-bit shift drags in
             // bits of the neighbouring byte only above bit 1 of the low byte.
             let m3 = _mm512_set1_epi8(3);
-            let q = core::array::from_fn(|k| {
+            let mut q = [_mm512_setzero_si512(); 4];
+            for (k, qv) in q.iter_mut().enumerate() {
                 let raw = kb::broadcast32(w.qs.as_ptr().add(32 * (k / 2)));
                 let j = 2 * (k % 2) as i16;
-                _mm512_and_si512(
-                    _mm512_srlv_epi16(raw, kb::words_lo_hi(2 * j, 2 * j + 2)),
-                    m3,
-                )
-            });
+                let shift = kb::words_lo_hi(2 * j, 2 * j + 2);
+                *qv = _mm512_and_si512(_mm512_srlv_epi16(raw, shift), m3);
+            }
             let packed = _mm_loadu_si128(w.scales.as_ptr() as *const __m128i);
             let m4 = _mm_set1_epi8(0x0f);
             let scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, m4));

@@ -62,7 +62,8 @@ impl KWeightAvx512 for Q3KAvx512 {
             let m3 = _mm512_set1_epi8(3);
             let four = _mm512_set1_epi8(4);
             let hmask = kb::broadcast32(w.hmask.as_ptr());
-            let q = core::array::from_fn(|k| {
+            let mut q = [_mm512_setzero_si512(); 4];
+            for (k, qv) in q.iter_mut().enumerate() {
                 let n = k / 2;
                 let j = 2 * (k % 2);
                 let raw = kb::broadcast32(w.qs.as_ptr().add(32 * n));
@@ -70,8 +71,8 @@ impl KWeightAvx512 for Q3KAvx512 {
                 let low = _mm512_and_si512(_mm512_srlv_epi16(raw, shift), m3);
                 let bit = 4 * n + j;
                 let high = _mm512_test_epi8_mask(hmask, kb::bytes_lo_hi(1 << bit, 2 << bit));
-                _mm512_mask_add_epi8(low, high, low, four)
-            });
+                *qv = _mm512_mask_add_epi8(low, high, low, four);
+            }
             let scales16 = scales16_q3_k(&w.scales);
             PreparedQ3K {
                 q,

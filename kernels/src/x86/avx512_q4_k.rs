@@ -41,10 +41,11 @@ impl KWeightAvx512 for Q4KAvx512 {
             // (sub-block 2c + 1) in the high half.
             let shift = kb::words_lo_hi(0, 4);
             let m4 = _mm512_set1_epi8(0x0f);
-            let q = core::array::from_fn(|c| {
+            let mut q = [_mm512_setzero_si512(); 4];
+            for (c, qv) in q.iter_mut().enumerate() {
                 let raw = kb::broadcast32(w.qs.as_ptr().add(32 * c));
-                _mm512_and_si512(_mm512_srlv_epi16(raw, shift), m4)
-            });
+                *qv = _mm512_and_si512(_mm512_srlv_epi16(raw, shift), m4);
+            }
             // mn[j / 2] at i16 position j: duplicate each byte, then widen.
             let m8 = _mm_cvtsi64_si128(u64::from_le_bytes(mn) as i64);
             let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));

@@ -43,12 +43,13 @@ impl KWeightAvx512 for Q5KAvx512 {
             let m4 = _mm512_set1_epi8(0x0f);
             let sixteen = _mm512_set1_epi8(16);
             let qh = kb::broadcast32(w.qh.as_ptr());
-            let q = core::array::from_fn(|c| {
+            let mut q = [_mm512_setzero_si512(); 4];
+            for (c, qv) in q.iter_mut().enumerate() {
                 let raw = kb::broadcast32(w.qs.as_ptr().add(32 * c));
                 let low = _mm512_and_si512(_mm512_srlv_epi16(raw, shift), m4);
                 let fifth = _mm512_test_epi8_mask(qh, kb::bytes_lo_hi(1 << (2 * c), 2 << (2 * c)));
-                _mm512_mask_add_epi8(low, fifth, low, sixteen)
-            });
+                *qv = _mm512_mask_add_epi8(low, fifth, low, sixteen);
+            }
             let m8 = _mm_cvtsi64_si128(u64::from_le_bytes(mn) as i64);
             let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
             PreparedQ5K {
