@@ -83,8 +83,13 @@ unsafe fn quantize_block(src: &[f32], blk: &mut BlockQ8K) -> bool {
             let b = round16(vscale, ptr.add(16 * k));
             _mm_storeu_si128(blk.qs.as_mut_ptr().add(16 * k) as *mut __m128i, b);
         }
-        for (sum, group) in blk.bsums.iter_mut().zip(blk.qs.chunks_exact(16)) {
-            *sum = group.iter().map(|&q| q as i16).sum();
+        // Index loops: iterator adapters here are left as out-of-line calls in the leaf.
+        for j in 0..QK_K / 16 {
+            let mut sum = 0i16;
+            for e in 16 * j..16 * j + 16 {
+                sum += blk.qs[e] as i16;
+            }
+            blk.bsums[j] = sum;
         }
         blk.d = 1.0 / iscale;
         true
@@ -97,10 +102,11 @@ unsafe fn quantize_block(src: &[f32], blk: &mut BlockQ8K) -> bool {
 /// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn quantize_row_q8_k_avx512(x: &[f32], y: &mut [BlockQ8K]) {
-    for (src, blk) in x.chunks_exact(QK_K).zip(y.iter_mut()) {
+    for i in 0..y.len().min(x.len() / QK_K) {
+        let src = &x[QK_K * i..QK_K * (i + 1)];
         // SAFETY: this function's contract guarantees the features.
-        if !unsafe { quantize_block(src, blk) } {
-            quantize_row_q8_k(src, core::slice::from_mut(blk));
+        if !unsafe { quantize_block(src, &mut y[i]) } {
+            quantize_row_q8_k(src, core::slice::from_mut(&mut y[i]));
         }
     }
 }
