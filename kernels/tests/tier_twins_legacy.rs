@@ -1,5 +1,8 @@
-//! The AVX2 kernels of the legacy formats against their scalar twins, and the determinism
-//! invariant (gemv/gemm elements equal vec_dot bit for bit) in both tiers.
+//! The AVX2 and AVX-512 kernels of the legacy formats against their scalar twins, and the
+//! determinism invariant (gemv/gemm elements equal vec_dot bit for bit) in every tier.
+//!
+//! The AVX-512 tier runs only where `Tier::Avx512.is_supported()` (otherwise its tests print a
+//! note and return); `.ci/avx512-tests` runs this binary on an emulated AVX-512 VNNI CPU.
 //!
 //! The kernels follow one accumulation order in every tier (see
 //! `retort_kernels::generic::accumulate`), so the AVX2 results must equal the scalar ones
@@ -34,6 +37,29 @@ fn avx2() -> TierOps {
     let t = ops::for_tier(Tier::Avx2);
     assert_eq!(t.tier(), Tier::Avx2);
     t
+}
+
+/// Types with kernels of their own in the AVX-512 tier (BF16 has none in AVX2).
+const TYPES_AVX512: [GgmlType; 8] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+];
+
+/// The AVX-512 tier's ops, or `None` (with a note on stdout) when this CPU lacks AVX-512 VNNI.
+fn avx512(test: &str) -> Option<TierOps> {
+    if !Tier::Avx512.is_supported() {
+        println!("{test}: skipped, this CPU lacks AVX-512 F/BW/VL + VNNI (see .ci/avx512-tests)");
+        return None;
+    }
+    let t = ops::for_tier(Tier::Avx512);
+    assert_eq!(t.tier(), Tier::Avx512);
+    Some(t)
 }
 
 fn generic_ops() -> TierOps {
@@ -153,12 +179,13 @@ fn element_counts(ty: GgmlType) -> Vec<usize> {
     }
 }
 
-#[test]
-fn avx2_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
-    let fast = avx2();
+/// Every type of `types` in `fast` against the scalar twins (vec_dot) and against its own vec_dot
+/// (gemv, gemm), over element counts around the 8-block groups and every tile shape.
+fn check_tier_against_twins(fast: &TierOps, types: &[GgmlType], seed: u64) {
     let slow = generic_ops();
-    let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0001);
-    for ty in TYPES {
+    let name = fast.tier().name();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for &ty in types {
         let at = ty.vec_dot_type();
         for n in element_counts(ty) {
             for style in 0..4u32 {
@@ -174,7 +201,7 @@ fn avx2_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
                 let (abuf, arb) = make_rows(at, n, cols, aoff, style % 2, &mut rng);
                 let w = &wbuf.bytes()[off..off + rows * wrb];
                 let a = &abuf.bytes()[aoff..aoff + cols * arb];
-                for (name, t) in [("generic", &slow), ("avx2", &fast)] {
+                for (tname, t) in [("generic", &slow), (name, fast)] {
                     let mut out = vec![0.0f32; rows * cols];
                     t.gemm(ty, n, w, a, cols, &mut out).unwrap();
                     for c in 0..cols {
@@ -185,13 +212,29 @@ fn avx2_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
                             let wr = &w[r * wrb..(r + 1) * wrb];
                             let d = t.vec_dot(ty, n, wr, ac).unwrap();
                             let twin = slow.vec_dot(ty, n, wr, ac).unwrap();
-                            let ctx = format!("{ty} {name} n={n} style={style} r={r} c={c}");
-                            assert!(same(d, twin), "{ctx}: vec_dot {d} vs scalar twin {twin}");
-                            assert!(same(d, col[r]), "{ctx}: gemv {} vs vec_dot {d}", col[r]);
+                            let ctx = format!(
+                                "{ty} {tname} n={n} style={style} rows={rows} cols={cols} \
+                                 r={r} c={c}"
+                            );
                             assert!(
-                                same(d, out[c * rows + r]),
-                                "{ctx}: gemm {} vs vec_dot {d}",
-                                out[c * rows + r]
+                                same(d, twin),
+                                "{ctx}: vec_dot {d:e} ({:#010x}) vs scalar twin {twin:e} ({:#010x})",
+                                d.to_bits(),
+                                twin.to_bits()
+                            );
+                            let g = col[r];
+                            assert!(
+                                same(d, g),
+                                "{ctx}: gemv {g:e} ({:#010x}) vs vec_dot {d:e} ({:#010x})",
+                                g.to_bits(),
+                                d.to_bits()
+                            );
+                            let m = out[c * rows + r];
+                            assert!(
+                                same(d, m),
+                                "{ctx}: gemm {m:e} ({:#010x}) vs vec_dot {d:e} ({:#010x})",
+                                m.to_bits(),
+                                d.to_bits()
                             );
                         }
                     }
@@ -202,10 +245,23 @@ fn avx2_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
 }
 
 #[test]
-fn avx2_is_exact_on_extreme_quants() {
-    // All-max nibbles against -128 activations: the sign-flip trick would overflow here.
-    let fast = avx2();
+fn avx2_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
+    check_tier_against_twins(&avx2(), &TYPES, 0x7471_0001);
+}
+
+#[test]
+fn avx512_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot() {
+    let Some(fast) = avx512("avx512_equals_the_scalar_twin_and_gemv_gemm_equal_vec_dot") else {
+        return;
+    };
+    check_tier_against_twins(&fast, &TYPES_AVX512, 0x7471_0005);
+}
+
+/// Constant quant patterns with unit scales in `fast` against the scalar twins: all-max nibbles
+/// against -128 activations (the sign-flip trick would overflow here), -128 × -128 and friends.
+fn check_extreme_quants(fast: &TierOps) {
     let slow = generic_ops();
+    let name = fast.tier().name();
     let n = 9 * 32;
     for ty in [
         GgmlType::Q4_0,
@@ -248,10 +304,15 @@ fn avx2_is_exact_on_extreme_quants() {
             assert_eq!(
                 got.to_bits(),
                 want.to_bits(),
-                "{ty} {wfill:#x}/{afill:#x}: {got} vs {want}"
+                "{ty} {name} n={n} weights {wfill:#x} activations {afill:#x}: {got} vs twin {want}"
             );
         }
     }
+}
+
+#[test]
+fn avx2_is_exact_on_extreme_quants() {
+    check_extreme_quants(&avx2());
     // And one value worked out by hand: Q8_0 all -128 by all -128, 9 blocks, unit scales.
     let w = vec![
         BlockQ8_0 {
@@ -264,6 +325,26 @@ fn avx2_is_exact_on_extreme_quants() {
     let got = unsafe { x86::avx2_q8_0::vec_dot_q8_0_q8_0_avx2(&w, &w) };
     assert_eq!(got, (9 * 32 * 128 * 128) as f32);
     assert_eq!(generic::vec_dot_q8_0_q8_0(&w, &w), got);
+}
+
+#[test]
+fn avx512_is_exact_on_extreme_quants() {
+    let Some(fast) = avx512("avx512_is_exact_on_extreme_quants") else {
+        return;
+    };
+    check_extreme_quants(&fast);
+    // The hand-worked value through the typed leaf: Q8_0 all -128 by all -128, 9 blocks (one
+    // full group of eight and a short one), unit scales.
+    let w = vec![
+        BlockQ8_0 {
+            d: f16::ONE,
+            qs: [-128; 32]
+        };
+        9
+    ];
+    // SAFETY: `avx512()` checked the CPU features.
+    let got = unsafe { x86::avx512_q8_0::vec_dot_q8_0_q8_0_avx512(&w, &w) };
+    assert_eq!(got, (9 * 32 * 128 * 128) as f32);
 }
 
 #[test]
@@ -315,15 +396,15 @@ fn typed_twins_agree() {
     assert_eq!(slow, fast);
 }
 
-#[test]
-fn wide_gemm_crosses_activation_blocks() {
-    // More activation rows than one pass over the weights takes (64), with remainders.
-    let fast = avx2();
+/// More activation rows than one pass over the weights takes (64), with remainders; nine blocks
+/// per row (a full group of eight and a short one).
+fn check_wide_gemm(fast: &TierOps) {
     let slow = generic_ops();
+    let name = fast.tier().name();
     let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0004);
     for ty in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0] {
         let at = ty.vec_dot_type();
-        let (n, rows, cols) = (96, 7, 70);
+        let (n, rows, cols) = (9 * 32, 7, 70);
         let (wbuf, wrb) = make_rows(ty, n, rows, 2, 0, &mut rng);
         let (abuf, arb) = make_rows(at, n, cols, 2, 0, &mut rng);
         let w = &wbuf.bytes()[2..2 + rows * wrb];
@@ -343,7 +424,8 @@ fn wide_gemm_crosses_activation_blocks() {
                 assert_eq!(
                     out[c * rows + r].to_bits(),
                     want.to_bits(),
-                    "{ty} r{r} c{c}"
+                    "{ty} {name} n={n} gemm r={r} c={c}: {} vs twin vec_dot {want}",
+                    out[c * rows + r]
                 );
             }
         }
@@ -351,9 +433,21 @@ fn wide_gemm_crosses_activation_blocks() {
 }
 
 #[test]
-fn avx2_activation_quantizers_equal_the_scalar_twins() {
-    let fast = avx2();
+fn wide_gemm_crosses_activation_blocks() {
+    check_wide_gemm(&avx2());
+}
+
+#[test]
+fn avx512_wide_gemm_crosses_activation_blocks() {
+    if let Some(fast) = avx512("avx512_wide_gemm_crosses_activation_blocks") {
+        check_wide_gemm(&fast);
+    }
+}
+
+/// The Q8_0/Q8_1 activation quantizers of `fast` against the scalar twins, byte for byte.
+fn check_activation_quantizers(fast: &TierOps) {
     let slow = generic_ops();
+    let name = fast.tier().name();
     let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0003);
     let mut rows: Vec<Vec<f32>> = Vec::new();
     for _ in 0..200 {
@@ -399,8 +493,25 @@ fn avx2_activation_quantizers_equal_the_scalar_twins() {
                 .unwrap();
             slow.quantize_row(ty, x, &mut b.bytes_mut()[2..2 + len])
                 .unwrap();
-            assert_eq!(a.bytes()[2..2 + len], b.bytes()[2..2 + len], "{ty} row {k}");
+            assert_eq!(
+                a.bytes()[2..2 + len],
+                b.bytes()[2..2 + len],
+                "{ty} {name} quantize row {k} ({} values)",
+                x.len()
+            );
         }
+    }
+}
+
+#[test]
+fn avx2_activation_quantizers_equal_the_scalar_twins() {
+    check_activation_quantizers(&avx2());
+}
+
+#[test]
+fn avx512_activation_quantizers_equal_the_scalar_twins() {
+    if let Some(fast) = avx512("avx512_activation_quantizers_equal_the_scalar_twins") {
+        check_activation_quantizers(&fast);
     }
 }
 
@@ -431,6 +542,15 @@ fn env_cap_avx2_selects_the_avx2_table() {
 }
 
 #[test]
+fn env_cap_avx512_selects_the_avx512_table() {
+    if !Tier::Avx512.is_supported() {
+        println!("env_cap_avx512_selects_the_avx512_table: skipped, this CPU lacks AVX-512 VNNI");
+        return;
+    }
+    run_child_with_tier("child_expects_avx512", "avx512");
+}
+
+#[test]
 fn env_cap_generic_selects_the_generic_table() {
     run_child_with_tier("child_expects_generic", "generic");
 }
@@ -456,6 +576,29 @@ fn child_expects_avx2() {
         bytemuck::bytes_of(&a),
     );
     assert_eq!(got, Ok((16 * 2 * 3 + 16 * 3) as f32));
+}
+
+#[test]
+#[ignore = "run in a child process by env_cap_avx512_selects_the_avx512_table"]
+fn child_expects_avx512() {
+    assert_eq!(std::env::var("RETORT_CPU_TIER").as_deref(), Ok("avx512"));
+    assert_eq!(ops::active_tier(), Tier::Avx512);
+    // The table in use runs: nine Q4_0 blocks (a group of eight and a short one) through `ops`.
+    let w = [BlockQ4_0 {
+        d: f16::ONE,
+        qs: [0x9a; 16], // 10 and 9: q - 8 = 2 and 1
+    }; 9];
+    let a = [BlockQ8_0 {
+        d: f16::ONE,
+        qs: [3; 32],
+    }; 9];
+    let got = ops::vec_dot(
+        GgmlType::Q4_0,
+        9 * 32,
+        bytemuck::cast_slice(&w),
+        bytemuck::cast_slice(&a),
+    );
+    assert_eq!(got, Ok((9 * (16 * 2 * 3 + 16 * 3)) as f32));
 }
 
 #[test]
