@@ -158,6 +158,16 @@ fn make_rows(
                 }
             }
         }
+        if style == 1 && ty == GgmlType::BF16 {
+            // Random bits are NaN too often; mostly values over a wide range (products that
+            // overflow or underflow f32 included), some raw bit patterns.
+            for h in bytes.chunks_exact_mut(2) {
+                if rng.random_range(0..8) != 0 {
+                    let v = rng.random_range(-4.0f32..4.0) * 10f32.powi(rng.random_range(-25..25));
+                    h.copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes());
+                }
+            }
+        }
         if style == 1 && ty == GgmlType::F32 {
             for f in bytes.chunks_exact_mut(4) {
                 let v: f32 = rng.random_range(-1e3f32..1e3);
