@@ -126,6 +126,50 @@ pub(crate) unsafe fn spread_scales16(s16: __m256i) -> [__m512i; 4] {
     }
 }
 
+/// The 8 scales (i16 lanes) and the 8 minimums spread over the 16 per-16 activation sums
+/// (`mn[j / 2]` at i16 lane `j`) of a Q4_K/Q5_K block, from its first 16 bytes (`d`, `dmin`,
+/// then the 12 packed bytes that [`crate::generic::q4_k::scales_mins_k4`] reads).
+///
+/// Bytes 0–3 of the packed 12 hold the low 6 bits of scales 0–3, bytes 4–7 those of minimums
+/// 0–3; scales and minimums 4–7 keep their low 4 bits in the low and high nibbles of bytes 8–11
+/// and their top 2 bits in the top bits of bytes 0–3 (scales) and 4–7 (minimums).
+#[inline(always)]
+pub(crate) unsafe fn scales_mins_k4(head: &[u8; 16]) -> (__m128i, __m256i) {
+    // SAFETY: one 16-byte load from a 16-byte array; register operations; the caller guarantees
+    // AVX-512 BW/VL.
+    unsafe {
+        let v = _mm_loadu_si128(head.as_ptr() as *const __m128i);
+        // Packed byte k is byte 4 + k of `head`. Lanes 0–7: scales, lanes 8–15: minimums.
+        let low = _mm_shuffle_epi8(
+            v,
+            _mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15),
+        );
+        let top = _mm_shuffle_epi8(
+            v,
+            _mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11),
+        );
+        // Minimums 4–7 take the high nibbles: shift those two 16-bit words right by 4 (bits
+        // dragged in from the neighbouring byte land above bit 3, which the mask drops).
+        let low = _mm_srlv_epi16(low, _mm_setr_epi16(0, 0, 0, 0, 0, 0, 4, 4));
+        let low = _mm_and_si128(
+            low,
+            _mm_setr_epi8(
+                63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15,
+            ),
+        );
+        // Top 2 bits (bits 6, 7) to bits 4, 5 of lanes 4–7 and 12–15.
+        let top = _mm_and_si128(
+            _mm_srli_epi16::<2>(top),
+            _mm_setr_epi8(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48),
+        );
+        let all = _mm_or_si128(low, top);
+        (
+            _mm_cvtepu8_epi16(all),
+            _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(all, all)),
+        )
+    }
+}
+
 /// `Σ_e sc(e)·q[e]·a[e]` over a block's 256 values, with the scales spread by
 /// [`spread_scales32`] or [`spread_scales16`], as 8 i32 lanes.
 #[inline(always)]
@@ -155,13 +199,6 @@ pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> __m256i {
         let bs = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);
         _mm256_madd_epi16(bs, coef)
     }
-}
-
-/// Widens 8 bytes (as a little-endian u64) to 8 i16 lanes, zero-extended.
-#[inline(always)]
-pub(crate) unsafe fn widen_u8x8(v: u64) -> __m128i {
-    // SAFETY: register-only operations; the caller guarantees SSE4.1.
-    unsafe { _mm_cvtepu8_epi16(_mm_cvtsi64_si128(v as i64)) }
 }
 
 /// The output lanes of a tile for one group of up to 8 blocks: per block pair `t`, the main and

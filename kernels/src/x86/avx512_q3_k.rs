@@ -16,24 +16,37 @@ pub(crate) struct PreparedQ3K {
     scales16: __m256i,
 }
 
-/// The 16 signed scales of a Q3_K block (as [`crate::generic::q3_k::scales_q3_k`]) as i16 lanes:
-/// the 6-bit values gathered eight at a time in u64 words, then `- 32`.
+/// The 16 signed scales of a Q3_K block (as [`crate::generic::q3_k::scales_q3_k`]) as i16
+/// lanes, from the block's last 16 bytes (two quant bytes, the 12 packed scale bytes, `d`).
+///
+/// Scale `j` keeps its low 4 bits in the low (`j < 8`) or high nibble of packed byte `j % 8`
+/// and its top 2 bits at bits `2·(j / 4)` of packed byte `8 + j % 4`; it is stored `+ 32`.
 #[inline(always)]
-unsafe fn scales16_q3_k(packed: &[u8; 12]) -> __m256i {
-    let low = u64::from_le_bytes([
-        packed[0], packed[1], packed[2], packed[3], packed[4], packed[5], packed[6], packed[7],
-    ]);
-    let top = u32::from_le_bytes([packed[8], packed[9], packed[10], packed[11]]);
-    const LOW4: u64 = 0x0f0f_0f0f_0f0f_0f0f;
-    const LOW2: u32 = 0x0303_0303;
-    // Scale j's top bits are bits 2·(j / 4) of byte j % 4 of `top`.
-    let top_bits = |s: u32| ((top >> s) & LOW2) as u64;
-    let s0_7 = (low & LOW4) | (top_bits(0) | top_bits(2) << 32) << 4;
-    let s8_15 = ((low >> 4) & LOW4) | (top_bits(4) | top_bits(6) << 32) << 4;
-    // SAFETY: register-only operations; the caller guarantees AVX2.
+unsafe fn scales16_q3_k(tail: &[u8; 16]) -> __m256i {
+    // SAFETY: one 16-byte load from a 16-byte array; register operations; the caller guarantees
+    // AVX-512 BW/VL.
     unsafe {
-        let v = _mm_set_epi64x(s8_15 as i64, s0_7 as i64);
-        _mm256_cvtepi8_epi16(_mm_sub_epi8(v, _mm_set1_epi8(32)))
+        let v = _mm_loadu_si128(tail.as_ptr() as *const __m128i);
+        // Packed byte k is byte 2 + k of `tail`.
+        let low = _mm_shuffle_epi8(
+            v,
+            _mm_setr_epi8(2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5, 6, 7, 8, 9),
+        );
+        let top = _mm_shuffle_epi8(
+            v,
+            _mm_setr_epi8(
+                10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13,
+            ),
+        );
+        // Lanes 8–15 take the high nibbles; lane j takes the top bits at 2·(j / 4). Both per
+        // 16-bit word (two lanes share a shift); bits dragged in from the neighbouring byte land
+        // above the bits the masks keep.
+        let low = _mm_srlv_epi16(low, _mm_setr_epi16(0, 0, 0, 0, 4, 4, 4, 4));
+        let low = _mm_and_si128(low, _mm_set1_epi8(0x0f));
+        let top = _mm_srlv_epi16(top, _mm_setr_epi16(0, 0, 2, 2, 4, 4, 6, 6));
+        let top = _mm_slli_epi16::<4>(_mm_and_si128(top, _mm_set1_epi8(3)));
+        let stored = _mm_or_si128(low, top);
+        _mm256_cvtepi8_epi16(_mm_sub_epi8(stored, _mm_set1_epi8(32)))
     }
 }
 
@@ -52,6 +65,9 @@ impl KWeightAvx512 for Q3KAvx512 {
 
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ3K) -> PreparedQ3K {
+        // The last two quant bytes, the 12 packed scale bytes and `d`.
+        let bytes = bytemuck::bytes_of(w);
+        let tail: &[u8; 16] = bytes[bytes.len() - 16..].try_into().unwrap();
         // SAFETY: the broadcasts read 32 bytes at 0/32 of the 64-byte `qs` and the whole 32-byte
         // `hmask`; the rest is register work; the caller guarantees AVX-512 F/BW.
         unsafe {
@@ -73,7 +89,7 @@ impl KWeightAvx512 for Q3KAvx512 {
                 let high = _mm512_test_epi8_mask(hmask, kb::bytes_lo_hi(1 << bit, 2 << bit));
                 *qv = _mm512_mask_add_epi8(low, high, low, four);
             }
-            let scales16 = scales16_q3_k(&w.scales);
+            let scales16 = scales16_q3_k(tail);
             PreparedQ3K {
                 q,
                 sc: kb::spread_scales16(scales16),

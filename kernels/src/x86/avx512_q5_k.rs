@@ -5,7 +5,6 @@ use core::arch::x86_64::*;
 
 use super::avx512_k_blocks::{self as kb, KWeightAvx512};
 use crate::blocks::{BlockQ5K, BlockQ8K};
-use crate::generic::q4_k::scales_mins_k4;
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -32,7 +31,8 @@ impl KWeightAvx512 for Q5KAvx512 {
 
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ5K) -> PreparedQ5K {
-        let (sc, mn) = scales_mins_k4(&w.scales);
+        // `d`, `dmin` and the 12 packed scale bytes.
+        let head: &[u8; 16] = bytemuck::bytes_of(w)[..16].try_into().unwrap();
         // SAFETY: the broadcasts read 32 bytes at `32c` of the 128-byte `qs` and the whole
         // 32-byte `qh`; the rest is register work; the caller guarantees AVX-512 F/BW.
         unsafe {
@@ -50,11 +50,10 @@ impl KWeightAvx512 for Q5KAvx512 {
                 let fifth = _mm512_test_epi8_mask(qh, kb::bytes_lo_hi(1 << (2 * c), 2 << (2 * c)));
                 *qv = _mm512_mask_add_epi8(low, fifth, low, sixteen);
             }
-            let m8 = _mm_cvtsi64_si128(u64::from_le_bytes(mn) as i64);
-            let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
+            let (sc8, mins16) = kb::scales_mins_k4(head);
             PreparedQ5K {
                 q,
-                sc: kb::spread_scales32(kb::widen_u8x8(u64::from_le_bytes(sc))),
+                sc: kb::spread_scales32(sc8),
                 mins16,
             }
         }
