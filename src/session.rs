@@ -2,7 +2,7 @@
 //! when the session is created. `prefill` runs a prompt in batches; `decode` runs one token.
 
 use crate::kv_cache::KvCache;
-use crate::model::{Model, ModelError, Scratch};
+use crate::model::{HeadScratch, Model, ModelError, OutputHead, Scratch};
 
 /// How a session is sized.
 #[derive(Clone, Debug)]
@@ -13,6 +13,9 @@ pub struct SessionParams {
     pub n_threads: Option<usize>,
     /// Largest number of prompt tokens processed in one batch.
     pub max_batch: usize,
+    /// Precision of the logits: precise (activations quantized twice, the default) or quantized
+    /// once like the other projections (see [`OutputHead`]).
+    pub output_head: OutputHead,
 }
 
 impl Default for SessionParams {
@@ -21,6 +24,7 @@ impl Default for SessionParams {
             n_ctx: None,
             n_threads: None,
             max_batch: 64,
+            output_head: OutputHead::default(),
         }
     }
 }
@@ -34,6 +38,7 @@ pub struct Session<'m> {
     n_threads: usize,
     n_ctx: usize,
     pos: usize,
+    head: OutputHead,
 }
 
 impl<'m> Session<'m> {
@@ -60,14 +65,22 @@ impl<'m> Session<'m> {
             .build()
             .map_err(|e| ModelError::BadParam(format!("cannot start {n_threads} threads: {e}")))?;
         let max_batch = params.max_batch.min(n_ctx);
+        let head = match params.output_head {
+            OutputHead::Precise => Some(HeadScratch::new(&model.weights.output)?),
+            OutputHead::Quantized => None,
+        };
+        if head.is_some() {
+            pool.install(|| model.head_row_norms())?;
+        }
         Ok(Session {
             model,
             kv: KvCache::new(&model.hparams, &model.spec.layers, n_ctx, max_batch),
-            scratch: Scratch::new(&model.hparams, &model.spec, max_batch),
+            scratch: Scratch::new(&model.hparams, &model.spec, max_batch, head),
             pool,
             n_threads,
             n_ctx,
             pos: 0,
+            head: params.output_head,
         })
     }
 
@@ -164,7 +177,7 @@ impl<'m> Session<'m> {
     }
 
     fn logits_of(&mut self, row: usize) -> Result<(), ModelError> {
-        let (model, sc, n) = (self.model, &mut self.scratch, self.n_threads);
-        self.pool.install(|| model.logits_of_row(sc, row, n))
+        let (model, sc, n, head) = (self.model, &mut self.scratch, self.n_threads, self.head);
+        self.pool.install(|| model.logits_of_row(sc, row, n, head))
     }
 }

@@ -70,12 +70,13 @@ fn a_bad_file_is_a_clear_error_with_status_1() {
 #[test]
 fn run_greedy_json_is_reproducible() {
     let model = support::model_path("smollm2-135m-instruct-q4_1");
-    let run = |threads: &str| {
+    let run = |threads: &str, head: &[&str]| {
         let out = retort()
             .args([
                 "run", "--temp", "0", "-n", "12", "--json", "-t", threads, "-m",
             ])
             .arg(&model)
+            .args(head)
             .arg("The capital of France is")
             .output()
             .unwrap();
@@ -89,9 +90,14 @@ fn run_greedy_json_is_reproducible() {
         let v: Value = serde_json::from_str(&last).unwrap();
         (stdout, v)
     };
-    let (text1, v1) = run("1");
-    let (_, v2) = run("2");
+    let (text1, v1) = run("1", &[]);
+    let (_, v2) = run("2", &[]);
     assert_eq!(v1["generated_ids"], v2["generated_ids"]);
+    assert_eq!(v1["output_head"], "precise");
+    // The llama.cpp-style head: a different code path, the same greedy text on this prompt.
+    let (_, vq) = run("2", &["--quantized-head"]);
+    assert_eq!(vq["output_head"], "quantized");
+    assert_eq!(vq["generated_ids"], v1["generated_ids"]);
     assert_eq!(
         v1["prompt_ids"],
         serde_json::json!([504, 3575, 282, 4649, 314])

@@ -89,11 +89,7 @@ fn smollm2_matches_the_reference() {
     check("smollm2-135m-instruct-q4_1");
 }
 
-// Known failure, tracked with the Gemma 3 work (issue 5): on the code prompt two positions flip
-// top-1 between near-tied candidates (reference margins 0.06 and 0.25 logits; mean KL 0.005,
-// within budget). Run with `cargo test --test forward_reference -- --ignored`.
 #[test]
-#[ignore = "Gemma 3: two near-tie top-1 flips on the code prompt; see the comment above"]
 fn gemma3_matches_the_reference() {
     check("gemma3-270m-q4_k_m");
 }
@@ -101,6 +97,63 @@ fn gemma3_matches_the_reference() {
 #[test]
 fn qwen2_matches_the_reference() {
     check("qwen2.5-coder-0.5b-instruct-q4_k_m");
+}
+
+/// The 1.5B Qwen, checked once by hand (not in CI: a 1.1 GB download and minutes of numpy):
+/// `retort pull qwen2.5-coder-1.5b-instruct-q4_k_m`, then
+/// `cargo test --test forward_reference qwen2_1_5b -- --ignored --nocapture`.
+///
+/// Its criterion differs from the CI models' in two stated ways. Position 0 (the first prompt
+/// token, which this model turns into an attention sink with activations in the thousands) is
+/// reported, not asserted: 8-bit activations of those rows lose the small elements that share a
+/// block with the huge ones, so Retort's position-0 logits differ from the f32 reference's (KL
+/// 3–7 nats) exactly as llama.cpp's do (both pick "0" after "The", the reference "1"); with f32
+/// activations the KL there drops to 0.002. And top-1 must agree wherever the reference's own
+/// margin exceeds 0.01 logits (one position on these prompts is a 0.0007-logit tie).
+#[test]
+#[ignore = "the 1.5B model is not pulled in CI (size and reference time)"]
+fn qwen2_1_5b_matches_the_reference() {
+    let name = "qwen2.5-coder-1.5b-instruct-q4_k_m";
+    let path = support::model_path(name);
+    let model = Model::open(&path).unwrap();
+    let tok = Tokenizer::from_gguf(model.gguf()).unwrap();
+    for prompt in PROMPTS {
+        let ids = tok.encode(prompt, true).unwrap();
+        let (n_pos, n_vocab, reference) = support::reference_logits(&path, &ids);
+        let params = SessionParams {
+            n_ctx: Some(1024),
+            n_threads: Some(2),
+            ..Default::default()
+        };
+        let mut session = Session::new(&model, &params).unwrap();
+        let mut ours = Vec::new();
+        session.logits_all(&ids, &mut ours).unwrap();
+        let (mut mean_kl, mut flips) = (0.0, Vec::new());
+        for p in 0..n_pos {
+            let r = &reference[p * n_vocab..][..n_vocab];
+            let o = &ours[p * n_vocab..][..n_vocab];
+            let kl = support::kl_divergence(r, o);
+            let (rt, ot) = (support::argmax(r), support::argmax(o));
+            if p == 0 {
+                println!("{name}: position 0: KL {kl:.4}, top-1 ours {ot} reference {rt}");
+                continue;
+            }
+            mean_kl += kl / (n_pos - 1) as f64;
+            if rt != ot {
+                let margin = r[rt] - r[ot];
+                println!("{name}: position {p}: top-1 ours {ot} reference {rt}, reference margin {margin:.4}");
+                if margin > 0.01 {
+                    flips.push(p);
+                }
+            }
+        }
+        println!("{name}: positions 1..{n_pos}: mean KL {mean_kl:.5}");
+        assert!(
+            flips.is_empty(),
+            "top-1 differs beyond a tie at {flips:?} of {prompt:?}"
+        );
+        assert!(mean_kl <= MAX_MEAN_KL, "mean KL {mean_kl} on {prompt:?}");
+    }
 }
 
 /// A prompt longer than Gemma 3's 512-token sliding window: the last 32 positions see a window

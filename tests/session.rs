@@ -4,7 +4,7 @@
 mod support;
 
 use retort::generate::{generate, GenerateParams, StopReason};
-use retort::model::{Model, ModelError};
+use retort::model::{Model, ModelError, OutputHead};
 use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::Tokenizer;
@@ -119,6 +119,7 @@ fn batch_size_does_not_change_the_logits() {
                 n_ctx: Some(64),
                 n_threads: Some(2),
                 max_batch,
+                ..Default::default()
             },
         )
         .unwrap();
@@ -155,4 +156,38 @@ fn sessions_share_one_model_across_threads() {
             assert_eq!(h.join().unwrap(), expected);
         }
     });
+}
+
+#[test]
+fn both_output_heads_are_thread_count_invariant_and_close() {
+    let model = smollm2();
+    let prompt: Vec<u32> = vec![504, 3575, 282, 4649, 314, 7042, 30, 198, 198, 504, 1797];
+    let run = |output_head, n_threads| {
+        let mut s = Session::new(
+            &model,
+            &SessionParams {
+                n_ctx: Some(64),
+                n_threads: Some(n_threads),
+                output_head,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s.prefill(&prompt).unwrap().to_vec()
+    };
+    let precise = run(OutputHead::Precise, 1);
+    let quantized = run(OutputHead::Quantized, 1);
+    // Rows are split differently at 2 and 3 threads; each logit is the same kernel calls.
+    assert_eq!(precise, run(OutputHead::Precise, 2));
+    assert_eq!(precise, run(OutputHead::Precise, 3));
+    assert_eq!(quantized, run(OutputHead::Quantized, 2));
+    // The two heads see the same hidden state and differ only by the activation rounding of
+    // the head: close everywhere, but not identical.
+    let max_diff = precise
+        .iter()
+        .zip(&quantized)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(max_diff > 0.0, "the quantized head gave the precise logits");
+    assert!(max_diff < 0.25, "heads differ by up to {max_diff} logits");
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use retort::generate::{generate, GenerateParams, StopReason};
-use retort::model::Model;
+use retort::model::{Model, OutputHead};
 use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
@@ -57,6 +57,10 @@ pub struct RunArgs {
     /// Context size (default: the model's).
     #[arg(long)]
     ctx: Option<usize>,
+    /// Compute the logits with activations quantized like every other projection (as llama.cpp
+    /// does) instead of twice (value and residual): less integer work, noisier at near-ties.
+    #[arg(long)]
+    quantized_head: bool,
     /// End the output with one JSON line (ids, text, timings).
     #[arg(long)]
     json: bool,
@@ -118,6 +122,11 @@ pub fn run(args: RunArgs) -> Result<()> {
     let session_params = SessionParams {
         n_ctx: Some(args.ctx.unwrap_or(model.hparams.n_ctx_train)),
         n_threads: args.threads,
+        output_head: if args.quantized_head {
+            OutputHead::Quantized
+        } else {
+            OutputHead::Precise
+        },
         ..SessionParams::default()
     };
     let mut session = Session::new(&model, &session_params)?;
@@ -158,6 +167,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             "seed": seed,
             "threads": session.n_threads(),
             "tier": retort_kernels::ops::active_tier().name(),
+            "output_head": if args.quantized_head { "quantized" } else { "precise" },
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,
                 "prompt_ms": gen.prompt_time.as_secs_f64() * 1e3,

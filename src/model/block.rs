@@ -15,6 +15,7 @@ use super::attention::{attend, AttnShape};
 use super::error::ModelError;
 use super::matmul::matmul;
 use super::norm::{gelu_tanh, rms_norm, rms_norm_chunks_in_place, silu};
+use super::output_head::{refine_logits, OutputHead};
 use super::rope;
 use super::scratch::Scratch;
 use super::spec::Activation;
@@ -212,12 +213,13 @@ impl Model {
         Ok(())
     }
 
-    /// Logits of one final hidden state `h` (n_embd) into `sc.logits`.
+    /// Logits of the final hidden state in row `row` of `sc.x` into `sc.logits`.
     pub(crate) fn logits_of_row(
         &self,
         sc: &mut Scratch,
         row: usize,
         n_threads: usize,
+        head: OutputHead,
     ) -> Result<(), ModelError> {
         let d = self.hparams.n_embd;
         let w = &self.weights.output_norm;
@@ -227,16 +229,14 @@ impl Model {
             self.hparams.norm_eps,
             &mut sc.last,
         );
+        let out = &self.weights.output;
         sc.acts.invalidate();
-        self.project(
-            &self.weights.output,
-            &sc.last,
-            1,
-            &mut sc.acts,
-            &mut sc.logits,
-            n_threads,
-        )?;
+        self.project(out, &sc.last, 1, &mut sc.acts, &mut sc.logits, n_threads)?;
         sc.acts.invalidate();
+        if let (OutputHead::Precise, Some(hs)) = (head, sc.head.as_mut()) {
+            let norms = self.head_row_norms()?;
+            refine_logits(self.data(out), out, norms, &sc.last, &mut sc.logits, hs)?;
+        }
         if let Some(cap) = self.spec.final_logit_softcap {
             sc.logits
                 .iter_mut()

@@ -11,6 +11,7 @@ mod error;
 mod hparams;
 mod matmul;
 mod norm;
+mod output_head;
 mod rope;
 mod scratch;
 mod spec;
@@ -20,6 +21,8 @@ use std::path::Path;
 
 pub use error::ModelError;
 pub use hparams::HyperParams;
+pub(crate) use output_head::HeadScratch;
+pub use output_head::OutputHead;
 pub(crate) use scratch::Scratch;
 pub use spec::{Activation, ArchSpec, LayerAttention, RopeStyle};
 pub use weights::{LayerWeights, Matrix, Vector, Weights};
@@ -35,6 +38,8 @@ pub struct Model {
     pub spec: ArchSpec,
     /// Where every weight lies in the file.
     pub weights: Weights,
+    /// Norms of the output head's rows, computed on first use by a precise head.
+    head_norms: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl std::fmt::Debug for Model {
@@ -80,7 +85,19 @@ impl Model {
             hparams,
             spec,
             weights,
+            head_norms: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The Euclidean norm of every row of the output head (computed once, on the caller's
+    /// rayon pool, then shared by every session).
+    pub(crate) fn head_row_norms(&self) -> Result<&[f32], ModelError> {
+        if let Some(n) = self.head_norms.get() {
+            return Ok(n);
+        }
+        let norms = output_head::row_norms(self.data(&self.weights.output), &self.weights.output)?;
+        // A racing session may have stored equal norms first; either copy is the same.
+        Ok(self.head_norms.get_or_init(|| norms))
     }
 
     /// The underlying GGUF file (metadata, tokenizer vocabulary).

@@ -2,6 +2,7 @@
 
 use super::hparams::HyperParams;
 use super::matmul::QuantizedActs;
+use super::output_head::HeadScratch;
 use super::rope;
 use super::spec::ArchSpec;
 
@@ -31,6 +32,8 @@ pub struct Scratch {
     pub last: Vec<f32>,
     /// (n_vocab) logits of one token.
     pub logits: Vec<f32>,
+    /// Buffers of the precise output head (`None` when the head is quantized once).
+    pub head: Option<HeadScratch>,
     /// Quantized activations shared by products with the same input.
     pub acts: QuantizedActs,
     /// (n_layer, n_rot/2) rotary inverse frequencies per layer.
@@ -38,8 +41,14 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Allocates every buffer for batches of up to `max_batch` tokens.
-    pub fn new(hp: &HyperParams, spec: &ArchSpec, max_batch: usize) -> Scratch {
+    /// Allocates every buffer for batches of up to `max_batch` tokens; `head` holds the precise
+    /// output head's buffers when the session uses it.
+    pub fn new(
+        hp: &HyperParams,
+        spec: &ArchSpec,
+        max_batch: usize,
+        head: Option<HeadScratch>,
+    ) -> Scratch {
         let b = max_batch;
         let widest = hp.n_embd.max(hp.n_ff).max(hp.n_head * hp.head_dim_v);
         // Q8_1 has the most bytes per element of the activation types (36 per 32).
@@ -57,6 +66,7 @@ impl Scratch {
             up: vec![0.0; b * hp.n_ff],
             last: vec![0.0; hp.n_embd],
             logits: vec![0.0; hp.n_vocab],
+            head,
             acts: QuantizedActs::with_capacity(3, act_bytes),
             inv_freq: spec
                 .layers
@@ -84,6 +94,6 @@ impl Scratch {
         .iter()
         .map(|v| v.capacity())
         .sum::<usize>();
-        f * 4
+        f * 4 + self.head.as_ref().map_or(0, HeadScratch::bytes)
     }
 }

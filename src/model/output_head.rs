@@ -1,0 +1,236 @@
+//! The output head (final hidden state → one logit per vocabulary entry) at two precisions.
+//!
+//! Every projection quantizes its input activations to the weight's dot type (Q8_0, Q8_1,
+//! Q8_K), as ggml does: cheap, and the rounding noise averages out inside the network. The head
+//! is different: its outputs are the logits themselves, so that noise lands directly on the
+//! choice of the next token. On Gemma 3 it moves logits by a few hundredths, enough to swap two
+//! candidates whose reference margin is 0.06.
+//!
+//! [`OutputHead::Precise`] removes that noise where it can change the outcome, at almost no
+//! cost. With `q₁` the quantized activation row and `q₂` the quantization of its residual
+//! `x − q₁`, the two-level logit of row `r` is `W_r·q₁ + W_r·q₂`. The first term is the ordinary
+//! (quantized) product; the second is bounded by Cauchy–Schwarz, `|W_r·q₂| ≤ ‖W_r‖·‖q₂‖`, with
+//! the row norms `‖W_r‖` computed once per model. Only rows whose bound lets them reach the
+//! largest guaranteed two-level logit get the second term, so the arg-max (and every logit near
+//! the top, which is what sampling sees) equals that of the full two-level product, while the
+//! far tail keeps its one-level values. Every step is a deterministic function of the quantized
+//! logits, which do not depend on the thread count, so neither do these.
+
+use rayon::prelude::*;
+use retort_kernels::{ops, GgmlType};
+
+use super::error::ModelError;
+use super::weights::Matrix;
+
+/// How a session computes the logits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputHead {
+    /// Activations quantized once, then the logits that can reach the top refined with the
+    /// quantized residual (about 16-bit activation precision where it decides the token).
+    #[default]
+    Precise,
+    /// Activations quantized once, like every other projection (and like llama.cpp).
+    Quantized,
+}
+
+/// Relative slack on the bound, for the float rounding of the products and norms themselves.
+const BOUND_SLACK: f32 = 1.0 / 64.0;
+
+/// Buffers of the precise head, sized for one model's output matrix.
+pub struct HeadScratch {
+    /// (row bytes) the activation residual in the head's activation type.
+    resid_q: Vec<u8>,
+    /// (row bytes) the activation row in the head's activation type.
+    first_q: Vec<u8>,
+    /// (n_embd) the dequantized first level, then the residual.
+    resid: Vec<f32>,
+}
+
+impl HeadScratch {
+    /// Buffers for the output matrix `m`.
+    pub fn new(m: &Matrix) -> Result<HeadScratch, ModelError> {
+        let act_ty = m.ty.vec_dot_type();
+        let row = act_ty.row_bytes(m.cols as u64).ok_or_else(|| {
+            ModelError::Unsupported(format!(
+                "{} activations of {} elements for {}",
+                act_ty, m.cols, m.name
+            ))
+        })? as usize;
+        Ok(HeadScratch {
+            resid_q: vec![0; row],
+            first_q: vec![0; row],
+            resid: vec![0.0; m.cols],
+        })
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.resid_q.len() + self.first_q.len() + 4 * self.resid.len()
+    }
+}
+
+/// The Euclidean norm of every (dequantized) row of `m`, in parallel on the current pool.
+pub fn row_norms(weights: &[u8], m: &Matrix) -> Result<Vec<f32>, ModelError> {
+    let w_row = m.bytes / m.rows;
+    let mut norms = vec![0.0f32; m.rows];
+    norms
+        .par_chunks_mut(256)
+        .enumerate()
+        .try_for_each(|(i, out)| {
+            let mut row = vec![0.0f32; m.cols];
+            for (j, n) in out.iter_mut().enumerate() {
+                let r = i * 256 + j;
+                ops::dequantize_row(m.ty, &weights[r * w_row..][..w_row], &mut row)?;
+                *n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            }
+            Ok::<(), ModelError>(())
+        })?;
+    Ok(norms)
+}
+
+/// Refines `logits` (m.rows), the one-level product of `m` with the activation row `x`
+/// (m.cols), into the precise head's logits (see the module documentation). `norms` are
+/// [`row_norms`] of `m`.
+pub fn refine_logits(
+    weights: &[u8], // (m.rows, m.cols) as m.ty: the head's own bytes
+    m: &Matrix,
+    norms: &[f32],
+    x: &[f32],
+    logits: &mut [f32],
+    hs: &mut HeadScratch,
+) -> Result<(), ModelError> {
+    debug_assert_eq!(x.len(), m.cols);
+    debug_assert_eq!(logits.len(), m.rows);
+    let act_ty = m.ty.vec_dot_type();
+    if act_ty == GgmlType::F32 {
+        // Nothing was rounded: the one-level product is already exact.
+        return Ok(());
+    }
+    // The same quantization the one-level product used (quantize_row is deterministic).
+    ops::quantize_row(act_ty, x, &mut hs.first_q)?;
+    ops::dequantize_row(act_ty, &hs.first_q, &mut hs.resid)?;
+    for (r, &v) in hs.resid.iter_mut().zip(x) {
+        *r = v - *r;
+    }
+    ops::quantize_row(act_ty, &hs.resid, &mut hs.resid_q)?;
+    // ‖q₂‖ of the dequantized second level (the vector the kernels actually multiply).
+    ops::dequantize_row(act_ty, &hs.resid_q, &mut hs.resid)?;
+    let q2_norm = hs.resid.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if q2_norm == 0.0 {
+        return Ok(());
+    }
+    let bound = |r: usize| norms[r] * q2_norm * (1.0 + BOUND_SLACK);
+    // The largest logit the two-level product is sure to reach.
+    let floor = logits
+        .iter()
+        .enumerate()
+        .map(|(r, &l)| l - bound(r))
+        .fold(f32::NEG_INFINITY, f32::max);
+    let w_row = m.bytes / m.rows;
+    for (r, l) in logits.iter_mut().enumerate() {
+        if *l + bound(r) >= floor {
+            let w = &weights[r * w_row..][..w_row];
+            *l += ops::vec_dot(m.ty, m.cols, w, &hs.resid_q)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A Q8_0 head of `rows × cols` whose rows are small perturbations of a few prototypes, so
+    /// that many logits lie within the one-level noise of each other.
+    fn head(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> (Matrix, Vec<u8>) {
+        let protos: Vec<Vec<f32>> = (0..4)
+            .map(|_| (0..cols).map(|_| rng.random_range(-1.0..1.0)).collect())
+            .collect();
+        let row_bytes = GgmlType::Q8_0.row_bytes(cols as u64).unwrap() as usize;
+        let mut bytes = vec![0u8; rows * row_bytes];
+        for (r, dst) in bytes.chunks_exact_mut(row_bytes).enumerate() {
+            let row: Vec<f32> = protos[r % 4]
+                .iter()
+                .map(|v| v + rng.random_range(-0.01..0.01))
+                .collect();
+            ops::quantize_row(GgmlType::Q8_0, &row, dst).unwrap();
+        }
+        let m = Matrix {
+            name: "output.weight".into(),
+            ty: GgmlType::Q8_0,
+            rows,
+            cols,
+            offset: 0,
+            bytes: bytes.len(),
+        };
+        (m, bytes)
+    }
+
+    #[test]
+    fn refined_logits_equal_the_two_level_product_near_the_top() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (rows, cols) = (2048, 640);
+        let (m, w) = head(rows, cols, &mut rng);
+        let norms = row_norms(&w, &m).unwrap();
+        let mut hs = HeadScratch::new(&m).unwrap();
+        let w_row = m.bytes / rows;
+        let mut refined_somewhere = false;
+        for trial in 0..20 {
+            let x: Vec<f32> = (0..cols).map(|_| rng.random_range(-3.0..3.0)).collect();
+            let mut q1 = vec![0u8; hs.first_q.len()];
+            ops::quantize_row(GgmlType::Q8_0, &x, &mut q1).unwrap();
+            let one: Vec<f32> = (0..rows)
+                .map(|r| ops::vec_dot(m.ty, cols, &w[r * w_row..][..w_row], &q1).unwrap())
+                .collect();
+            let mut refined = one.clone();
+            refine_logits(&w, &m, &norms, &x, &mut refined, &mut hs).unwrap();
+            // The full two-level product, every row, from the residual the head quantized.
+            let q2 = hs.resid_q.clone();
+            let two: Vec<f32> = (0..rows)
+                .map(|r| one[r] + ops::vec_dot(m.ty, cols, &w[r * w_row..][..w_row], &q2).unwrap())
+                .collect();
+            let argmax = |v: &[f32]| (0..v.len()).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+            assert_eq!(argmax(&refined), argmax(&two), "trial {trial}");
+            let mut n_refined = 0;
+            for r in 0..rows {
+                if refined[r] != one[r] {
+                    n_refined += 1;
+                    assert_eq!(refined[r], two[r], "trial {trial}, row {r}");
+                }
+            }
+            // Rows left alone cannot reach the top of the two-level product.
+            let top = two[argmax(&two)];
+            for r in (0..rows).filter(|&r| refined[r] == one[r] && one[r] != two[r]) {
+                assert!(
+                    two[r] < top,
+                    "trial {trial}: unrefined row {r} reaches the top"
+                );
+            }
+            // And the two-level product is closer to the exact one than the one-level product.
+            let exact = |r: usize| {
+                let mut row = vec![0.0f32; cols];
+                ops::dequantize_row(m.ty, &w[r * w_row..][..w_row], &mut row).unwrap();
+                row.iter()
+                    .zip(&x)
+                    .map(|(a, b)| *a as f64 * *b as f64)
+                    .sum::<f64>()
+            };
+            let t = argmax(&two);
+            let (e1, e2) = (
+                (one[t] as f64 - exact(t)).abs(),
+                (two[t] as f64 - exact(t)).abs(),
+            );
+            assert!(
+                e2 < e1 || e1 < 1e-4,
+                "trial {trial}: two-level error {e2} vs one-level {e1}"
+            );
+            refined_somewhere |= n_refined > 0 && n_refined < rows;
+        }
+        assert!(
+            refined_somewhere,
+            "no trial refined a strict subset of the rows"
+        );
+    }
+}
