@@ -130,13 +130,6 @@ pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> __m256i {
     }
 }
 
-/// Loads 16 i16 values as one vector.
-#[inline(always)]
-pub(crate) unsafe fn load_i16x16(v: &[i16; 16]) -> __m256i {
-    // SAFETY: 32 bytes read from a 32-byte array; the caller guarantees AVX2.
-    unsafe { _mm256_loadu_si256(v.as_ptr() as *const __m256i) }
-}
-
 /// Dot product of one weight row with one activation row, blocks in order, block terms in the
 /// 8-lane order of the scalar twins.
 #[inline(always)]

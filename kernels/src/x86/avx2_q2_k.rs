@@ -26,11 +26,14 @@ impl KWeightAvx2 for Q2KAvx2 {
 
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ2K) -> PreparedQ2K {
-        let scales: [i16; 16] = core::array::from_fn(|j| (w.scales[j] & 0x0f) as i16);
-        let mins: [i16; 16] = core::array::from_fn(|j| (w.scales[j] >> 4) as i16);
-        // SAFETY: loads read 32 bytes at 0/32 of the 64-byte `qs`; the rest is register work;
-        // the caller guarantees AVX2.
+        // SAFETY: loads read the 16-byte `scales` and 32 bytes at 0/32 of the 64-byte `qs`; the
+        // rest is register work; the caller guarantees AVX2.
         unsafe {
+            // Scale j is the low nibble of byte j, its min the high nibble.
+            let packed = _mm_loadu_si128(w.scales.as_ptr() as *const __m128i);
+            let nib = _mm_set1_epi8(0x0f);
+            let scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, nib));
+            let mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16::<4>(packed), nib));
             let m3 = _mm256_set1_epi8(3);
             let mut q = [_mm256_setzero_si256(); 8];
             for n in 0..2 {
@@ -44,8 +47,8 @@ impl KWeightAvx2 for Q2KAvx2 {
             }
             PreparedQ2K {
                 q,
-                pairs: kb::scale_pairs16(kb::load_i16x16(&scales)),
-                mins16: kb::load_i16x16(&mins),
+                pairs: kb::scale_pairs16(scales16),
+                mins16,
             }
         }
     }

@@ -5,7 +5,7 @@ use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ3K, BlockQ8K};
-use crate::generic::q3_k::{block_term_k_sym_f32, scales_q3_k};
+use crate::generic::q3_k::block_term_k_sym_f32;
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -17,6 +17,44 @@ pub(crate) struct PreparedQ3K {
     scales16: __m256i,
 }
 
+/// The 16 signed scales of a Q3_K block (as [`crate::generic::q3_k::scales_q3_k`]) as i16
+/// lanes, from its 12 packed scale bytes, with byte shuffles instead of a scalar loop.
+///
+/// Scale `j` keeps its low 4 bits in the low (`j < 8`) or high nibble of packed byte `j % 8`
+/// and its top 2 bits at bits `2·(j / 4)` of packed byte `8 + j % 4`; it is stored `+ 32`.
+#[inline(always)]
+unsafe fn scales16_q3_k(packed: &[u8; 12]) -> __m256i {
+    let mut bytes = [0u8; 16];
+    bytes[..12].copy_from_slice(packed);
+    // SAFETY: one 16-byte load from a 16-byte array; register operations; the caller guarantees
+    // AVX2.
+    unsafe {
+        let v = _mm_loadu_si128(bytes.as_ptr() as *const __m128i);
+        let nib = _mm_set1_epi8(0x0f);
+        let low = _mm_shuffle_epi8(
+            v,
+            _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7),
+        );
+        // Lanes 0–7 take the low nibbles, lanes 8–15 (16-bit words 4–7) the high ones; bits a
+        // 16-bit shift drags in from the neighbouring byte land above the kept nibble.
+        let low = _mm_blend_epi16::<0xf0>(
+            _mm_and_si128(low, nib),
+            _mm_and_si128(_mm_srli_epi16::<4>(low), nib),
+        );
+        // Lane j takes bits 2·(j / 4) of packed byte 8 + j % 4: word w shifts by 2·(w / 2).
+        let top = _mm_shuffle_epi8(
+            v,
+            _mm_setr_epi8(8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11, 8, 9, 10, 11),
+        );
+        let top = _mm_blend_epi16::<0b0000_1100>(top, _mm_srli_epi16::<2>(top));
+        let top = _mm_blend_epi16::<0b0011_0000>(top, _mm_srli_epi16::<4>(top));
+        let top = _mm_blend_epi16::<0b1100_0000>(top, _mm_srli_epi16::<6>(top));
+        let top = _mm_slli_epi16::<4>(_mm_and_si128(top, _mm_set1_epi8(3)));
+        let stored = _mm_or_si128(low, top);
+        _mm256_cvtepi8_epi16(_mm_sub_epi8(stored, _mm_set1_epi8(32)))
+    }
+}
+
 /// Marker for the Q3_K drivers.
 pub(crate) struct Q3KAvx2;
 
@@ -26,8 +64,6 @@ impl KWeightAvx2 for Q3KAvx2 {
 
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ3K) -> PreparedQ3K {
-        let sc = scales_q3_k(&w.scales);
-        let scales: [i16; 16] = sc.map(|s| s as i16);
         // SAFETY: loads read 32 bytes at 0/32 of the 64-byte `qs` and the whole 32-byte
         // `hmask`; the rest is register work; the caller guarantees AVX2.
         unsafe {
@@ -46,7 +82,7 @@ impl KWeightAvx2 for Q3KAvx2 {
                     hm = _mm256_srli_epi16::<1>(hm);
                 }
             }
-            let scales16 = kb::load_i16x16(&scales);
+            let scales16 = scales16_q3_k(&w.scales);
             PreparedQ3K {
                 q,
                 pairs: kb::scale_pairs16(scales16),

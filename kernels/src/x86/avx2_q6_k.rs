@@ -26,9 +26,9 @@ impl KWeightAvx2 for Q6KAvx2 {
 
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ6K) -> PreparedQ6K {
-        let scales: [i16; 16] = core::array::from_fn(|j| w.scales[j] as i16);
-        // SAFETY: loads read 32 bytes at offsets 0/32/64/96 of the 128-byte `ql` and 0/32 of
-        // the 64-byte `qh`; the rest is register work; the caller guarantees AVX2.
+        // SAFETY: loads read the 16-byte `scales`, 32 bytes at offsets 0/32/64/96 of the
+        // 128-byte `ql` and 0/32 of the 64-byte `qh`; the rest is register work; the caller
+        // guarantees AVX2.
         unsafe {
             let m4 = _mm256_set1_epi8(0x0f);
             let m2 = _mm256_set1_epi8(0x30);
@@ -49,7 +49,8 @@ impl KWeightAvx2 for Q6KAvx2 {
                 q[4 * h + 3] =
                     _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16::<4>(ql1), m4), h3);
             }
-            let scales16 = kb::load_i16x16(&scales);
+            let scales16 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(w.scales.as_ptr() as *const __m128i));
             PreparedQ6K {
                 q,
                 pairs: kb::scale_pairs16(scales16),
