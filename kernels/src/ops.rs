@@ -145,16 +145,23 @@ impl TierOps {
 }
 
 /// Bytes in a row of `n` elements of `ty`.
+///
+/// Block sizes (1, 32, 256) are powers of two, so this takes masks and shifts rather than the
+/// run-time divisions a per-call check would otherwise pay on short rows.
+#[inline(always)]
 fn row_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
-    if !n.is_multiple_of(ty.block_size()) {
+    let bs = ty.block_size();
+    debug_assert!(bs.is_power_of_two());
+    if n & (bs - 1) != 0 {
         return Err(KernelError::NotBlockMultiple { ty, n });
     }
-    (n / ty.block_size())
+    (n >> bs.trailing_zeros())
         .checked_mul(ty.type_size())
         .ok_or(KernelError::Overflow { ty, n })
 }
 
 /// Checks that `bytes` is `expected` long and aligned for `ty`'s blocks.
+#[inline(always)]
 fn check_packed(
     ty: GgmlType,
     what: Operand,
@@ -170,8 +177,9 @@ fn check_packed(
         });
     }
     let align = block_align(ty);
+    debug_assert!(align.is_power_of_two());
     // An empty slice has no address to speak of (its pointer is merely dangling).
-    if !bytes.is_empty() && !(bytes.as_ptr() as usize).is_multiple_of(align) {
+    if !bytes.is_empty() && (bytes.as_ptr() as usize) & (align - 1) != 0 {
         return Err(KernelError::Misaligned { ty, what, align });
     }
     Ok(())
@@ -229,6 +237,7 @@ pub(crate) fn quantize_row_with(
 }
 
 /// Checks a weight row length and an activation row, returning (weight, activation) row bytes.
+#[inline(always)]
 fn check_dot_rows(
     ty: GgmlType,
     n: usize,
