@@ -11,6 +11,8 @@
 
 use core::arch::x86_64::*;
 
+use half::f16;
+
 /// Four 16-byte chunks, chunk `j` from `p[j]`.
 ///
 /// # Safety
@@ -140,4 +142,19 @@ pub(crate) unsafe fn block_totals8(s0: __m512i, s1: __m512i) -> __m256i {
         let idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
         _mm512_castsi512_si256(_mm512_permutexvar_epi32(idx, t))
     }
+}
+
+/// An f16 field of up to eight blocks as bit patterns, zero past the end.
+///
+/// Each field is a volatile read: LLVM otherwise merges the strided loads of 32-bit field pairs
+/// into `vpgatherdd`, which Bochs 2.7 (the only AVX-512 CPU the tests have) raises #UD on, and
+/// which is slower than eight plain loads on CPUs with the Gather Data Sampling microcode fix.
+#[inline(always)]
+pub(crate) fn f16_bits8<B>(blocks: &[B], field: impl Fn(&B) -> &f16) -> [u16; 8] {
+    let mut bits = [0u16; 8];
+    for (o, b) in bits.iter_mut().zip(blocks) {
+        // SAFETY: the pointer comes from a reference, so it is valid and aligned for an f16.
+        *o = unsafe { core::ptr::read_volatile(field(b)) }.to_bits();
+    }
+    bits
 }

@@ -41,6 +41,20 @@ pub(crate) trait LegacyPairAvx512: LegacyPairAvx2 {
 
     /// The 32 signed quants of an activation block.
     fn act_qs(a: &Self::A) -> &[i8; 32];
+
+    /// [`LegacyPairAvx2::w_scales`] without gathers (see
+    /// [`f16_bits8`](super::avx512_legacy_lanes::f16_bits8)): up to eight blocks, zero past the
+    /// end.
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx512::unpack4`].
+    unsafe fn w_scales8(w: &[Self::W]) -> Self::WScales;
+
+    /// [`LegacyPairAvx2::act_scales`] without gathers, as [`LegacyPairAvx512::w_scales8`].
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx512::unpack4`].
+    unsafe fn act_scales8(a: &[Self::A]) -> Self::ActScales;
 }
 
 /// Weight rows per tile.
@@ -248,10 +262,10 @@ unsafe fn tile<P: LegacyPairAvx512, const R: usize, const C: usize>(
         let mut base = 0;
         while base < full {
             let mut act = [load_act_group::<P>(group(a[0], base)); C];
-            let mut a_sc = [P::act_scales(group(a[0], base)); C];
+            let mut a_sc = [P::act_scales8(group(a[0], base)); C];
             for c in 1..C {
                 act[c] = load_act_group::<P>(group(a[c], base));
-                a_sc[c] = P::act_scales(group(a[c], base));
+                a_sc[c] = P::act_scales8(group(a[c], base));
             }
             for r in 0..R {
                 let wg = group(w[r], base);
@@ -260,7 +274,7 @@ unsafe fn tile<P: LegacyPairAvx512, const R: usize, const C: usize>(
                     P::unpack4([&wg[0], &wg[1], &wg[2], &wg[3]]),
                     P::unpack4([&wg[4], &wg[5], &wg[6], &wg[7]]),
                 ];
-                let w_sc = P::w_scales(wg);
+                let w_sc = P::w_scales8(wg);
                 for c in 0..C {
                     let s0 = dot_quarters(act[c].init[0], wq[0], act[c].q[0]);
                     let s1 = dot_quarters(act[c].init[1], wq[1], act[c].q[1]);
@@ -275,7 +289,7 @@ unsafe fn tile<P: LegacyPairAvx512, const R: usize, const C: usize>(
             // scales, so `+0.0` terms.
             for r in 0..R {
                 let wg = &w[r][full..nb];
-                let w_sc = P::w_scales(wg);
+                let w_sc = P::w_scales8(wg);
                 for c in 0..C {
                     let ag = &a[c][full..nb];
                     let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
@@ -283,7 +297,7 @@ unsafe fn tile<P: LegacyPairAvx512, const R: usize, const C: usize>(
                         *pk = P::partials(&P::unpack(wk), &P::prepare(ak));
                     }
                     let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
-                    let a_sc = P::act_scales(ag);
+                    let a_sc = P::act_scales8(ag);
                     acc[r][c] = _mm256_add_ps(acc[r][c], P::terms(&w_sc, &a_sc, isums));
                 }
             }

@@ -6,8 +6,9 @@
 
 use core::arch::x86_64::*;
 
+use super::avx2_legacy_lanes::cvt_f16x8;
 use super::avx2_q8_0::Q8_0Avx2;
-use super::avx512_legacy_lanes as lanes;
+use super::avx512_legacy_lanes::{self as lanes, f16_bits8};
 use super::avx512_legacy_tiles::{avx512_legacy_leaves, LegacyPairAvx512};
 use crate::blocks::BlockQ8_0;
 
@@ -26,6 +27,18 @@ impl LegacyPairAvx512 for Q8_0Avx2 {
     #[inline(always)]
     fn act_qs(a: &BlockQ8_0) -> &[i8; 32] {
         &a.qs
+    }
+
+    #[inline(always)]
+    unsafe fn w_scales8(w: &[BlockQ8_0]) -> __m256 {
+        // SAFETY: the caller guarantees F16C.
+        unsafe { cvt_f16x8(f16_bits8(w, |b| &b.d)) }
+    }
+
+    #[inline(always)]
+    unsafe fn act_scales8(a: &[BlockQ8_0]) -> __m256 {
+        // SAFETY: the caller guarantees F16C.
+        unsafe { cvt_f16x8(f16_bits8(a, |b| &b.d)) }
     }
 }
 
