@@ -23,6 +23,7 @@ use core::arch::x86_64::*;
 use super::avx2_legacy_lanes::sum8_epi32;
 use super::avx2_legacy_tiles::LegacyPairAvx2;
 use super::avx512_legacy_lanes::{block_totals8, bytes_4x32, dot_quarters, neg_bias_sums};
+use super::legacy_tile_walk::{self as walk, prefetch_ahead, PREFETCH_BLOCKS};
 use crate::generic::accumulate::{reduce8, BLOCK_LANES};
 
 /// A legacy weight format and its activation format, as the AVX-512 driver needs them. The AVX2
@@ -56,15 +57,6 @@ pub(crate) trait LegacyPairAvx512: LegacyPairAvx2 {
     /// As [`LegacyPairAvx512::unpack4`].
     unsafe fn act_scales8(a: &[Self::A]) -> Self::ActScales;
 }
-
-/// Weight rows per tile.
-const TILE_ROWS: usize = 4;
-/// Activation rows per gemm tile.
-const TILE_COLS: usize = 4;
-/// Activation rows per pass over the weights in gemm.
-const COL_BLOCK: usize = 64;
-/// How far ahead of the current group weight rows are prefetched, in blocks.
-const PREFETCH_BLOCKS: usize = 2 * BLOCK_LANES;
 
 /// Eight activation blocks loaded for the integer dots of a tile.
 #[derive(Clone, Copy)]
@@ -134,96 +126,8 @@ pub(crate) unsafe fn gemm<P: LegacyPairAvx512>(
     n_act: usize,
     out: &mut [f32],
 ) {
-    if n_act == 0 || out.is_empty() {
-        return;
-    }
-    let nb = a.len() / n_act;
-    let rows = out.len() / n_act;
-    if nb == 0 {
-        out.fill(0.0);
-        return;
-    }
-    if w.len() < rows * nb || a.len() < n_act * nb {
-        // Unreachable through the table (ops sizes every operand); keeps this function total.
-        out.fill(f32::NAN);
-        return;
-    }
-    let w_row = |r: usize| &w[r * nb..(r + 1) * nb];
-    let a_row = |c: usize| &a[c * nb..(c + 1) * nb];
-    // Activation rows in blocks of `COL_BLOCK` (they stay in cache), weight rows streamed once
-    // per block, `TILE_ROWS x TILE_COLS` tiles inside; leftover rows and columns one at a time.
-    let mut c0 = 0;
-    while c0 < n_act {
-        let c_end = (c0 + COL_BLOCK).min(n_act);
-        let mut r = 0;
-        while r < rows {
-            let tr = (rows - r).min(TILE_ROWS);
-            let mut c = c0;
-            while c < c_end {
-                let tc = (c_end - c).min(TILE_COLS);
-                let mut put = |i: usize, j: usize, v: f32| out[(c + j) * rows + r + i] = v;
-                // SAFETY (every arm): forwarded; every row and activation row holds `nb`
-                // blocks (checked above).
-                if tr == TILE_ROWS && tc == TILE_COLS {
-                    let mut o = [[0.0f32; TILE_COLS]; TILE_ROWS];
-                    let wr = [0, 1, 2, 3].map(|i| w_row(r + i));
-                    let ar = [0, 1, 2, 3].map(|j| a_row(c + j));
-                    unsafe { tile::<P, TILE_ROWS, TILE_COLS>(&wr, &ar, &mut o) };
-                    for (i, orow) in o.iter().enumerate() {
-                        for (j, v) in orow.iter().enumerate() {
-                            put(i, j, *v);
-                        }
-                    }
-                } else if tr == TILE_ROWS {
-                    let wr = [0, 1, 2, 3].map(|i| w_row(r + i));
-                    for j in 0..tc {
-                        let mut o = [[0.0f32; 1]; TILE_ROWS];
-                        unsafe { tile::<P, TILE_ROWS, 1>(&wr, &[a_row(c + j)], &mut o) };
-                        for (i, v) in o.iter().enumerate() {
-                            put(i, j, v[0]);
-                        }
-                    }
-                } else if tc == TILE_COLS {
-                    let ar = [0, 1, 2, 3].map(|j| a_row(c + j));
-                    for i in 0..tr {
-                        let mut o = [[0.0f32; TILE_COLS]; 1];
-                        unsafe { tile::<P, 1, TILE_COLS>(&[w_row(r + i)], &ar, &mut o) };
-                        for (j, v) in o[0].iter().enumerate() {
-                            put(i, j, *v);
-                        }
-                    }
-                } else {
-                    for i in 0..tr {
-                        for j in 0..tc {
-                            let mut o = [[0.0f32; 1]; 1];
-                            unsafe { tile::<P, 1, 1>(&[w_row(r + i)], &[a_row(c + j)], &mut o) };
-                            put(i, j, o[0][0]);
-                        }
-                    }
-                }
-                c += tc;
-            }
-            r += tr;
-        }
-        c0 = c_end;
-    }
-}
-
-/// Asks for the eight blocks of `row` from block `from` on to be brought into cache (a hint;
-/// addresses past the end are never dereferenced).
-///
-/// # Safety
-/// The CPU supports SSE (every x86-64 does).
-#[inline(always)]
-unsafe fn prefetch_ahead<B>(row: &[B], from: usize) {
-    let bytes = BLOCK_LANES * core::mem::size_of::<B>();
-    let start = (row.as_ptr() as *const i8).wrapping_add(from * core::mem::size_of::<B>());
-    let mut off = 0;
-    while off < bytes {
-        // SAFETY: prefetch is a hint that never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(off)) };
-        off += 64;
-    }
+    // SAFETY: forwarded; the walk hands `tile` whole rows of `nb` blocks.
+    unsafe { walk::gemm::<Avx512Tiles<P>>(w, a, n_act, out) }
 }
 
 /// Eight consecutive blocks of `s` from `base` on, as an array reference.
@@ -234,6 +138,24 @@ fn group<B>(s: &[B], base: usize) -> &[B; BLOCK_LANES] {
         Ok(g) => g,
         // Unreachable: the slice has exactly `BLOCK_LANES` elements.
         Err(_) => unreachable!(),
+    }
+}
+
+/// The tiles of pair `P` for the shared walk.
+pub(crate) struct Avx512Tiles<P>(core::marker::PhantomData<P>);
+
+impl<P: LegacyPairAvx512> walk::LegacyTiles for Avx512Tiles<P> {
+    type W = P::W;
+    type A = P::A;
+
+    #[inline(always)]
+    unsafe fn tile<const R: usize, const C: usize>(
+        w: &[&[P::W]; R],
+        a: &[&[P::A]; C],
+        out: &mut [[f32; C]; R],
+    ) {
+        // SAFETY: forwarded from the caller (AVX-512 F/BW/VL, VNNI, AVX2, FMA and F16C).
+        unsafe { tile::<P, R, C>(w, a, out) }
     }
 }
 
