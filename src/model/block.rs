@@ -232,11 +232,21 @@ impl Model {
         let out = &self.weights.output;
         sc.acts.invalidate();
         self.project(out, &sc.last, 1, &mut sc.acts, &mut sc.logits, n_threads)?;
-        sc.acts.invalidate();
         if let (OutputHead::Precise, Some(hs)) = (head, sc.head.as_mut()) {
             let norms = self.head_row_norms()?;
-            refine_logits(self.data(out), out, norms, &sc.last, &mut sc.logits, hs)?;
+            // The activation bytes the product just used (cached, not quantized again).
+            let first = sc.acts.get(&sc.last, out.ty.vec_dot_type())?;
+            refine_logits(
+                self.data(out),
+                out,
+                norms,
+                &sc.last,
+                first,
+                &mut sc.logits,
+                hs,
+            )?;
         }
+        sc.acts.invalidate();
         if let Some(cap) = self.spec.final_logit_softcap {
             sc.logits
                 .iter_mut()

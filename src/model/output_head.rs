@@ -40,8 +40,6 @@ const BOUND_SLACK: f32 = 1.0 / 64.0;
 pub struct HeadScratch {
     /// (row bytes) the activation residual in the head's activation type.
     resid_q: Vec<u8>,
-    /// (row bytes) the activation row in the head's activation type.
-    first_q: Vec<u8>,
     /// (n_embd) the dequantized first level, then the residual.
     resid: Vec<f32>,
 }
@@ -58,14 +56,13 @@ impl HeadScratch {
         })? as usize;
         Ok(HeadScratch {
             resid_q: vec![0; row],
-            first_q: vec![0; row],
             resid: vec![0.0; m.cols],
         })
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.resid_q.len() + self.first_q.len() + 4 * self.resid.len()
+        self.resid_q.len() + 4 * self.resid.len()
     }
 }
 
@@ -89,13 +86,14 @@ pub fn row_norms(weights: &[u8], m: &Matrix) -> Result<Vec<f32>, ModelError> {
 }
 
 /// Refines `logits` (m.rows), the one-level product of `m` with the activation row `x`
-/// (m.cols), into the precise head's logits (see the module documentation). `norms` are
-/// [`row_norms`] of `m`.
+/// (m.cols) quantized as `first` (the bytes that product used), into the precise head's logits
+/// (see the module documentation). `norms` are [`row_norms`] of `m`.
 pub fn refine_logits(
     weights: &[u8], // (m.rows, m.cols) as m.ty: the head's own bytes
     m: &Matrix,
     norms: &[f32],
     x: &[f32],
+    first: &[u8],
     logits: &mut [f32],
     hs: &mut HeadScratch,
 ) -> Result<(), ModelError> {
@@ -106,9 +104,7 @@ pub fn refine_logits(
         // Nothing was rounded: the one-level product is already exact.
         return Ok(());
     }
-    // The same quantization the one-level product used (quantize_row is deterministic).
-    ops::quantize_row(act_ty, x, &mut hs.first_q)?;
-    ops::dequantize_row(act_ty, &hs.first_q, &mut hs.resid)?;
+    ops::dequantize_row(act_ty, first, &mut hs.resid)?;
     for (r, &v) in hs.resid.iter_mut().zip(x) {
         *r = v - *r;
     }
@@ -179,13 +175,13 @@ mod tests {
         let mut refined_somewhere = false;
         for trial in 0..20 {
             let x: Vec<f32> = (0..cols).map(|_| rng.random_range(-3.0..3.0)).collect();
-            let mut q1 = vec![0u8; hs.first_q.len()];
+            let mut q1 = vec![0u8; hs.resid_q.len()];
             ops::quantize_row(GgmlType::Q8_0, &x, &mut q1).unwrap();
             let one: Vec<f32> = (0..rows)
                 .map(|r| ops::vec_dot(m.ty, cols, &w[r * w_row..][..w_row], &q1).unwrap())
                 .collect();
             let mut refined = one.clone();
-            refine_logits(&w, &m, &norms, &x, &mut refined, &mut hs).unwrap();
+            refine_logits(&w, &m, &norms, &x, &q1, &mut refined, &mut hs).unwrap();
             // The full two-level product, every row, from the residual the head quantized.
             let q2 = hs.resid_q.clone();
             let two: Vec<f32> = (0..rows)
