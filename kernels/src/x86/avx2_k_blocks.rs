@@ -87,16 +87,45 @@ pub(crate) unsafe fn dot_sub32(q: &[__m256i; 8], sc: &[i16; 8], a: &BlockQ8K) ->
 pub(crate) unsafe fn scale_pairs16(scales16: __m256i) -> [__m256i; 8] {
     // SAFETY: register-only operations; the caller guarantees AVX2.
     unsafe {
-        // Within each 128-bit half: repeat i16 0 (low half) or i16 1 (high half) of a 32-bit lane.
-        let spread = _mm256_setr_epi8(
-            0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, //
-            2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3,
-        );
+        // Scales 0..8 in both 128-bit halves, and scales 8..16: two lane crossings per block;
+        // the rest are in-lane byte shuffles.
+        let halves = [
+            _mm256_permute2x128_si256::<0x00>(scales16, scales16),
+            _mm256_permute2x128_si256::<0x11>(scales16, scales16),
+        ];
         let mut out = [_mm256_setzero_si256(); 8];
         for (k, o) in out.iter_mut().enumerate() {
-            // 32-bit lane k holds scales 2k and 2k+1; copy it everywhere, then spread.
-            let pair = _mm256_permutevar8x32_epi32(scales16, _mm256_set1_epi32(k as i32));
-            *o = _mm256_shuffle_epi8(pair, spread);
+            // Within a half, scale 2k is i16 (2k mod 8) and scale 2k + 1 the next one: repeat
+            // the first in the low half, the second in the high half.
+            let b = 4 * (k % 4) as i16;
+            let spread = _mm256_set_m128i(
+                _mm_set1_epi16((b + 2) | (b + 3) << 8),
+                _mm_set1_epi16(b | (b + 1) << 8),
+            );
+            *o = _mm256_shuffle_epi8(halves[k / 4], spread);
+        }
+        out
+    }
+}
+
+/// [`scale_pairs16`] for 16 unsigned byte scales (scale `j` in byte `j`), zero-extended by the
+/// byte shuffles themselves.
+#[inline(always)]
+pub(crate) unsafe fn scale_pairs16_u8(scales8: __m128i) -> [__m256i; 8] {
+    // SAFETY: register-only operations; the caller guarantees AVX2.
+    unsafe {
+        let both = _mm256_broadcastsi128_si256(scales8);
+        let mut out = [_mm256_setzero_si256(); 8];
+        for (k, o) in out.iter_mut().enumerate() {
+            // Byte 2k then a zero byte (index with the top bit set) in the low half, byte
+            // 2k + 1 likewise in the high half.
+            let b = 2 * k as i16;
+            let zero_high = i16::MIN; // byte 1 of each word: index 0x80
+            let spread = _mm256_set_m128i(
+                _mm_set1_epi16((b + 1) | zero_high),
+                _mm_set1_epi16(b | zero_high),
+            );
+            *o = _mm256_shuffle_epi8(both, spread);
         }
         out
     }

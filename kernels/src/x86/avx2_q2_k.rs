@@ -32,7 +32,7 @@ impl KWeightAvx2 for Q2KAvx2 {
             // Scale j is the low nibble of byte j, its min the high nibble.
             let packed = _mm_loadu_si128(w.scales.as_ptr() as *const __m128i);
             let nib = _mm_set1_epi8(0x0f);
-            let scales16 = _mm256_cvtepu8_epi16(_mm_and_si128(packed, nib));
+            let scales8 = _mm_and_si128(packed, nib);
             let mins16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16::<4>(packed), nib));
             let m3 = _mm256_set1_epi8(3);
             let mut q = [_mm256_setzero_si256(); 8];
@@ -47,7 +47,7 @@ impl KWeightAvx2 for Q2KAvx2 {
             }
             PreparedQ2K {
                 q,
-                pairs: kb::scale_pairs16(scales16),
+                pairs: kb::scale_pairs16_u8(scales8),
                 mins16,
             }
         }
