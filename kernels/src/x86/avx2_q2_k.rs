@@ -5,7 +5,6 @@ use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ2K, BlockQ8K};
-use crate::generic::q4_k::block_term_k_min_f32;
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -23,6 +22,13 @@ pub(crate) struct Q2KAvx2;
 impl KWeightAvx2 for Q2KAvx2 {
     type Block = BlockQ2K;
     type Prepared = PreparedQ2K;
+
+    const OFFSET_SHIFT: Option<u32> = None;
+
+    #[inline(always)]
+    fn scale_bits(w: &BlockQ2K) -> (u16, u16) {
+        (w.d.to_bits(), w.dmin.to_bits())
+    }
 
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ2K) -> PreparedQ2K {
@@ -54,13 +60,9 @@ impl KWeightAvx2 for Q2KAvx2 {
     }
 
     #[inline(always)]
-    unsafe fn block_term(p: &PreparedQ2K, w: &BlockQ2K, a: &BlockQ8K) -> f32 {
+    unsafe fn partials(p: &PreparedQ2K, a: &BlockQ8K) -> (__m256i, __m256i) {
         // SAFETY: the caller guarantees AVX2.
-        let (isum, msum) =
-            unsafe { kb::hsum_pair(kb::dot_sub16(&p.q, &p.pairs, a), kb::dot_bsums(p.mins16, a)) };
-        // SAFETY: the caller guarantees F16C.
-        let (d, dmin) = unsafe { (kb::f16_to_f32(w.d), kb::f16_to_f32(w.dmin)) };
-        block_term_k_min_f32(d, dmin, a.d, isum, msum)
+        unsafe { (kb::dot_sub16(&p.q, &p.pairs, a), kb::dot_bsums(p.mins16, a)) }
     }
 }
 

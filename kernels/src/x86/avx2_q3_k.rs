@@ -5,7 +5,6 @@ use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ3K, BlockQ8K};
-use crate::generic::q3_k::block_term_k_sym_f32;
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -62,6 +61,13 @@ impl KWeightAvx2 for Q3KAvx2 {
     type Block = BlockQ3K;
     type Prepared = PreparedQ3K;
 
+    const OFFSET_SHIFT: Option<u32> = Some(2);
+
+    #[inline(always)]
+    fn scale_bits(w: &BlockQ3K) -> (u16, u16) {
+        (w.d.to_bits(), 0)
+    }
+
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ3K) -> PreparedQ3K {
         // SAFETY: loads read 32 bytes at 0/32 of the 64-byte `qs` and the whole 32-byte
@@ -92,17 +98,14 @@ impl KWeightAvx2 for Q3KAvx2 {
     }
 
     #[inline(always)]
-    unsafe fn block_term(p: &PreparedQ3K, w: &BlockQ3K, a: &BlockQ8K) -> f32 {
+    unsafe fn partials(p: &PreparedQ3K, a: &BlockQ8K) -> (__m256i, __m256i) {
         // SAFETY: the caller guarantees AVX2.
-        let (isum, offset) = unsafe {
-            kb::hsum_pair(
+        unsafe {
+            (
                 kb::dot_sub16(&p.q, &p.pairs, a),
                 kb::dot_bsums(p.scales16, a),
             )
-        };
-        // SAFETY: the caller guarantees F16C.
-        let d = unsafe { kb::f16_to_f32(w.d) };
-        block_term_k_sym_f32(d, a.d, isum - 4 * offset)
+        }
     }
 }
 

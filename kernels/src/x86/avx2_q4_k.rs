@@ -5,7 +5,7 @@ use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ4K, BlockQ8K};
-use crate::generic::q4_k::{block_term_k_min_f32, scales_mins_k4};
+use crate::generic::q4_k::scales_mins_k4;
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
 
@@ -13,7 +13,7 @@ use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTabl
 /// per-16 activation sums (`mn[j / 2]` at position `j`).
 pub(crate) struct PreparedQ4K {
     q: [__m256i; 8],
-    sc: [i16; 8],
+    sc8: __m128i,
     mins16: __m256i,
 }
 
@@ -23,6 +23,13 @@ pub(crate) struct Q4KAvx2;
 impl KWeightAvx2 for Q4KAvx2 {
     type Block = BlockQ4K;
     type Prepared = PreparedQ4K;
+
+    const OFFSET_SHIFT: Option<u32> = None;
+
+    #[inline(always)]
+    fn scale_bits(w: &BlockQ4K) -> (u16, u16) {
+        (w.d.to_bits(), w.dmin.to_bits())
+    }
 
     #[inline(always)]
     unsafe fn prepare(w: &BlockQ4K) -> PreparedQ4K {
@@ -42,20 +49,16 @@ impl KWeightAvx2 for Q4KAvx2 {
             let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
             PreparedQ4K {
                 q,
-                sc: sc.map(|s| s as i16),
+                sc8: _mm_cvtsi64_si128(i64::from_le_bytes(sc)),
                 mins16,
             }
         }
     }
 
     #[inline(always)]
-    unsafe fn block_term(p: &PreparedQ4K, w: &BlockQ4K, a: &BlockQ8K) -> f32 {
+    unsafe fn partials(p: &PreparedQ4K, a: &BlockQ8K) -> (__m256i, __m256i) {
         // SAFETY: the caller guarantees AVX2.
-        let (isum, msum) =
-            unsafe { kb::hsum_pair(kb::dot_sub32(&p.q, &p.sc, a), kb::dot_bsums(p.mins16, a)) };
-        // SAFETY: the caller guarantees F16C.
-        let (d, dmin) = unsafe { (kb::f16_to_f32(w.d), kb::f16_to_f32(w.dmin)) };
-        block_term_k_min_f32(d, dmin, a.d, isum, msum)
+        unsafe { (kb::dot_sub32(&p.q, p.sc8, a), kb::dot_bsums(p.mins16, a)) }
     }
 }
 
