@@ -7,23 +7,21 @@
 //! activation blocks: a main sum and a second sum (the minimum term of Q2_K/Q4_K/Q5_K, the
 //! offset term of Q3_K/Q6_K) per block, each as eight i32 lanes.
 //!
-//! The float side follows the scalar twins exactly, eight blocks at once: the integer sums of
-//! eight consecutive blocks are reduced into one vector of main sums and one of second sums
-//! (block `j` in lane `j`), converted, multiplied by `d·da` / `dmin·da` with the twin's roundings
-//! (separate multiplies and subtraction, never fused), and added to lane `j` of the eight block
-//! lanes of [`crate::generic::accumulate`]. Block `8g + j` is the only term lane `j` receives in
-//! group `g`, so the lanes see the twin's additions in the twin's order; a short last group
-//! keeps the lanes past its length with a blend. Integer sums are exact in any order, so every
-//! output is bit-identical to the scalar twin, and gemv/gemm (tiles of several rows or
-//! activation rows) are bit-identical to vec_dot.
+//! The float side follows the scalar twins exactly, eight blocks at once, in the walk shared with
+//! the AVX-512 driver ([`super::k_tile_walk`]): the integer sums of eight consecutive blocks are
+//! reduced into one vector of main sums and one of second sums (block `j` in lane `j`),
+//! converted, multiplied by `d·da` / `dmin·da` with the twin's roundings (separate multiplies and
+//! subtraction, never fused), and added to lane `j` of the eight block lanes of
+//! [`crate::generic::accumulate`]; a short last group keeps the lanes past its length with a
+//! blend. So every output is bit-identical to the scalar twin.
 //!
 //! `maddubs` (u8 × i8 pairs summed to i16, saturating) never saturates here: weight bytes are at
 //! most 63, so a pair sum is at most `2·63·128 = 16128`.
 
 use core::arch::x86_64::*;
 
+use super::k_tile_walk::{self as walk, KGroups, PairSums, GROUP};
 use crate::blocks::BlockQ8K;
-use crate::generic::accumulate::BlockAccumulator;
 
 /// A K-quant weight type as the AVX2 drivers see it.
 pub(crate) trait KWeightAvx2 {
@@ -158,258 +156,150 @@ pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> __m256i {
     }
 }
 
-/// Blocks whose terms share one vector of lanes.
-const GROUP: usize = 8;
+/// The AVX2 kernels of K-quant type `K` as the shared walk sees them.
+pub(crate) struct Avx2Groups<K>(core::marker::PhantomData<K>);
 
-/// The sums of one group (up to 8 blocks): per block pair `t`, the main and second sums of
-/// blocks `2t`, `2t + 1` as `[M, S, M', S']`.
-type PairSums = [__m128i; 4];
+impl<K: KWeightAvx2> KGroups for Avx2Groups<K> {
+    type Block = K::Block;
+    type Prepared = K::Prepared;
+    /// `d` and `dmin`.
+    type WScales = (__m256, __m256);
+    type ActScales = __m256;
 
-/// Reduces the partial sums `(main, second)` of two blocks to `[M0, S0, M1, S1]`.
-#[inline(always)]
-unsafe fn pair_sums(b0: (__m256i, __m256i), b1: (__m256i, __m256i)) -> __m128i {
-    // SAFETY: register-only operations; the caller guarantees AVX2.
-    unsafe {
-        // Per 128-bit lane: [m+m, m+m, s+s, s+s] of each block...
-        let u0 = _mm256_hadd_epi32(b0.0, b0.1);
-        let u1 = _mm256_hadd_epi32(b1.0, b1.1);
-        // ...then [M0, S0, M1, S1] per lane, and the two lanes added.
-        let x = _mm256_hadd_epi32(u0, u1);
-        _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
+    #[inline(always)]
+    unsafe fn prepare(w: &K::Block) -> K::Prepared {
+        // SAFETY: forwarded (AVX2 and F16C).
+        unsafe { K::prepare(w) }
     }
-}
 
-/// Adds the float terms of one group (`len` blocks, 1..=8) to the eight block lanes `acc`.
-///
-/// `sums` are the group's integer sums ([`pair_sums`]); `d` and `dmin` the weight scales of its
-/// blocks as f32 (block `j` in lane `j`); `ad` the activation scales the same way. Lanes past
-/// `len` keep their value.
-#[inline(always)]
-unsafe fn add_group_terms<K: KWeightAvx2>(
-    acc: __m256,
-    sums: &PairSums,
-    d: __m256,
-    dmin: __m256,
-    ad: __m256,
-    len: usize,
-) -> __m256 {
-    // SAFETY: register-only operations; the caller guarantees AVX2.
-    unsafe {
-        // [M0 S0 M1 S1 | M4 S4 M5 S5] and [M2 S2 M3 S3 | M6 S6 M7 S7]...
-        let lo = _mm256_castsi256_ps(_mm256_inserti128_si256::<1>(
-            _mm256_castsi128_si256(sums[0]),
-            sums[2],
-        ));
-        let hi = _mm256_castsi256_ps(_mm256_inserti128_si256::<1>(
-            _mm256_castsi128_si256(sums[1]),
-            sums[3],
-        ));
-        // ...to the main sums [M0 .. M7] and the second sums [S0 .. S7].
-        let main = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi));
-        let second = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi));
-        // d·da and dmin·da, then times the sums: the twin's roundings, never fused.
-        let dd = _mm256_mul_ps(d, ad);
-        let terms = match K::OFFSET_SHIFT {
-            Some(shift) => {
-                // main - (second << shift), wrapping as the twins.
-                let off = _mm256_sllv_epi32(second, _mm256_set1_epi32(shift as i32));
-                _mm256_mul_ps(dd, _mm256_cvtepi32_ps(_mm256_sub_epi32(main, off)))
-            }
-            None => {
-                let dm = _mm256_mul_ps(dmin, ad);
-                _mm256_sub_ps(
-                    _mm256_mul_ps(dd, _mm256_cvtepi32_ps(main)),
-                    _mm256_mul_ps(dm, _mm256_cvtepi32_ps(second)),
+    #[inline(always)]
+    unsafe fn partials(p: &K::Prepared, a: &BlockQ8K) -> (__m256i, __m256i) {
+        // SAFETY: forwarded.
+        unsafe { K::partials(p, a) }
+    }
+
+    /// `(d, dmin)` as f32, block `j` in lane `j` (`dmin` zero for the symmetric types). Lanes past
+    /// `len` repeat the last block ([`KGroups::add_group_terms`] leaves those lanes unchanged):
+    /// built in registers, since eight 2-byte stores reloaded as one vector would stall store
+    /// forwarding.
+    #[inline(always)]
+    unsafe fn group_scales(w: &[K::Block], start: usize, len: usize) -> (__m256, __m256) {
+        let bits = |j: usize| K::scale_bits(&w[start + j.min(len - 1)]);
+        let (b0, b1, b2, b3) = (bits(0), bits(1), bits(2), bits(3));
+        let (b4, b5, b6, b7) = (bits(4), bits(5), bits(6), bits(7));
+        // SAFETY: register-only operations; the caller guarantees AVX2 and F16C.
+        unsafe {
+            let pack = |f: fn((u16, u16)) -> u16| {
+                _mm_setr_epi16(
+                    f(b0) as i16,
+                    f(b1) as i16,
+                    f(b2) as i16,
+                    f(b3) as i16,
+                    f(b4) as i16,
+                    f(b5) as i16,
+                    f(b6) as i16,
+                    f(b7) as i16,
                 )
-            }
-        };
-        let sum = _mm256_add_ps(acc, terms);
-        if len == GROUP {
-            sum
-        } else {
-            // Lane j takes the sum iff j < len.
-            let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            let take = _mm256_cmpgt_epi32(_mm256_set1_epi32(len as i32), lanes);
-            _mm256_blendv_ps(acc, sum, _mm256_castsi256_ps(take))
-        }
-    }
-}
-
-/// The weight scales `(d, dmin)` of blocks `start..start + len` of a weight row as f32 (block `j`
-/// in lane `j`; `dmin` zero for the symmetric types). Lanes past `len` repeat the last block
-/// ([`add_group_terms`] leaves those lanes unchanged): built in registers, since eight 2-byte
-/// stores reloaded as one vector would stall store forwarding.
-#[inline(always)]
-unsafe fn group_scales<K: KWeightAvx2>(
-    w: &[K::Block],
-    start: usize,
-    len: usize,
-) -> (__m256, __m256) {
-    let bits = |j: usize| K::scale_bits(&w[start + j.min(len - 1)]);
-    let (b0, b1, b2, b3) = (bits(0), bits(1), bits(2), bits(3));
-    let (b4, b5, b6, b7) = (bits(4), bits(5), bits(6), bits(7));
-    // SAFETY: register-only operations; the caller guarantees AVX2 and F16C.
-    unsafe {
-        let pack = |f: fn((u16, u16)) -> u16| {
-            _mm_setr_epi16(
-                f(b0) as i16,
-                f(b1) as i16,
-                f(b2) as i16,
-                f(b3) as i16,
-                f(b4) as i16,
-                f(b5) as i16,
-                f(b6) as i16,
-                f(b7) as i16,
-            )
-        };
-        let d = _mm256_cvtph_ps(pack(|b| b.0));
-        let dmin = if K::OFFSET_SHIFT.is_none() {
-            _mm256_cvtph_ps(pack(|b| b.1))
-        } else {
-            _mm256_setzero_ps()
-        };
-        (d, dmin)
-    }
-}
-
-/// The activation scales of blocks `start..start + len` (block `j` in lane `j`; lanes past `len`
-/// repeat the last block, as in [`group_scales`]).
-#[inline(always)]
-unsafe fn group_act_scales(a: &[BlockQ8K], start: usize, len: usize) -> __m256 {
-    let d = |j: usize| a[start + j.min(len - 1)].d;
-    // SAFETY: register-only operation; the caller guarantees AVX.
-    unsafe { _mm256_setr_ps(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)) }
-}
-
-/// The integer sums of one group (`len` blocks from `start`) for every (row, activation row)
-/// pair of a tile; each weight block is prepared once for all `C` activation rows.
-#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
-#[inline(always)]
-unsafe fn group_sums<K: KWeightAvx2, const R: usize, const C: usize>(
-    w: &[&[K::Block]; R],
-    a: &[&[BlockQ8K]; C],
-    start: usize,
-    len: usize,
-) -> [[PairSums; C]; R] {
-    // SAFETY: the caller guarantees AVX2 and F16C; all block indices are below `start + len`,
-    // which the caller keeps within every row.
-    unsafe {
-        let zero = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        let mut out = [[[_mm_setzero_si128(); 4]; C]; R];
-        for t in 0..GROUP / 2 {
-            if 2 * t >= len {
-                break;
-            }
-            let mut pair = [[[zero; 2]; C]; R];
-            for (b, i) in (2 * t..2 * t + 2).enumerate() {
-                if i >= len {
-                    continue;
-                }
-                for r in 0..R {
-                    let p = K::prepare(&w[r][start + i]);
-                    for c in 0..C {
-                        pair[r][c][b] = K::partials(&p, &a[c][start + i]);
-                    }
-                }
-            }
-            for r in 0..R {
-                for c in 0..C {
-                    out[r][c][t] = pair_sums(pair[r][c][0], pair[r][c][1]);
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Dot products of `R` weight rows with `C` activation rows (all `nb` blocks long):
-/// `out[r][c] = vec_dot(w[r], a[c])`, each in the scalar twin's order.
-#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
-#[inline(always)]
-unsafe fn tile<K: KWeightAvx2, const R: usize, const C: usize>(
-    w: [&[K::Block]; R],
-    a: [&[BlockQ8K]; C],
-    nb: usize,
-) -> [[f32; C]; R] {
-    for row in &w {
-        assert!(row.len() >= nb);
-    }
-    for col in &a {
-        assert!(col.len() >= nb);
-    }
-    // SAFETY: the caller guarantees AVX2 and F16C; every group lies within `nb`.
-    unsafe {
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
-        let mut start = 0;
-        while start < nb {
-            let len = GROUP.min(nb - start);
-            // A full group with a constant length, so its loops unroll.
-            let sums = if len == GROUP {
-                group_sums::<K, R, C>(&w, &a, start, GROUP)
-            } else {
-                group_sums::<K, R, C>(&w, &a, start, len)
             };
-            let mut ad = [_mm256_setzero_ps(); C];
-            for c in 0..C {
-                ad[c] = group_act_scales(a[c], start, len);
-            }
-            for r in 0..R {
-                let (d, dmin) = group_scales::<K>(w[r], start, len);
-                for c in 0..C {
-                    acc[r][c] = add_group_terms::<K>(acc[r][c], &sums[r][c], d, dmin, ad[c], len);
+            let d = _mm256_cvtph_ps(pack(|b| b.0));
+            let dmin = if K::OFFSET_SHIFT.is_none() {
+                _mm256_cvtph_ps(pack(|b| b.1))
+            } else {
+                _mm256_setzero_ps()
+            };
+            (d, dmin)
+        }
+    }
+
+    /// Block `j` in lane `j`; lanes past `len` repeat the last block, as in
+    /// [`KGroups::group_scales`].
+    #[inline(always)]
+    unsafe fn group_act_scales(a: &[BlockQ8K], start: usize, len: usize) -> __m256 {
+        let d = |j: usize| a[start + j.min(len - 1)].d;
+        // SAFETY: register-only operation; the caller guarantees AVX.
+        unsafe { _mm256_setr_ps(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)) }
+    }
+
+    /// `d`, `dmin` and `ad` hold block `j` in lane `j`; the sums are taken apart into main and
+    /// second sums in the same layout; lanes past `len` keep their value (a blend).
+    #[inline(always)]
+    unsafe fn add_group_terms(
+        acc: __m256,
+        sums: &PairSums,
+        (d, dmin): (__m256, __m256),
+        ad: __m256,
+        len: usize,
+    ) -> __m256 {
+        // SAFETY: register-only operations; the caller guarantees AVX2.
+        unsafe {
+            // [M0 S0 M1 S1 | M4 S4 M5 S5] and [M2 S2 M3 S3 | M6 S6 M7 S7]...
+            let lo = _mm256_castsi256_ps(_mm256_inserti128_si256::<1>(
+                _mm256_castsi128_si256(sums[0]),
+                sums[2],
+            ));
+            let hi = _mm256_castsi256_ps(_mm256_inserti128_si256::<1>(
+                _mm256_castsi128_si256(sums[1]),
+                sums[3],
+            ));
+            // ...to the main sums [M0 .. M7] and the second sums [S0 .. S7].
+            let main = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(lo, hi));
+            let second = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(lo, hi));
+            // d·da and dmin·da, then times the sums: the twin's roundings, never fused.
+            let dd = _mm256_mul_ps(d, ad);
+            let terms = match K::OFFSET_SHIFT {
+                Some(shift) => {
+                    // main - (second << shift), wrapping as the twins.
+                    let off = _mm256_sllv_epi32(second, _mm256_set1_epi32(shift as i32));
+                    _mm256_mul_ps(dd, _mm256_cvtepi32_ps(_mm256_sub_epi32(main, off)))
                 }
+                None => {
+                    let dm = _mm256_mul_ps(dmin, ad);
+                    _mm256_sub_ps(
+                        _mm256_mul_ps(dd, _mm256_cvtepi32_ps(main)),
+                        _mm256_mul_ps(dm, _mm256_cvtepi32_ps(second)),
+                    )
+                }
+            };
+            let sum = _mm256_add_ps(acc, terms);
+            if len == GROUP {
+                sum
+            } else {
+                // Lane j takes the sum iff j < len.
+                let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+                let take = _mm256_cmpgt_epi32(_mm256_set1_epi32(len as i32), lanes);
+                _mm256_blendv_ps(acc, sum, _mm256_castsi256_ps(take))
             }
-            start += len;
         }
-        let mut out = [[0.0f32; C]; R];
-        for r in 0..R {
-            for c in 0..C {
-                let mut lanes = [0.0f32; GROUP];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r][c]);
-                out[r][c] = BlockAccumulator::from_lanes(lanes).finish();
-            }
-        }
-        out
     }
 }
 
 /// Dot product of one weight row with one activation row.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C.
 #[inline(always)]
 pub(crate) unsafe fn vec_dot<K: KWeightAvx2>(x: &[K::Block], y: &[BlockQ8K]) -> f32 {
-    let nb = x.len().min(y.len());
-    // SAFETY: the caller guarantees AVX2 and F16C.
-    unsafe { tile::<K, 1, 1>([x], [y], nb)[0][0] }
+    // SAFETY: forwarded.
+    unsafe { walk::vec_dot::<Avx2Groups<K>>(x, y) }
 }
 
 /// `out[r] = vec_dot(row r of w, act)`; rows are `act.len()` blocks long.
 ///
 /// One row at a time: tiles of two rows (sharing activation loads) spill the prepared blocks of
 /// both out of the 16 ymm registers and measured 5–15% slower for Q3_K–Q6_K.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C.
 #[inline(always)]
 pub(crate) unsafe fn gemv<K: KWeightAvx2>(w: &[K::Block], act: &[BlockQ8K], out: &mut [f32]) {
-    let nb = act.len();
-    if nb == 0 {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        return;
-    }
-    for (row, o) in w.chunks_exact(nb).zip(out.iter_mut()) {
-        // SAFETY: the caller guarantees AVX2 and F16C.
-        *o = unsafe { tile::<K, 1, 1>([row], [act], nb)[0][0] };
-    }
+    // SAFETY: forwarded.
+    unsafe { walk::gemv::<Avx2Groups<K>, 1>(w, act, out) }
 }
-
-/// Activation rows sharing one prepared weight block in [`gemm`].
-const GEMM_COLS: usize = 4;
-
-/// Activation rows kept hot while every weight row passes over them in [`gemm`] (64 Q8_K rows of
-/// 2048 values are 146 KiB: an L2's worth), so the weights are streamed `n_act / 64` times, not
-/// `n_act / 4` times.
-const GEMM_COL_TILE: usize = 64;
 
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`, `rows = out.len() / n_act`.
 ///
-/// Each weight block is prepared once for up to [`GEMM_COLS`] activation rows; every output keeps
-/// its own lanes, fed in the twin's order, so it equals [`vec_dot`] bit for bit.
+/// # Safety
+/// The CPU supports AVX2 and F16C.
 #[inline(always)]
 pub(crate) unsafe fn gemm<K: KWeightAvx2>(
     w: &[K::Block],
@@ -417,36 +307,6 @@ pub(crate) unsafe fn gemm<K: KWeightAvx2>(
     n_act: usize,
     out: &mut [f32],
 ) {
-    if n_act == 0 {
-        return;
-    }
-    let nb = act.len() / n_act;
-    let rows = out.len() / n_act;
-    if nb == 0 {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        return;
-    }
-    let col = |c: usize| &act[c * nb..(c + 1) * nb];
-    for tile0 in (0..n_act).step_by(GEMM_COL_TILE) {
-        let tile_end = (tile0 + GEMM_COL_TILE).min(n_act);
-        for (r, wrow) in w.chunks_exact(nb).take(rows).enumerate() {
-            let mut c0 = tile0;
-            while c0 + GEMM_COLS <= tile_end {
-                let mut cols: [&[BlockQ8K]; GEMM_COLS] = [&[]; GEMM_COLS];
-                for (t, cl) in cols.iter_mut().enumerate() {
-                    *cl = col(c0 + t);
-                }
-                // SAFETY: the caller guarantees AVX2 and F16C.
-                let d = unsafe { tile::<K, 1, GEMM_COLS>([wrow], cols, nb) };
-                for (t, v) in d[0].iter().enumerate() {
-                    out[(c0 + t) * rows + r] = *v;
-                }
-                c0 += GEMM_COLS;
-            }
-            for c in c0..tile_end {
-                // SAFETY: as above.
-                out[c * rows + r] = unsafe { tile::<K, 1, 1>([wrow], [col(c)], nb)[0][0] };
-            }
-        }
-    }
+    // SAFETY: forwarded.
+    unsafe { walk::gemm::<Avx2Groups<K>>(w, act, n_act, out) }
 }

@@ -23,8 +23,8 @@
 
 use core::arch::x86_64::*;
 
+use super::k_tile_walk::{self as walk, KGroups, PairSums, GROUP};
 use crate::blocks::BlockQ8K;
-use crate::generic::accumulate::BlockAccumulator;
 
 /// A K-quant weight type as the AVX-512 drivers see it.
 pub(crate) trait KWeightAvx512 {
@@ -201,234 +201,121 @@ pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> __m256i {
     }
 }
 
-/// The output lanes of a tile for one group of up to 8 blocks: per block pair `t`, the main and
-/// second sums of blocks `2t`, `2t + 1` as `[M, S, M', S']`.
-type PairSums = [__m128i; 4];
+/// The AVX-512 kernels of K-quant type `K` as the shared walk sees them.
+pub(crate) struct Avx512Groups<K>(core::marker::PhantomData<K>);
 
-/// Blocks whose terms share one vector of lanes.
-const GROUP: usize = 8;
+impl<K: KWeightAvx512> KGroups for Avx512Groups<K> {
+    type Block = K::Block;
+    type Prepared = K::Prepared;
+    /// `(d, dmin)` pairs.
+    type WScales = __m512;
+    type ActScales = __m512;
 
-/// Reduces the partial sums `(main, second)` of two blocks to `[M0, S0, M1, S1]`.
-#[inline(always)]
-unsafe fn pair_sums(b0: (__m256i, __m256i), b1: (__m256i, __m256i)) -> __m128i {
-    // SAFETY: register-only operations; the caller guarantees AVX2.
-    unsafe {
-        // Per 128-bit lane: [m+m, m+m, s+s, s+s] of each block...
-        let u0 = _mm256_hadd_epi32(b0.0, b0.1);
-        let u1 = _mm256_hadd_epi32(b1.0, b1.1);
-        // ...then [M0, S0, M1, S1] per lane, and the two lanes added.
-        let x = _mm256_hadd_epi32(u0, u1);
-        _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256::<1>(x))
+    #[inline(always)]
+    unsafe fn prepare(w: &K::Block) -> K::Prepared {
+        // SAFETY: forwarded (AVX-512 F/BW/VL and VNNI).
+        unsafe { K::prepare(w) }
     }
-}
 
-/// Adds the float terms of one group (`len` blocks, 1..=8) to the eight block lanes `acc`.
-///
-/// `sums` are the group's integer sums ([`pair_sums`]); `scales` the `(d, dmin)` pairs of the
-/// weight blocks as f32 (block `j` in lanes `2j`, `2j + 1`); `ad` the activation scales, each
-/// repeated twice the same way.
-#[inline(always)]
-unsafe fn add_group_terms<K: KWeightAvx512>(
-    acc: __m256,
-    sums: &PairSums,
-    scales: __m512,
-    ad: __m512,
-    len: usize,
-) -> __m256 {
-    // SAFETY: register-only operations; the caller guarantees AVX-512 F/VL.
-    unsafe {
-        let lo = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(sums[0]), sums[1]);
-        let hi = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(sums[2]), sums[3]);
-        // Lanes 2j, 2j + 1: main and second sum of block j.
-        let mut z = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
-        if let Some(shift) = K::OFFSET_SHIFT {
-            // Even lanes: main - (second << shift), wrapping as the twins.
-            let second = _mm512_srli_epi64::<32>(z);
-            let off = _mm512_sllv_epi32(second, _mm512_set1_epi32(shift as i32));
-            z = _mm512_sub_epi32(z, off);
+    #[inline(always)]
+    unsafe fn partials(p: &K::Prepared, a: &BlockQ8K) -> (__m256i, __m256i) {
+        // SAFETY: forwarded.
+        unsafe { K::partials(p, a) }
+    }
+
+    /// The `(d, dmin)` pairs as f32, block `j` in lanes `2j`, `2j + 1` (lanes past `len` zero).
+    #[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
+    #[inline(always)]
+    unsafe fn group_scales(w: &[K::Block], start: usize, len: usize) -> __m512 {
+        let mut bits = [0u32; GROUP];
+        for j in 0..len {
+            bits[j] = K::scale_bits(&w[start + j]);
         }
-        // Lanes 2j, 2j + 1: d·da and dmin·da, then times the sums (the twin's roundings).
-        let dd = _mm512_mul_ps(scales, ad);
-        let prod = _mm512_mul_ps(dd, _mm512_cvtepi32_ps(z));
-        let terms = if K::OFFSET_SHIFT.is_none() {
-            // Even lanes: (d·da)·main - (dmin·da)·second.
-            _mm512_sub_ps(prod, _mm512_movehdup_ps(prod))
-        } else {
-            prod
-        };
-        let evens = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
-        let t = _mm512_castps512_ps256(_mm512_permutexvar_ps(evens, terms));
-        let mask = (((1u32 << len) - 1) & 0xff) as __mmask8;
-        _mm256_mask_add_ps(acc, mask, acc, t)
+        // SAFETY: 32 bytes read from a 32-byte array; the caller guarantees AVX-512 F.
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(bits.as_ptr() as *const __m256i)) }
     }
-}
 
-/// The `(d, dmin)` pairs of blocks `start..start + len` of a weight row as f32 (block `j` in lanes
-/// `2j`, `2j + 1`; lanes past `len` zero).
-#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
-#[inline(always)]
-unsafe fn group_scales<K: KWeightAvx512>(w: &[K::Block], start: usize, len: usize) -> __m512 {
-    let mut bits = [0u32; GROUP];
-    for j in 0..len {
-        bits[j] = K::scale_bits(&w[start + j]);
-    }
-    // SAFETY: 32 bytes read from a 32-byte array; the caller guarantees AVX-512 F.
-    unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(bits.as_ptr() as *const __m256i)) }
-}
-
-/// The activation scales of blocks `start..start + len`, each in two lanes (`2j`, `2j + 1`).
-#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
-#[inline(always)]
-unsafe fn group_act_scales(a: &[BlockQ8K], start: usize, len: usize) -> __m512 {
-    let mut d = [0.0f32; GROUP];
-    for j in 0..len {
-        d[j] = a[start + j].d;
-    }
-    // SAFETY: 32 bytes read from a 32-byte array; register operations; the caller guarantees
-    // AVX-512 F.
-    unsafe {
-        let v = _mm512_castps256_ps512(_mm256_loadu_ps(d.as_ptr()));
-        let dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
-        _mm512_permutexvar_ps(dup, v)
-    }
-}
-
-/// The integer sums of one group (`len` blocks from `start`) for every (row, activation row)
-/// pair of a tile; each weight block is prepared once for all `C` activation rows.
-#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
-#[inline(always)]
-unsafe fn group_sums<K: KWeightAvx512, const R: usize, const C: usize>(
-    w: &[&[K::Block]; R],
-    a: &[&[BlockQ8K]; C],
-    start: usize,
-    len: usize,
-) -> [[PairSums; C]; R] {
-    // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI; all block indices are below
-    // `start + len`, which the caller keeps within every row.
-    unsafe {
-        let zero = (_mm256_setzero_si256(), _mm256_setzero_si256());
-        let mut out = [[[_mm_setzero_si128(); 4]; C]; R];
-        for t in 0..GROUP / 2 {
-            let mut pair = [[[zero; 2]; C]; R];
-            for (b, i) in (2 * t..2 * t + 2).enumerate() {
-                if i >= len {
-                    continue;
-                }
-                for r in 0..R {
-                    let p = K::prepare(&w[r][start + i]);
-                    for c in 0..C {
-                        pair[r][c][b] = K::partials(&p, &a[c][start + i]);
-                    }
-                }
-            }
-            for r in 0..R {
-                for c in 0..C {
-                    out[r][c][t] = pair_sums(pair[r][c][0], pair[r][c][1]);
-                }
-            }
+    /// Each block's scale in two lanes (`2j`, `2j + 1`).
+    #[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
+    #[inline(always)]
+    unsafe fn group_act_scales(a: &[BlockQ8K], start: usize, len: usize) -> __m512 {
+        let mut d = [0.0f32; GROUP];
+        for j in 0..len {
+            d[j] = a[start + j].d;
         }
-        out
+        // SAFETY: 32 bytes read from a 32-byte array; register operations; the caller guarantees
+        // AVX-512 F.
+        unsafe {
+            let v = _mm512_castps256_ps512(_mm256_loadu_ps(d.as_ptr()));
+            let dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+            _mm512_permutexvar_ps(dup, v)
+        }
     }
-}
 
-/// Dot products of `R` weight rows with `C` activation rows (all `nb` blocks long):
-/// `out[r][c] = vec_dot(w[r], a[c])`, each in the scalar twin's order.
-#[allow(clippy::needless_range_loop)] // plain index loops inline into the SIMD leaf
-#[inline(always)]
-unsafe fn tile<K: KWeightAvx512, const R: usize, const C: usize>(
-    w: [&[K::Block]; R],
-    a: [&[BlockQ8K]; C],
-    nb: usize,
-) -> [[f32; C]; R] {
-    for row in &w {
-        assert!(row.len() >= nb);
-    }
-    for col in &a {
-        assert!(col.len() >= nb);
-    }
-    // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI; every group lies within `nb`.
-    unsafe {
-        let mut acc = [[_mm256_setzero_ps(); C]; R];
-        let mut start = 0;
-        while start < nb {
-            let len = GROUP.min(nb - start);
-            // A full group with a constant length, so its loops unroll.
-            let sums = if len == GROUP {
-                group_sums::<K, R, C>(&w, &a, start, GROUP)
+    /// Main and second sum of block `j` go to lanes `2j`, `2j + 1`, next to its `(d, dmin)` pair
+    /// and activation scale; the terms are added under a mask of `len` lanes.
+    #[inline(always)]
+    unsafe fn add_group_terms(
+        acc: __m256,
+        sums: &PairSums,
+        scales: __m512,
+        ad: __m512,
+        len: usize,
+    ) -> __m256 {
+        // SAFETY: register-only operations; the caller guarantees AVX-512 F/VL.
+        unsafe {
+            let lo = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(sums[0]), sums[1]);
+            let hi = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(sums[2]), sums[3]);
+            // Lanes 2j, 2j + 1: main and second sum of block j.
+            let mut z = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi);
+            if let Some(shift) = K::OFFSET_SHIFT {
+                // Even lanes: main - (second << shift), wrapping as the twins.
+                let second = _mm512_srli_epi64::<32>(z);
+                let off = _mm512_sllv_epi32(second, _mm512_set1_epi32(shift as i32));
+                z = _mm512_sub_epi32(z, off);
+            }
+            // Lanes 2j, 2j + 1: d·da and dmin·da, then times the sums (the twin's roundings).
+            let dd = _mm512_mul_ps(scales, ad);
+            let prod = _mm512_mul_ps(dd, _mm512_cvtepi32_ps(z));
+            let terms = if K::OFFSET_SHIFT.is_none() {
+                // Even lanes: (d·da)·main - (dmin·da)·second.
+                _mm512_sub_ps(prod, _mm512_movehdup_ps(prod))
             } else {
-                group_sums::<K, R, C>(&w, &a, start, len)
+                prod
             };
-            let mut ad = [_mm512_setzero_ps(); C];
-            for c in 0..C {
-                ad[c] = group_act_scales(a[c], start, len);
-            }
-            for r in 0..R {
-                let scales = group_scales::<K>(w[r], start, len);
-                for c in 0..C {
-                    acc[r][c] = add_group_terms::<K>(acc[r][c], &sums[r][c], scales, ad[c], len);
-                }
-            }
-            start += len;
+            let evens = _mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 14, 12, 10, 8, 6, 4, 2, 0);
+            let t = _mm512_castps512_ps256(_mm512_permutexvar_ps(evens, terms));
+            let mask = (((1u32 << len) - 1) & 0xff) as __mmask8;
+            _mm256_mask_add_ps(acc, mask, acc, t)
         }
-        let mut out = [[0.0f32; C]; R];
-        for r in 0..R {
-            for c in 0..C {
-                let mut lanes = [0.0f32; 8];
-                _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r][c]);
-                out[r][c] = BlockAccumulator::from_lanes(lanes).finish();
-            }
-        }
-        out
     }
 }
 
 /// Dot product of one weight row with one activation row.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL and VNNI.
 #[inline(always)]
 pub(crate) unsafe fn vec_dot<K: KWeightAvx512>(x: &[K::Block], y: &[BlockQ8K]) -> f32 {
-    let nb = x.len().min(y.len());
-    // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
-    unsafe { tile::<K, 1, 1>([x], [y], nb)[0][0] }
+    // SAFETY: forwarded.
+    unsafe { walk::vec_dot::<Avx512Groups<K>>(x, y) }
 }
 
-/// Weight rows per gemv tile (each activation block is loaded once for all of them).
-const GEMV_ROWS: usize = 4;
-
-/// `out[r] = vec_dot(row r of w, act)`; rows are `act.len()` blocks long.
+/// `out[r] = vec_dot(row r of w, act)`; rows are `act.len()` blocks long, four rows per tile
+/// (each activation block loaded once for all of them).
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL and VNNI.
 #[inline(always)]
 pub(crate) unsafe fn gemv<K: KWeightAvx512>(w: &[K::Block], act: &[BlockQ8K], out: &mut [f32]) {
-    let nb = act.len();
-    if nb == 0 {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        return;
-    }
-    let rows = out.len().min(w.len() / nb);
-    let quads = rows / GEMV_ROWS;
-    for q in 0..quads {
-        let r0 = q * GEMV_ROWS;
-        let mut rows_w: [&[K::Block]; GEMV_ROWS] = [&[]; GEMV_ROWS];
-        for (i, rw) in rows_w.iter_mut().enumerate() {
-            *rw = &w[(r0 + i) * nb..(r0 + i + 1) * nb];
-        }
-        // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
-        let d = unsafe { tile::<K, GEMV_ROWS, 1>(rows_w, [act], nb) };
-        for (i, v) in d.iter().enumerate() {
-            out[r0 + i] = v[0];
-        }
-    }
-    for r in quads * GEMV_ROWS..rows {
-        // SAFETY: as above.
-        out[r] = unsafe { tile::<K, 1, 1>([&w[r * nb..(r + 1) * nb]], [act], nb)[0][0] };
-    }
+    // SAFETY: forwarded.
+    unsafe { walk::gemv::<Avx512Groups<K>, 4>(w, act, out) }
 }
 
-/// Activation rows sharing one prepared weight block in [`gemm`].
-const GEMM_COLS: usize = 4;
-
-/// Activation rows kept hot while every weight row passes over them in [`gemm`] (64 Q8_K rows of
-/// 2048 values are 146 KiB: an L2's worth).
-const GEMM_COL_TILE: usize = 64;
-
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`, `rows = out.len() / n_act`.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL and VNNI.
 #[inline(always)]
 pub(crate) unsafe fn gemm<K: KWeightAvx512>(
     w: &[K::Block],
@@ -436,36 +323,6 @@ pub(crate) unsafe fn gemm<K: KWeightAvx512>(
     n_act: usize,
     out: &mut [f32],
 ) {
-    if n_act == 0 {
-        return;
-    }
-    let nb = act.len() / n_act;
-    let rows = out.len() / n_act;
-    if nb == 0 {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        return;
-    }
-    let col = |c: usize| &act[c * nb..(c + 1) * nb];
-    for tile0 in (0..n_act).step_by(GEMM_COL_TILE) {
-        let tile_end = (tile0 + GEMM_COL_TILE).min(n_act);
-        for (r, wrow) in w.chunks_exact(nb).take(rows).enumerate() {
-            let mut c0 = tile0;
-            while c0 + GEMM_COLS <= tile_end {
-                let mut cols: [&[BlockQ8K]; GEMM_COLS] = [&[]; GEMM_COLS];
-                for (t, cl) in cols.iter_mut().enumerate() {
-                    *cl = col(c0 + t);
-                }
-                // SAFETY: the caller guarantees AVX-512 F/BW/VL and VNNI.
-                let d = unsafe { tile::<K, 1, GEMM_COLS>([wrow], cols, nb) };
-                for (t, v) in d[0].iter().enumerate() {
-                    out[(c0 + t) * rows + r] = *v;
-                }
-                c0 += GEMM_COLS;
-            }
-            for c in c0..tile_end {
-                // SAFETY: as above.
-                out[c * rows + r] = unsafe { tile::<K, 1, 1>([wrow], [col(c)], nb)[0][0] };
-            }
-        }
-    }
+    // SAFETY: forwarded.
+    unsafe { walk::gemm::<Avx512Groups<K>>(w, act, n_act, out) }
 }

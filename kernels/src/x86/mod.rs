@@ -38,6 +38,7 @@ pub mod avx512_q5_k;
 pub mod avx512_q6_k;
 pub mod avx512_q8_0;
 pub mod avx512_q8_k;
+mod k_tile_walk;
 mod legacy_tile_walk;
 
 use half::{bf16, f16};
