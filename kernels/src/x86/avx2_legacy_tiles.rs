@@ -183,9 +183,13 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
                 let w_sc = P::w_scales(wg);
                 for c in 0..C {
                     let ag = &a[c][full..nb];
+                    // A constant trip count, so `p` stays in registers (a loop over the tail's
+                    // length would index it dynamically, on the stack).
                     let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
-                    for (pk, (wk, ak)) in p.iter_mut().zip(wg.iter().zip(ag)) {
-                        *pk = P::partials(&P::unpack(wk), &P::prepare(ak));
+                    for k in 0..BLOCK_LANES {
+                        if k < wg.len() {
+                            p[k] = P::partials(&P::unpack(&wg[k]), &P::prepare(&ag[k]));
+                        }
                     }
                     let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
                     let a_sc = P::act_scales(ag);
