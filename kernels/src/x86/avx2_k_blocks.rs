@@ -20,7 +20,7 @@
 
 use core::arch::x86_64::*;
 
-use super::k_tile_walk::{self as walk, KGroups, PairSums, GROUP};
+use super::k_tile_walk::{KGroups, PairSums, GROUP};
 use crate::blocks::BlockQ8K;
 
 /// A K-quant weight type as the AVX2 drivers see it.
@@ -273,40 +273,6 @@ impl<K: KWeightAvx2> KGroups for Avx2Groups<K> {
     }
 }
 
-/// Dot product of one weight row with one activation row.
-///
-/// # Safety
-/// The CPU supports AVX2 and F16C.
-#[inline(always)]
-pub(crate) unsafe fn vec_dot<K: KWeightAvx2>(x: &[K::Block], y: &[BlockQ8K]) -> f32 {
-    // SAFETY: forwarded.
-    unsafe { walk::vec_dot::<Avx2Groups<K>>(x, y) }
-}
-
-/// `out[r] = vec_dot(row r of w, act)`; rows are `act.len()` blocks long.
-///
-/// One row at a time: tiles of two rows (sharing activation loads) spill the prepared blocks of
-/// both out of the 16 ymm registers and measured 5–15% slower for Q3_K–Q6_K.
-///
-/// # Safety
-/// The CPU supports AVX2 and F16C.
-#[inline(always)]
-pub(crate) unsafe fn gemv<K: KWeightAvx2>(w: &[K::Block], act: &[BlockQ8K], out: &mut [f32]) {
-    // SAFETY: forwarded.
-    unsafe { walk::gemv::<Avx2Groups<K>, 1>(w, act, out) }
-}
-
-/// `out[c * rows + r] = vec_dot(row r of w, activation row c)`, `rows = out.len() / n_act`.
-///
-/// # Safety
-/// The CPU supports AVX2 and F16C.
-#[inline(always)]
-pub(crate) unsafe fn gemm<K: KWeightAvx2>(
-    w: &[K::Block],
-    act: &[BlockQ8K],
-    n_act: usize,
-    out: &mut [f32],
-) {
-    // SAFETY: forwarded.
-    unsafe { walk::gemm::<Avx2Groups<K>>(w, act, n_act, out) }
-}
+/// Weight rows per gemv tile: one. Tiles of two rows (sharing activation loads) spill the prepared
+/// blocks of both out of the 16 ymm registers and measured 5–15% slower for Q3_K–Q6_K.
+pub(crate) const GEMV_ROWS: usize = 1;

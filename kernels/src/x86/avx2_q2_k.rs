@@ -4,6 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
+use super::k_tile_walk as walk;
 use crate::blocks::{BlockQ2K, BlockQ8K};
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
@@ -73,7 +74,7 @@ impl KWeightAvx2 for Q2KAvx2 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q2_k_q8_k_avx2(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::vec_dot::<Q2KAvx2>(x, y) }
+    unsafe { walk::vec_dot::<kb::Avx2Groups<Q2KAvx2>>(x, y) }
 }
 
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
@@ -83,7 +84,7 @@ pub unsafe fn vec_dot_q2_k_q8_k_avx2(x: &[BlockQ2K], y: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q2_k_q8_k_avx2(w: &[BlockQ2K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::gemv::<Q2KAvx2>(w, act, out) }
+    unsafe { walk::gemv::<kb::Avx2Groups<Q2KAvx2>, { kb::GEMV_ROWS }>(w, act, out) }
 }
 
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
@@ -93,7 +94,7 @@ pub unsafe fn gemv_q2_k_q8_k_avx2(w: &[BlockQ2K], act: &[BlockQ8K], out: &mut [f
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemm_q2_k_q8_k_avx2(w: &[BlockQ2K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::gemm::<Q2KAvx2>(w, act, n_act, out) }
+    unsafe { walk::gemm::<kb::Avx2Groups<Q2KAvx2>>(w, act, n_act, out) }
 }
 
 /// Registers the Q2_K kernels of this file in an AVX2 table (only for a CPU with AVX2, FMA and F16C).

@@ -4,6 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
+use super::k_tile_walk as walk;
 use crate::blocks::{BlockQ4K, BlockQ8K};
 use crate::generic::q4_k::scales_mins_k4;
 use crate::ggml_type::GgmlType;
@@ -69,7 +70,7 @@ impl KWeightAvx2 for Q4KAvx2 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_k_q8_k_avx2(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::vec_dot::<Q4KAvx2>(x, y) }
+    unsafe { walk::vec_dot::<kb::Avx2Groups<Q4KAvx2>>(x, y) }
 }
 
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
@@ -79,7 +80,7 @@ pub unsafe fn vec_dot_q4_k_q8_k_avx2(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q4_k_q8_k_avx2(w: &[BlockQ4K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::gemv::<Q4KAvx2>(w, act, out) }
+    unsafe { walk::gemv::<kb::Avx2Groups<Q4KAvx2>, { kb::GEMV_ROWS }>(w, act, out) }
 }
 
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
@@ -89,7 +90,7 @@ pub unsafe fn gemv_q4_k_q8_k_avx2(w: &[BlockQ4K], act: &[BlockQ8K], out: &mut [f
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemm_q4_k_q8_k_avx2(w: &[BlockQ4K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::gemm::<Q4KAvx2>(w, act, n_act, out) }
+    unsafe { walk::gemm::<kb::Avx2Groups<Q4KAvx2>>(w, act, n_act, out) }
 }
 
 /// Registers the Q4_K kernels of this file in an AVX2 table (only for a CPU with AVX2, FMA and F16C).

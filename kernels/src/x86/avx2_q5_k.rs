@@ -4,6 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::avx2_k_blocks::{self as kb, KWeightAvx2};
+use super::k_tile_walk as walk;
 use crate::blocks::{BlockQ5K, BlockQ8K};
 use crate::generic::q4_k::scales_mins_k4;
 use crate::ggml_type::GgmlType;
@@ -77,7 +78,7 @@ impl KWeightAvx2 for Q5KAvx2 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn vec_dot_q5_k_q8_k_avx2(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::vec_dot::<Q5KAvx2>(x, y) }
+    unsafe { walk::vec_dot::<kb::Avx2Groups<Q5KAvx2>>(x, y) }
 }
 
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
@@ -87,7 +88,7 @@ pub unsafe fn vec_dot_q5_k_q8_k_avx2(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemv_q5_k_q8_k_avx2(w: &[BlockQ5K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::gemv::<Q5KAvx2>(w, act, out) }
+    unsafe { walk::gemv::<kb::Avx2Groups<Q5KAvx2>, { kb::GEMV_ROWS }>(w, act, out) }
 }
 
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
@@ -97,7 +98,7 @@ pub unsafe fn gemv_q5_k_q8_k_avx2(w: &[BlockQ5K], act: &[BlockQ8K], out: &mut [f
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn gemm_q5_k_q8_k_avx2(w: &[BlockQ5K], act: &[BlockQ8K], n_act: usize, out: &mut [f32]) {
     // SAFETY: this function's contract guarantees AVX2.
-    unsafe { kb::gemm::<Q5KAvx2>(w, act, n_act, out) }
+    unsafe { walk::gemm::<kb::Avx2Groups<Q5KAvx2>>(w, act, n_act, out) }
 }
 
 /// Registers the Q5_K kernels of this file in an AVX2 table (only for a CPU with AVX2, FMA and F16C).

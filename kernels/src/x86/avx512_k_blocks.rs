@@ -23,7 +23,7 @@
 
 use core::arch::x86_64::*;
 
-use super::k_tile_walk::{self as walk, KGroups, PairSums, GROUP};
+use super::k_tile_walk::{KGroups, PairSums, GROUP};
 use crate::blocks::BlockQ8K;
 
 /// A K-quant weight type as the AVX-512 drivers see it.
@@ -291,38 +291,6 @@ impl<K: KWeightAvx512> KGroups for Avx512Groups<K> {
     }
 }
 
-/// Dot product of one weight row with one activation row.
-///
-/// # Safety
-/// The CPU supports AVX-512 F/BW/VL and VNNI.
-#[inline(always)]
-pub(crate) unsafe fn vec_dot<K: KWeightAvx512>(x: &[K::Block], y: &[BlockQ8K]) -> f32 {
-    // SAFETY: forwarded.
-    unsafe { walk::vec_dot::<Avx512Groups<K>>(x, y) }
-}
-
-/// `out[r] = vec_dot(row r of w, act)`; rows are `act.len()` blocks long, four rows per tile
-/// (each activation block loaded once for all of them).
-///
-/// # Safety
-/// The CPU supports AVX-512 F/BW/VL and VNNI.
-#[inline(always)]
-pub(crate) unsafe fn gemv<K: KWeightAvx512>(w: &[K::Block], act: &[BlockQ8K], out: &mut [f32]) {
-    // SAFETY: forwarded.
-    unsafe { walk::gemv::<Avx512Groups<K>, 4>(w, act, out) }
-}
-
-/// `out[c * rows + r] = vec_dot(row r of w, activation row c)`, `rows = out.len() / n_act`.
-///
-/// # Safety
-/// The CPU supports AVX-512 F/BW/VL and VNNI.
-#[inline(always)]
-pub(crate) unsafe fn gemm<K: KWeightAvx512>(
-    w: &[K::Block],
-    act: &[BlockQ8K],
-    n_act: usize,
-    out: &mut [f32],
-) {
-    // SAFETY: forwarded.
-    unsafe { walk::gemm::<Avx512Groups<K>>(w, act, n_act, out) }
-}
+/// Weight rows per gemv tile (each activation block loaded once for all of them). Not tuned: this
+/// tier's speed cannot be measured without an AVX-512 machine.
+pub(crate) const GEMV_ROWS: usize = 4;

@@ -214,9 +214,12 @@ unsafe fn tile<P: LegacyPairAvx512, const R: usize, const C: usize>(
                 let w_sc = P::w_scales8(wg);
                 for c in 0..C {
                     let ag = &a[c][full..nb];
+                    // A constant trip count keeps `p` in registers (as in the AVX2 tile).
                     let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
-                    for (pk, (wk, ak)) in p.iter_mut().zip(wg.iter().zip(ag)) {
-                        *pk = P::partials(&P::unpack(wk), &P::prepare(ak));
+                    for k in 0..BLOCK_LANES {
+                        if k < wg.len() {
+                            p[k] = P::partials(&P::unpack(&wg[k]), &P::prepare(&ag[k]));
+                        }
                     }
                     let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
                     let a_sc = P::act_scales8(ag);

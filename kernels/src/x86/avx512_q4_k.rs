@@ -4,6 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::avx512_k_blocks::{self as kb, KWeightAvx512};
+use super::k_tile_walk as walk;
 use crate::blocks::{BlockQ4K, BlockQ8K};
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
@@ -69,7 +70,7 @@ impl KWeightAvx512 for Q4KAvx512 {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn vec_dot_q4_k_q8_k_avx512(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees the features.
-    unsafe { kb::vec_dot::<Q4KAvx512>(x, y) }
+    unsafe { walk::vec_dot::<kb::Avx512Groups<Q4KAvx512>>(x, y) }
 }
 
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
@@ -79,7 +80,7 @@ pub unsafe fn vec_dot_q4_k_q8_k_avx512(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn gemv_q4_k_q8_k_avx512(w: &[BlockQ4K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees the features.
-    unsafe { kb::gemv::<Q4KAvx512>(w, act, out) }
+    unsafe { walk::gemv::<kb::Avx512Groups<Q4KAvx512>, { kb::GEMV_ROWS }>(w, act, out) }
 }
 
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
@@ -94,7 +95,7 @@ pub unsafe fn gemm_q4_k_q8_k_avx512(
     out: &mut [f32],
 ) {
     // SAFETY: this function's contract guarantees the features.
-    unsafe { kb::gemm::<Q4KAvx512>(w, act, n_act, out) }
+    unsafe { walk::gemm::<kb::Avx512Groups<Q4KAvx512>>(w, act, n_act, out) }
 }
 
 /// Registers the Q4_K kernels of this file in an AVX-512 table (only for a CPU with AVX-512

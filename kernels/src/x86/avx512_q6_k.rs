@@ -4,6 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::avx512_k_blocks::{self as kb, KWeightAvx512};
+use super::k_tile_walk as walk;
 use crate::blocks::{BlockQ6K, BlockQ8K};
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
@@ -78,7 +79,7 @@ impl KWeightAvx512 for Q6KAvx512 {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn vec_dot_q6_k_q8_k_avx512(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees the features.
-    unsafe { kb::vec_dot::<Q6KAvx512>(x, y) }
+    unsafe { walk::vec_dot::<kb::Avx512Groups<Q6KAvx512>>(x, y) }
 }
 
 /// `out[r] = vec_dot(row r of w, act)`, rows of `act.len()` blocks.
@@ -88,7 +89,7 @@ pub unsafe fn vec_dot_q6_k_q8_k_avx512(x: &[BlockQ6K], y: &[BlockQ8K]) -> f32 {
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 pub unsafe fn gemv_q6_k_q8_k_avx512(w: &[BlockQ6K], act: &[BlockQ8K], out: &mut [f32]) {
     // SAFETY: this function's contract guarantees the features.
-    unsafe { kb::gemv::<Q6KAvx512>(w, act, out) }
+    unsafe { walk::gemv::<kb::Avx512Groups<Q6KAvx512>, { kb::GEMV_ROWS }>(w, act, out) }
 }
 
 /// `out[c * rows + r] = vec_dot(row r of w, activation row c)`.
@@ -103,7 +104,7 @@ pub unsafe fn gemm_q6_k_q8_k_avx512(
     out: &mut [f32],
 ) {
     // SAFETY: this function's contract guarantees the features.
-    unsafe { kb::gemm::<Q6KAvx512>(w, act, n_act, out) }
+    unsafe { walk::gemm::<kb::Avx512Groups<Q6KAvx512>>(w, act, n_act, out) }
 }
 
 /// Registers the Q6_K kernels of this file in an AVX-512 table (only for a CPU with AVX-512
