@@ -1,6 +1,6 @@
 //! Building blocks of the AVX2 K-quant kernels: the integer sub-block dots every K type reduces
-//! to, and one tile driver behind vec_dot, gemv and gemm that walks blocks in the order of the
-//! scalar twins.
+//! to, and this instruction set's part (group scales and float terms) of the tile walk behind
+//! vec_dot, gemv and gemm.
 //!
 //! Each K-quant kernel *prepares* a weight block (its quants unpacked to 256 unsigned bytes in
 //! value order, 8 vectors of 32, plus its scales) and then takes exact integer dots with Q8_K

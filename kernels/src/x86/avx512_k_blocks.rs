@@ -1,6 +1,6 @@
 //! Building blocks of the AVX-512 (F/BW/VL + VNNI) K-quant kernels: the integer block dots every
-//! K type reduces to, and one tile driver behind vec_dot, gemv and gemm that walks blocks in the
-//! order of the scalar twins.
+//! K type reduces to, and this instruction set's part (group scales and float terms) of the tile
+//! walk behind vec_dot, gemv and gemm.
 //!
 //! Each K-quant kernel *prepares* a weight block (its 256 quants unpacked to unsigned bytes in
 //! value order, four 64-byte vectors, plus its scales spread to one i16 per quant pair) and then

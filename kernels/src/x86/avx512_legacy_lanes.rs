@@ -13,6 +13,8 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
+use super::avx2_legacy_lanes::cvt_f16x8;
+
 /// Four 16-byte chunks, chunk `j` from `p[j]`.
 ///
 /// # Safety
@@ -157,4 +159,24 @@ pub(crate) fn f16_bits8<B>(blocks: &[B], field: impl Fn(&B) -> &f16) -> [u16; 8]
         *o = unsafe { core::ptr::read_volatile(field(b)) }.to_bits();
     }
     bits
+}
+
+/// Two f16 fields of up to eight blocks (read as [`f16_bits8`] reads them), widened to f32: lane
+/// `k` for `blocks[k]`, zero past the end.
+///
+/// # Safety
+/// The CPU supports F16C.
+#[inline(always)]
+pub(crate) unsafe fn f16_fields8<B>(
+    blocks: &[B],
+    first: impl Fn(&B) -> &f16,
+    second: impl Fn(&B) -> &f16,
+) -> (__m256, __m256) {
+    // SAFETY: the caller guarantees F16C.
+    unsafe {
+        (
+            cvt_f16x8(f16_bits8(blocks, first)),
+            cvt_f16x8(f16_bits8(blocks, second)),
+        )
+    }
 }

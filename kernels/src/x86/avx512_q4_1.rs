@@ -5,9 +5,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::cvt_f16x8;
 use super::avx2_q4_1::Q4_1Avx2;
-use super::avx512_legacy_lanes::{self as lanes, f16_bits8};
+use super::avx512_legacy_lanes::{self as lanes, f16_fields8};
 use super::avx512_legacy_tiles::{avx512_legacy_leaves, LegacyPairAvx512};
 use crate::blocks::{BlockQ4_1, BlockQ8_1};
 
@@ -28,23 +27,13 @@ impl LegacyPairAvx512 for Q4_1Avx2 {
     #[inline(always)]
     unsafe fn w_scales8(w: &[BlockQ4_1]) -> (__m256, __m256) {
         // SAFETY: the caller guarantees F16C.
-        unsafe {
-            (
-                cvt_f16x8(f16_bits8(w, |b| &b.d)),
-                cvt_f16x8(f16_bits8(w, |b| &b.m)),
-            )
-        }
+        unsafe { f16_fields8(w, |b| &b.d, |b| &b.m) }
     }
 
     #[inline(always)]
     unsafe fn act_scales8(a: &[BlockQ8_1]) -> (__m256, __m256) {
         // SAFETY: the caller guarantees F16C.
-        unsafe {
-            (
-                cvt_f16x8(f16_bits8(a, |b| &b.d)),
-                cvt_f16x8(f16_bits8(a, |b| &b.s)),
-            )
-        }
+        unsafe { f16_fields8(a, |b| &b.d, |b| &b.s) }
     }
 }
 
