@@ -254,8 +254,85 @@ fn check_dot_rows(
     Ok((w_row, a_row))
 }
 
+/// What a vec_dot call checks for one weight type, worked out at compile time so the per-call
+/// check is a few masks, shifts and compares (a short row's dot takes tens of nanoseconds, and
+/// general `row_bytes` calls with their overflow checks cost several of them).
+#[derive(Clone, Copy)]
+struct DotShape {
+    /// `n` must be a multiple of both block sizes: `n & mask == 0`.
+    mask: usize,
+    /// Weight blocks in `n` elements: `n >> w_shift`.
+    w_shift: u32,
+    /// Bytes per weight block.
+    w_size: usize,
+    /// Activation blocks in `n` elements: `n >> a_shift`.
+    a_shift: u32,
+    /// Bytes per activation block.
+    a_size: usize,
+    /// Both operands' start addresses must have these bits clear.
+    align_mask: usize,
+}
+
+/// Rows longer than this take the general checks (which guard the byte counts against
+/// overflow); below it `(n >> shift) * size` cannot overflow.
+const FAST_CHECK_MAX_N: usize = 1 << 40;
+
+const fn dot_shape(ty: GgmlType) -> DotShape {
+    let at = ty.vec_dot_type();
+    let (bw, ba) = (ty.block_size(), at.block_size());
+    let (aw, aa) = (block_align(ty), block_align(at));
+    DotShape {
+        mask: (if bw > ba { bw } else { ba }) - 1,
+        w_shift: bw.trailing_zeros(),
+        w_size: ty.type_size(),
+        a_shift: ba.trailing_zeros(),
+        a_size: at.type_size(),
+        align_mask: (if aw > aa { aw } else { aa }) - 1,
+    }
+}
+
+const DOT_SHAPES: [DotShape; table::SLOTS] = {
+    let mut shapes = [dot_shape(GgmlType::F32); table::SLOTS];
+    let mut i = 0;
+    while i < table::SLOTS {
+        shapes[i] = dot_shape(GgmlType::ALL[i]);
+        i += 1;
+    }
+    shapes
+};
+
 /// [`vec_dot`] through table `t`.
+#[inline]
 pub(crate) fn vec_dot_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+) -> Result<f32, KernelError> {
+    let s = &DOT_SHAPES[table::slot(ty)];
+    // The common case, checked in one go: a whole non-empty row each, aligned. Anything else
+    // (including `n == 0`) goes through the general checks, which name what is wrong.
+    let ok = n != 0
+        && n <= FAST_CHECK_MAX_N
+        && n & s.mask == 0
+        && w.len() == (n >> s.w_shift) * s.w_size
+        && act.len() == (n >> s.a_shift) * s.a_size
+        && (w.as_ptr() as usize | act.as_ptr() as usize) & s.align_mask == 0;
+    if let (true, Some(k)) = (ok, t.get(ty).dot) {
+        // SAFETY: one whole, aligned, non-empty row each of the same element count (checked
+        // just above with the shape of `ty`: whatever passes here passes `vec_dot_checked`,
+        // whose alignment check is per operand and no stricter); the table holds entries of a
+        // supported tier only.
+        return Ok(unsafe { (k.vec_dot)(w, act) });
+    }
+    vec_dot_checked(t, ty, n, w, act)
+}
+
+/// [`vec_dot`] with every check made one by one, each failure reported as its own error.
+#[cold]
+#[inline(never)]
+fn vec_dot_checked(
     t: &KernelTable,
     ty: GgmlType,
     n: usize,

@@ -236,6 +236,21 @@ pub fn active() -> &'static KernelTable {
     &GENERIC
 }
 
+/// `bytes` as the blocks it holds, without the length and alignment checks of
+/// `bytemuck::cast_slice` (`ops` has made them once per call already).
+///
+/// # Safety
+/// `bytes` holds whole `T`s and is aligned for `T` (the table contract).
+#[inline(always)]
+pub(crate) unsafe fn blocks_of<T: bytemuck::Pod>(bytes: &[u8]) -> &[T] {
+    let size = core::mem::size_of::<T>();
+    debug_assert!(bytes.len().is_multiple_of(size));
+    debug_assert!((bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()));
+    // SAFETY: whole, aligned `T`s (the caller's promise), read-only for the borrow of `bytes`;
+    // `T: Pod` makes every bit pattern a valid `T`.
+    unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) }
+}
+
 /// Makes a [`DequantizeFn`] from `fn(&[Block], &mut [f32])` (safe or `unsafe`).
 macro_rules! dequantize_entry {
     ($block:ty, $f:path) => {{
@@ -263,15 +278,36 @@ macro_rules! quantize_entry {
     }};
 }
 
-/// Makes a [`VecDotFn`] from `fn(&[W], &[A]) -> f32` (safe or `unsafe`).
+/// Makes a [`VecDotFn`] from `fn(&[W], &[A]) -> f32` (safe or `unsafe`). With
+/// `features = "…"` the entry itself is a `#[target_feature]` function of those features, so the
+/// kernel (a leaf of the same features) can be inlined into it: one call instead of two on every
+/// vec_dot, which matters on short rows.
 macro_rules! vec_dot_entry {
     ($w:ty, $a:ty, $f:path) => {{
         #[allow(unused_unsafe)]
         unsafe fn entry(w: &[u8], act: &[u8]) -> f32 {
-            let w: &[$w] = bytemuck::cast_slice(w);
-            let act: &[$a] = bytemuck::cast_slice(act);
-            // SAFETY: as in `dequantize_entry!`.
-            unsafe { $f(w, act) }
+            // SAFETY: the entry's caller upholds the table contract (whole aligned blocks, the
+            // tier is supported), which is the casts' and the kernel's contract.
+            unsafe {
+                $f(
+                    $crate::table::blocks_of::<$w>(w),
+                    $crate::table::blocks_of::<$a>(act),
+                )
+            }
+        }
+        entry as $crate::table::VecDotFn
+    }};
+    ($w:ty, $a:ty, $f:path, features = $feat:literal) => {{
+        #[allow(unused_unsafe)]
+        #[target_feature(enable = $feat)]
+        unsafe fn entry(w: &[u8], act: &[u8]) -> f32 {
+            // SAFETY: as above; the CPU has the features (the tier's table holds the entry).
+            unsafe {
+                $f(
+                    $crate::table::blocks_of::<$w>(w),
+                    $crate::table::blocks_of::<$a>(act),
+                )
+            }
         }
         entry as $crate::table::VecDotFn
     }};

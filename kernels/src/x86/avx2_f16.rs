@@ -49,6 +49,7 @@ unsafe fn dot(x: &[f16], y: &[f16]) -> f32 {
 /// # Safety
 /// The CPU supports AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_f16_avx2(x: &[f16], y: &[f16]) -> f32 {
     // SAFETY: the caller guarantees the features.
     unsafe { dot(x, y) }

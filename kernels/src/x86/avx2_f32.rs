@@ -44,6 +44,7 @@ unsafe fn dot(x: &[f32], y: &[f32]) -> f32 {
 /// # Safety
 /// The CPU supports AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_f32_avx2(x: &[f32], y: &[f32]) -> f32 {
     // SAFETY: the caller guarantees the features.
     unsafe { dot(x, y) }

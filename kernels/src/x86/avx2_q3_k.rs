@@ -115,6 +115,7 @@ impl KWeightAvx2 for Q3KAvx2 {
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_q3_k_q8_k_avx2(x: &[BlockQ3K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { walk::vec_dot::<kb::Avx2Groups<Q3KAvx2>>(x, y) }
@@ -145,7 +146,12 @@ pub(crate) fn register(t: &mut KernelTable) {
     t.set_dot(
         GgmlType::Q3_K,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k_avx2),
+            vec_dot: vec_dot_entry!(
+                BlockQ3K,
+                BlockQ8K,
+                vec_dot_q3_k_q8_k_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(BlockQ3K, BlockQ8K, gemv_q3_k_q8_k_avx2)),
             gemm: Some(gemm_entry!(BlockQ3K, BlockQ8K, gemm_q3_k_q8_k_avx2)),
         },

@@ -68,6 +68,7 @@ impl KWeightAvx2 for Q4KAvx2 {
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_q4_k_q8_k_avx2(x: &[BlockQ4K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees AVX2.
     unsafe { walk::vec_dot::<kb::Avx2Groups<Q4KAvx2>>(x, y) }
@@ -98,7 +99,12 @@ pub(crate) fn register(t: &mut KernelTable) {
     t.set_dot(
         GgmlType::Q4_K,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ4K, BlockQ8K, vec_dot_q4_k_q8_k_avx2),
+            vec_dot: vec_dot_entry!(
+                BlockQ4K,
+                BlockQ8K,
+                vec_dot_q4_k_q8_k_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(BlockQ4K, BlockQ8K, gemv_q4_k_q8_k_avx2)),
             gemm: Some(gemm_entry!(BlockQ4K, BlockQ8K, gemm_q4_k_q8_k_avx2)),
         },

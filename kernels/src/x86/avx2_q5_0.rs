@@ -75,6 +75,7 @@ impl LegacyPairAvx2 for Q5_0Avx2 {
 /// # Safety
 /// The CPU supports AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_q5_0_q8_0_avx2(x: &[BlockQ5_0], y: &[BlockQ8_0]) -> f32 {
     // SAFETY: the caller guarantees the features.
     unsafe { tiles::vec_dot::<Q5_0Avx2>(x, y) }

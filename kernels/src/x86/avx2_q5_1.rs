@@ -74,6 +74,7 @@ impl LegacyPairAvx2 for Q5_1Avx2 {
 /// # Safety
 /// The CPU supports AVX2, FMA and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_q5_1_q8_1_avx2(x: &[BlockQ5_1], y: &[BlockQ8_1]) -> f32 {
     // SAFETY: the caller guarantees the features.
     unsafe { tiles::vec_dot::<Q5_1Avx2>(x, y) }

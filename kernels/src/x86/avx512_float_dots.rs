@@ -135,6 +135,7 @@ unsafe fn gemv<E: Element>(w: &[E], act: &[E], out: &mut [f32]) {
 /// # Safety
 /// The CPU supports AVX-512 F/BW/VL and VNNI, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_f32_avx512(x: &[f32], y: &[f32]) -> f32 {
     // SAFETY: the caller guarantees the features.
     unsafe { dot(x, y) }
@@ -155,6 +156,7 @@ pub unsafe fn gemv_f32_avx512(w: &[f32], act: &[f32], out: &mut [f32]) {
 /// # Safety
 /// The CPU supports AVX-512 F/BW/VL and VNNI, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_f16_avx512(x: &[f16], y: &[f16]) -> f32 {
     // SAFETY: the caller guarantees the features.
     unsafe { dot(x, y) }
@@ -175,6 +177,7 @@ pub unsafe fn gemv_f16_avx512(w: &[f16], act: &[f16], out: &mut [f32]) {
 /// # Safety
 /// The CPU supports AVX-512 F/BW/VL and VNNI, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_bf16_avx512(x: &[bf16], y: &[bf16]) -> f32 {
     // SAFETY: the caller guarantees the features.
     unsafe { dot(x, y) }

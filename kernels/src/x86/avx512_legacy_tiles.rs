@@ -246,6 +246,7 @@ macro_rules! avx512_legacy_leaves {
         /// # Safety
         /// The CPU supports AVX-512 F/BW/VL and VNNI, AVX2, FMA and F16C.
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+        #[inline]
         pub unsafe fn $vec_dot(x: &[$w], y: &[$a]) -> f32 {
             // SAFETY: the caller guarantees the features.
             unsafe { $crate::x86::avx512_legacy_tiles::vec_dot::<$pair>(x, y) }

@@ -72,6 +72,7 @@ impl KWeightAvx512 for Q5KAvx512 {
 /// # Safety
 /// The CPU must support AVX-512 F/BW/VL, AVX-512 VNNI, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+#[inline]
 pub unsafe fn vec_dot_q5_k_q8_k_avx512(x: &[BlockQ5K], y: &[BlockQ8K]) -> f32 {
     // SAFETY: this function's contract guarantees the features.
     unsafe { walk::vec_dot::<kb::Avx512Groups<Q5KAvx512>>(x, y) }
@@ -108,7 +109,12 @@ pub(crate) fn register(t: &mut KernelTable) {
     t.set_dot(
         GgmlType::Q5_K,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_avx512),
+            vec_dot: vec_dot_entry!(
+                BlockQ5K,
+                BlockQ8K,
+                vec_dot_q5_k_q8_k_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(BlockQ5K, BlockQ8K, gemv_q5_k_q8_k_avx512)),
             gemm: Some(gemm_entry!(BlockQ5K, BlockQ8K, gemm_q5_k_q8_k_avx512)),
         },

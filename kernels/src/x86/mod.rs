@@ -67,7 +67,12 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     t.set_dot(
         T::F32,
         DotKernels {
-            vec_dot: vec_dot_entry!(f32, f32, avx2_f32::vec_dot_f32_avx2),
+            vec_dot: vec_dot_entry!(
+                f32,
+                f32,
+                avx2_f32::vec_dot_f32_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(f32, f32, avx2_f32::gemv_f32_avx2)),
             gemm: None,
         },
@@ -75,7 +80,12 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     t.set_dot(
         T::F16,
         DotKernels {
-            vec_dot: vec_dot_entry!(f16, f16, avx2_f16::vec_dot_f16_avx2),
+            vec_dot: vec_dot_entry!(
+                f16,
+                f16,
+                avx2_f16::vec_dot_f16_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(f16, f16, avx2_f16::gemv_f16_avx2)),
             gemm: None,
         },
@@ -83,7 +93,12 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     t.set_dot(
         T::Q4_0,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ4_0, BlockQ8_0, avx2_q4_0::vec_dot_q4_0_q8_0_avx2),
+            vec_dot: vec_dot_entry!(
+                BlockQ4_0,
+                BlockQ8_0,
+                avx2_q4_0::vec_dot_q4_0_q8_0_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
@@ -99,7 +114,12 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     t.set_dot(
         T::Q4_1,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ4_1, BlockQ8_1, avx2_q4_1::vec_dot_q4_1_q8_1_avx2),
+            vec_dot: vec_dot_entry!(
+                BlockQ4_1,
+                BlockQ8_1,
+                avx2_q4_1::vec_dot_q4_1_q8_1_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
@@ -115,7 +135,12 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     t.set_dot(
         T::Q5_0,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ5_0, BlockQ8_0, avx2_q5_0::vec_dot_q5_0_q8_0_avx2),
+            vec_dot: vec_dot_entry!(
+                BlockQ5_0,
+                BlockQ8_0,
+                avx2_q5_0::vec_dot_q5_0_q8_0_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
@@ -131,7 +156,12 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     t.set_dot(
         T::Q5_1,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ5_1, BlockQ8_1, avx2_q5_1::vec_dot_q5_1_q8_1_avx2),
+            vec_dot: vec_dot_entry!(
+                BlockQ5_1,
+                BlockQ8_1,
+                avx2_q5_1::vec_dot_q5_1_q8_1_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
@@ -147,7 +177,12 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     t.set_dot(
         T::Q8_0,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ8_0, BlockQ8_0, avx2_q8_0::vec_dot_q8_0_q8_0_avx2),
+            vec_dot: vec_dot_entry!(
+                BlockQ8_0,
+                BlockQ8_0,
+                avx2_q8_0::vec_dot_q8_0_q8_0_avx2,
+                features = "avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
@@ -179,7 +214,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::F32,
         DotKernels {
-            vec_dot: vec_dot_entry!(f32, f32, avx512_float_dots::vec_dot_f32_avx512),
+            vec_dot: vec_dot_entry!(
+                f32,
+                f32,
+                avx512_float_dots::vec_dot_f32_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(f32, f32, avx512_float_dots::gemv_f32_avx512)),
             gemm: None,
         },
@@ -187,7 +227,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::F16,
         DotKernels {
-            vec_dot: vec_dot_entry!(f16, f16, avx512_float_dots::vec_dot_f16_avx512),
+            vec_dot: vec_dot_entry!(
+                f16,
+                f16,
+                avx512_float_dots::vec_dot_f16_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(f16, f16, avx512_float_dots::gemv_f16_avx512)),
             gemm: None,
         },
@@ -195,7 +240,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::BF16,
         DotKernels {
-            vec_dot: vec_dot_entry!(bf16, bf16, avx512_float_dots::vec_dot_bf16_avx512),
+            vec_dot: vec_dot_entry!(
+                bf16,
+                bf16,
+                avx512_float_dots::vec_dot_bf16_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(bf16, bf16, avx512_float_dots::gemv_bf16_avx512)),
             gemm: None,
         },
@@ -203,7 +253,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::Q4_0,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ4_0, BlockQ8_0, avx512_q4_0::vec_dot_q4_0_q8_0_avx512),
+            vec_dot: vec_dot_entry!(
+                BlockQ4_0,
+                BlockQ8_0,
+                avx512_q4_0::vec_dot_q4_0_q8_0_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
@@ -219,7 +274,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::Q4_1,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ4_1, BlockQ8_1, avx512_q4_1::vec_dot_q4_1_q8_1_avx512),
+            vec_dot: vec_dot_entry!(
+                BlockQ4_1,
+                BlockQ8_1,
+                avx512_q4_1::vec_dot_q4_1_q8_1_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
@@ -235,7 +295,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::Q5_0,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ5_0, BlockQ8_0, avx512_q5_0::vec_dot_q5_0_q8_0_avx512),
+            vec_dot: vec_dot_entry!(
+                BlockQ5_0,
+                BlockQ8_0,
+                avx512_q5_0::vec_dot_q5_0_q8_0_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
@@ -251,7 +316,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::Q5_1,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ5_1, BlockQ8_1, avx512_q5_1::vec_dot_q5_1_q8_1_avx512),
+            vec_dot: vec_dot_entry!(
+                BlockQ5_1,
+                BlockQ8_1,
+                avx512_q5_1::vec_dot_q5_1_q8_1_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
@@ -267,7 +337,12 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     t.set_dot(
         T::Q8_0,
         DotKernels {
-            vec_dot: vec_dot_entry!(BlockQ8_0, BlockQ8_0, avx512_q8_0::vec_dot_q8_0_q8_0_avx512),
+            vec_dot: vec_dot_entry!(
+                BlockQ8_0,
+                BlockQ8_0,
+                avx512_q8_0::vec_dot_q8_0_q8_0_avx512,
+                features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
+            ),
             gemv: Some(gemv_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
