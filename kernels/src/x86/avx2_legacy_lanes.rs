@@ -126,26 +126,20 @@ pub(crate) unsafe fn gather_f16_pair<B>(
         let (lo, hi) = field(b);
         (lo as u32 | (hi as u32) << 16) as i32
     };
-    // SAFETY: register and stack work only; the caller guarantees AVX2 and F16C.
+    // SAFETY: register-only work; the caller guarantees AVX2 and F16C.
     unsafe {
-        let v = if let [b0, b1, b2, b3, b4, b5, b6, b7] = blocks {
-            _mm256_setr_epi32(
-                pair(b0),
-                pair(b1),
-                pair(b2),
-                pair(b3),
-                pair(b4),
-                pair(b5),
-                pair(b6),
-                pair(b7),
-            )
-        } else {
-            let mut words = [0i32; 8];
-            for (w, blk) in words.iter_mut().zip(blocks) {
-                *w = pair(blk);
-            }
-            _mm256_loadu_si256(words.as_ptr() as *const __m256i)
-        };
+        // In registers lane by lane, as in `gather_f16`.
+        let get = |k: usize| blocks.get(k).map_or(0, pair);
+        let v = _mm256_setr_epi32(
+            get(0),
+            get(1),
+            get(2),
+            get(3),
+            get(4),
+            get(5),
+            get(6),
+            get(7),
+        );
         let lo = _mm256_and_si256(v, _mm256_set1_epi32(0xffff));
         let hi = _mm256_srli_epi32::<16>(v);
         // Per 128-bit half: [lo0..lo3, hi0..hi3]; then the quarters reordered to lo | hi.
@@ -164,26 +158,21 @@ pub(crate) unsafe fn gather_f16_pair<B>(
 /// The CPU supports AVX2 and F16C.
 #[inline(always)]
 pub(crate) unsafe fn gather_f16<B>(blocks: &[B], field: impl Fn(&B) -> u16) -> __m256 {
-    // SAFETY: register and stack work only; the caller guarantees AVX2 and F16C.
+    // Built in registers lane by lane (a constant-length short group folds the absent lanes to
+    // zero at compile time); a store to a stack array and a 16-byte reload would stall on
+    // store forwarding.
+    let get = |k: usize| blocks.get(k).map_or(0, |b| field(b) as i16);
+    // SAFETY: register-only work; the caller guarantees AVX2 and F16C.
     unsafe {
-        if let [b0, b1, b2, b3, b4, b5, b6, b7] = blocks {
-            let v = _mm_setr_epi16(
-                field(b0) as i16,
-                field(b1) as i16,
-                field(b2) as i16,
-                field(b3) as i16,
-                field(b4) as i16,
-                field(b5) as i16,
-                field(b6) as i16,
-                field(b7) as i16,
-            );
-            _mm256_cvtph_ps(v)
-        } else {
-            let mut bits = [0u16; 8];
-            for (b, blk) in bits.iter_mut().zip(blocks) {
-                *b = field(blk);
-            }
-            cvt_f16x8(bits)
-        }
+        _mm256_cvtph_ps(_mm_setr_epi16(
+            get(0),
+            get(1),
+            get(2),
+            get(3),
+            get(4),
+            get(5),
+            get(6),
+            get(7),
+        ))
     }
 }

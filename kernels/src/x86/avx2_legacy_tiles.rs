@@ -176,32 +176,56 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
             }
             base += BLOCK_LANES;
         }
-        if full < nb {
-            // The short last group: absent lanes get zero sums and scales, so `+0.0` terms.
-            for r in 0..R {
-                let wg = &w[r][full..nb];
-                let w_sc = P::w_scales(wg);
-                for c in 0..C {
-                    let ag = &a[c][full..nb];
-                    // A constant trip count, so `p` stays in registers (a loop over the tail's
-                    // length would index it dynamically, on the stack).
-                    let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
-                    for k in 0..BLOCK_LANES {
-                        if k < wg.len() {
-                            p[k] = P::partials(&P::unpack(&wg[k]), &P::prepare(&ag[k]));
-                        }
-                    }
-                    let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
-                    let a_sc = P::act_scales(ag);
-                    acc[r][c] = _mm256_add_ps(acc[r][c], P::terms(&w_sc, &a_sc, isums));
-                }
-            }
+        // The short last group, with its length a constant so that the lanes past its end
+        // (zero sums and scales, so `+0.0` terms) fold away at compile time.
+        match nb - full {
+            0 => {}
+            1 => short_group::<P, R, C, 1>(w, a, full, &mut acc),
+            2 => short_group::<P, R, C, 2>(w, a, full, &mut acc),
+            3 => short_group::<P, R, C, 3>(w, a, full, &mut acc),
+            4 => short_group::<P, R, C, 4>(w, a, full, &mut acc),
+            5 => short_group::<P, R, C, 5>(w, a, full, &mut acc),
+            6 => short_group::<P, R, C, 6>(w, a, full, &mut acc),
+            _ => short_group::<P, R, C, 7>(w, a, full, &mut acc),
         }
         for r in 0..R {
             for c in 0..C {
                 let mut lanes = [0.0f32; BLOCK_LANES];
                 _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r][c]);
                 out[r][c] = reduce8(&lanes);
+            }
+        }
+    }
+}
+
+/// Adds the terms of the `T < 8` blocks from `full` on (the row's last, short group) to `acc`.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C; every row in `w` and `a` holds `full + T` blocks.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+unsafe fn short_group<P: LegacyPairAvx2, const R: usize, const C: usize, const T: usize>(
+    w: &[&[P::W]; R],
+    a: &[&[P::A]; C],
+    full: usize,
+    acc: &mut [[__m256; C]; R],
+) {
+    // SAFETY: AVX2/FMA/F16C guaranteed by the caller; the slices below are in bounds (the
+    // caller's promise) and of constant length `T`.
+    unsafe {
+        for r in 0..R {
+            let wg = &w[r][full..full + T];
+            let w_sc = P::w_scales(wg);
+            for c in 0..C {
+                let ag = &a[c][full..full + T];
+                // Absent lanes keep zero partials, so the reduction below folds them away.
+                let mut p = [_mm256_setzero_si256(); BLOCK_LANES];
+                for k in 0..T {
+                    p[k] = P::partials(&P::unpack(&wg[k]), &P::prepare(&ag[k]));
+                }
+                let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
+                let a_sc = P::act_scales(ag);
+                acc[r][c] = _mm256_add_ps(acc[r][c], P::terms(&w_sc, &a_sc, isums));
             }
         }
     }
