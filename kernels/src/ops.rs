@@ -597,6 +597,50 @@ mod tests {
         ));
     }
 
+    /// The one-shot check of `vec_dot_with` must accept exactly what the general checks accept:
+    /// here a Q4_K row that is 2- but not 4-aligned (its blocks need 2, the Q8_K activations 4)
+    /// is still computed, and bad rows still get their precise errors.
+    #[test]
+    fn vec_dot_fast_check_agrees_with_the_general_checks() {
+        let mut w_store = aligned_bytes(2 + 144);
+        let w_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut w_store);
+        let mut a_store = aligned_bytes(292);
+        let a_bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut a_store);
+        // A Q4_K block with d = 1.0 and all-zero mins, scales and quants is valid; so is a
+        // Q8_K activation of ones with d = 1.0.
+        let w = &mut w_bytes[2..2 + 144];
+        w[..2].copy_from_slice(&half::f16::ONE.to_bits().to_le_bytes());
+        let a = &mut a_bytes[..292];
+        a[..4].copy_from_slice(&1.0f32.to_le_bytes());
+        let (w, a) = (&*w, &*a);
+        assert_eq!(vec_dot(GgmlType::Q4_K, 256, w, a), Ok(0.0));
+        assert_eq!(
+            vec_dot(GgmlType::Q4_K, 256, &w[..143], a),
+            Err(KernelError::Length {
+                ty: GgmlType::Q4_K,
+                what: Operand::Weights,
+                expected: 144,
+                given: 143
+            })
+        );
+        assert_eq!(
+            vec_dot(GgmlType::Q4_K, 255, w, a),
+            Err(KernelError::NotBlockMultiple {
+                ty: GgmlType::Q4_K,
+                n: 255
+            })
+        );
+        let a_odd = &a_bytes[2..2 + 292];
+        assert_eq!(
+            vec_dot(GgmlType::Q4_K, 256, w, a_odd),
+            Err(KernelError::Misaligned {
+                ty: GgmlType::Q8_K,
+                what: Operand::Activations,
+                align: 4
+            })
+        );
+    }
+
     #[test]
     fn empty_rows_and_outputs_are_fine() {
         for ty in LEGACY {
