@@ -182,10 +182,13 @@ fn element_counts(ty: GgmlType) -> Vec<usize> {
     if ty.block_size() == 1 {
         vec![1, 7, 31, 32, 33, 64, 100, 257, 1000]
     } else {
-        [1usize, 2, 3, 7, 8, 9, 15, 16, 17, 33, 64]
-            .iter()
-            .map(|b| b * ty.block_size())
-            .collect()
+        // Every short-group length 1..=7 (alone and after whole groups of eight), whole groups.
+        [
+            1usize, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16, 17, 33, 64,
+        ]
+        .iter()
+        .map(|b| b * ty.block_size())
+        .collect()
     }
 }
 
