@@ -149,16 +149,22 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
         let full = nb - nb % BLOCK_LANES;
         let mut base = 0;
         while base < full {
-            let mut prep = [[P::prepare(&a[0][base]); BLOCK_LANES]; C];
-            let mut a_sc = [P::act_scales(&a[0][base..base + BLOCK_LANES]); C];
+            // Each group as a fixed-size array, so indexing inside it needs no bounds checks.
+            // (Plain loops: closures would not inherit the target features.)
+            let mut ag = [group(a[0], base); C];
+            for c in 1..C {
+                ag[c] = group(a[c], base);
+            }
+            let mut prep = [[P::prepare(&ag[0][0]); BLOCK_LANES]; C];
+            let mut a_sc = [P::act_scales(ag[0]); C];
             for c in 0..C {
                 for k in 0..BLOCK_LANES {
-                    prep[c][k] = P::prepare(&a[c][base + k]);
+                    prep[c][k] = P::prepare(&ag[c][k]);
                 }
-                a_sc[c] = P::act_scales(&a[c][base..base + BLOCK_LANES]);
+                a_sc[c] = P::act_scales(ag[c]);
             }
             for r in 0..R {
-                let wg = &w[r][base..base + BLOCK_LANES];
+                let wg = group(w[r], base);
                 prefetch_ahead(w[r], base + PREFETCH_BLOCKS);
                 let mut wu = [P::unpack(&wg[0]); BLOCK_LANES];
                 for k in 1..BLOCK_LANES {
@@ -196,6 +202,14 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
             }
         }
     }
+}
+
+/// The eight blocks of `row` from `base` on.
+#[inline(always)]
+fn group<T>(row: &[T], base: usize) -> &[T; BLOCK_LANES] {
+    row[base..base + BLOCK_LANES]
+        .try_into()
+        .expect("eight blocks")
 }
 
 /// Adds the terms of the `T < 8` blocks from `full` on (the row's last, short group) to `acc`.
