@@ -11,7 +11,7 @@
 use core::arch::x86_64::*;
 
 use super::avx2_legacy_lanes::sum8_epi32;
-use super::legacy_tile_walk::{self as walk, prefetch_ahead, PREFETCH_BLOCKS};
+use super::legacy_tile_walk::{self as walk, group, prefetch_ahead, PREFETCH_BLOCKS};
 use crate::generic::accumulate::{reduce8, BLOCK_LANES};
 
 /// One weight format paired with its activation format, as the driver needs it.
@@ -202,14 +202,6 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
             }
         }
     }
-}
-
-/// The eight blocks of `row` from `base` on.
-#[inline(always)]
-fn group<T>(row: &[T], base: usize) -> &[T; BLOCK_LANES] {
-    row[base..base + BLOCK_LANES]
-        .try_into()
-        .expect("eight blocks")
 }
 
 /// Adds the terms of the `T < 8` blocks from `full` on (the row's last, short group) to `acc`.

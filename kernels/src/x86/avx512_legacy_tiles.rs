@@ -23,7 +23,7 @@ use core::arch::x86_64::*;
 use super::avx2_legacy_lanes::sum8_epi32;
 use super::avx2_legacy_tiles::LegacyPairAvx2;
 use super::avx512_legacy_lanes::{block_totals8, bytes_4x32, dot_quarters, neg_bias_sums};
-use super::legacy_tile_walk::{self as walk, prefetch_ahead, PREFETCH_BLOCKS};
+use super::legacy_tile_walk::{self as walk, group, prefetch_ahead, PREFETCH_BLOCKS};
 use crate::generic::accumulate::{reduce8, BLOCK_LANES};
 
 /// A legacy weight format and its activation format, as the AVX-512 driver needs them. The AVX2
@@ -128,17 +128,6 @@ pub(crate) unsafe fn gemm<P: LegacyPairAvx512>(
 ) {
     // SAFETY: forwarded; the walk hands `tile` whole rows of `nb` blocks.
     unsafe { walk::gemm::<Avx512Tiles<P>>(w, a, n_act, out) }
-}
-
-/// Eight consecutive blocks of `s` from `base` on, as an array reference.
-#[inline(always)]
-fn group<B>(s: &[B], base: usize) -> &[B; BLOCK_LANES] {
-    let g = &s[base..base + BLOCK_LANES];
-    match g.try_into() {
-        Ok(g) => g,
-        // Unreachable: the slice has exactly `BLOCK_LANES` elements.
-        Err(_) => unreachable!(),
-    }
 }
 
 /// The tiles of pair `P` for the shared walk.

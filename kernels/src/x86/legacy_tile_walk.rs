@@ -121,6 +121,18 @@ pub(crate) unsafe fn gemm<T: LegacyTiles>(w: &[T::W], a: &[T::A], n_act: usize, 
     }
 }
 
+/// Eight consecutive blocks of `s` from `base` on, as an array reference (so indexing inside a
+/// group needs no bounds checks).
+#[inline(always)]
+pub(crate) fn group<B>(s: &[B], base: usize) -> &[B; BLOCK_LANES] {
+    let g = &s[base..base + BLOCK_LANES];
+    match g.try_into() {
+        Ok(g) => g,
+        // Unreachable: the slice has exactly `BLOCK_LANES` elements.
+        Err(_) => unreachable!(),
+    }
+}
+
 /// How far ahead of the current group weight rows are prefetched, in blocks.
 pub(crate) const PREFETCH_BLOCKS: usize = 2 * BLOCK_LANES;
 
