@@ -147,6 +147,18 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
     unsafe {
         let mut acc = [[_mm256_setzero_ps(); C]; R];
         let full = nb - nb % BLOCK_LANES;
+        // The short last group: its length is a constant in each arm of `short_terms`, so the
+        // lanes past its end (zero sums and scales, `+0.0` terms) fold away at compile time;
+        // with no short group its terms are `+0.0`, which leaves every lane unchanged bit for
+        // bit. It is added last, as the twin adds it. A single vec_dot works it out first, so
+        // that its loads and sums overlap the whole groups instead of ending the call; a
+        // gemv/gemm tile works it out last (held across the loop, its terms would take
+        // registers the tile needs).
+        let early = R * C == 1;
+        let mut tail = [[_mm256_setzero_ps(); C]; R];
+        if early {
+            tail = short_terms::<P, R, C>(w, a, full, nb - full);
+        }
         let mut base = 0;
         while base < full {
             // Each group as a fixed-size array, so indexing inside it needs no bounds checks.
@@ -182,17 +194,13 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
             }
             base += BLOCK_LANES;
         }
-        // The short last group, with its length a constant so that the lanes past its end
-        // (zero sums and scales, so `+0.0` terms) fold away at compile time.
-        match nb - full {
-            0 => {}
-            1 => short_group::<P, R, C, 1>(w, a, full, &mut acc),
-            2 => short_group::<P, R, C, 2>(w, a, full, &mut acc),
-            3 => short_group::<P, R, C, 3>(w, a, full, &mut acc),
-            4 => short_group::<P, R, C, 4>(w, a, full, &mut acc),
-            5 => short_group::<P, R, C, 5>(w, a, full, &mut acc),
-            6 => short_group::<P, R, C, 6>(w, a, full, &mut acc),
-            _ => short_group::<P, R, C, 7>(w, a, full, &mut acc),
+        if !early {
+            tail = short_terms::<P, R, C>(w, a, full, nb - full);
+        }
+        for r in 0..R {
+            for c in 0..C {
+                acc[r][c] = _mm256_add_ps(acc[r][c], tail[r][c]);
+            }
         }
         for r in 0..R {
             for c in 0..C {
@@ -204,7 +212,34 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
     }
 }
 
-/// Adds the terms of the `T < 8` blocks from `full` on (the row's last, short group) to `acc`.
+/// The terms of the `len < 8` blocks from `full` on, each length with its own constant.
+///
+/// # Safety
+/// As [`short_group`], with `T = len`.
+#[inline(always)]
+unsafe fn short_terms<P: LegacyPairAvx2, const R: usize, const C: usize>(
+    w: &[&[P::W]; R],
+    a: &[&[P::A]; C],
+    full: usize,
+    len: usize,
+) -> [[__m256; C]; R] {
+    // SAFETY: forwarded (plain function arms: a closure would not inherit the target features).
+    unsafe {
+        match len {
+            0 => [[_mm256_setzero_ps(); C]; R],
+            1 => short_group::<P, R, C, 1>(w, a, full),
+            2 => short_group::<P, R, C, 2>(w, a, full),
+            3 => short_group::<P, R, C, 3>(w, a, full),
+            4 => short_group::<P, R, C, 4>(w, a, full),
+            5 => short_group::<P, R, C, 5>(w, a, full),
+            6 => short_group::<P, R, C, 6>(w, a, full),
+            _ => short_group::<P, R, C, 7>(w, a, full),
+        }
+    }
+}
+
+/// The terms of the `T < 8` blocks from `full` on (the row's last, short group), lanes past `T`
+/// `+0.0`.
 ///
 /// # Safety
 /// The CPU supports AVX2, FMA and F16C; every row in `w` and `a` holds `full + T` blocks.
@@ -214,11 +249,11 @@ unsafe fn short_group<P: LegacyPairAvx2, const R: usize, const C: usize, const T
     w: &[&[P::W]; R],
     a: &[&[P::A]; C],
     full: usize,
-    acc: &mut [[__m256; C]; R],
-) {
+) -> [[__m256; C]; R] {
     // SAFETY: AVX2/FMA/F16C guaranteed by the caller; the slices below are in bounds (the
     // caller's promise) and of constant length `T`.
     unsafe {
+        let mut terms = [[_mm256_setzero_ps(); C]; R];
         for r in 0..R {
             let wg = &w[r][full..full + T];
             let w_sc = P::w_scales(wg);
@@ -231,8 +266,9 @@ unsafe fn short_group<P: LegacyPairAvx2, const R: usize, const C: usize, const T
                 }
                 let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
                 let a_sc = P::act_scales(ag);
-                acc[r][c] = _mm256_add_ps(acc[r][c], P::terms(&w_sc, &a_sc, isums));
+                terms[r][c] = P::terms(&w_sc, &a_sc, isums);
             }
         }
+        terms
     }
 }
