@@ -243,6 +243,10 @@ pub fn active() -> &'static KernelTable {
 /// `bytes` holds whole `T`s and is aligned for `T` (the table contract).
 #[inline(always)]
 pub(crate) unsafe fn blocks_of<T: bytemuck::Pod>(bytes: &[u8]) -> &[T] {
+    if bytes.is_empty() {
+        // An empty `&[u8]` may point anywhere; a `&[T]` must be aligned even when empty.
+        return &[];
+    }
     let size = core::mem::size_of::<T>();
     debug_assert!(bytes.len().is_multiple_of(size));
     debug_assert!((bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()));
