@@ -190,16 +190,8 @@ pub(crate) unsafe fn dot_scaled(q: &[__m512i; 4], sc: &[__m512i; 4], a: &BlockQ8
     }
 }
 
-/// `Σ_j coef[j]·bsums[j]` over the 16 per-16 sums of an activation block, as 8 i32 lanes.
-#[inline(always)]
-pub(crate) unsafe fn dot_bsums(coef: __m256i, a: &BlockQ8K) -> __m256i {
-    // SAFETY: `bsums` is 16 i16 = 32 bytes, read by one unaligned load; the caller guarantees
-    // AVX2.
-    unsafe {
-        let bs = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);
-        _mm256_madd_epi16(bs, coef)
-    }
-}
+/// The AVX2 bsums dot (the AVX-512 tier has AVX2): one copy for both drivers.
+pub(crate) use super::avx2_k_blocks::dot_bsums;
 
 /// The AVX-512 kernels of K-quant type `K` as the shared walk sees them.
 pub(crate) struct Avx512Groups<K>(core::marker::PhantomData<K>);
