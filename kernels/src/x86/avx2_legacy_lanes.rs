@@ -128,7 +128,7 @@ pub(crate) unsafe fn gather_f16_pair<B>(
     };
     // SAFETY: register-only work; the caller guarantees AVX2 and F16C.
     unsafe {
-        // In registers lane by lane, as in `gather_f16`.
+        // Built in registers; a stack array reloaded whole would stall on store forwarding.
         let get = |k: usize| blocks.get(k).map_or(0, pair);
         let v = _mm256_setr_epi32(
             get(0),
