@@ -37,6 +37,9 @@ pub fn quantize_row(ty: GgmlType, src: &[f32], dst: &mut [u8]) -> Result<(), Ker
 
 /// Dot product of a weight row `w` (type `ty`, n elements) with an activation row `act` stored as
 /// `ty.vec_dot_type()`.
+// Inlined (with `vec_dot_with`) into the caller, which then calls the kernel itself: a frame of
+// its own cost 2-4 ns a call, a tenth of a short row's dot.
+#[inline]
 pub fn vec_dot(ty: GgmlType, n: usize, w: &[u8], act: &[u8]) -> Result<f32, KernelError> {
     vec_dot_with(table::active(), ty, n, w, act)
 }
@@ -302,7 +305,7 @@ const DOT_SHAPES: [DotShape; table::SLOTS] = {
 };
 
 /// [`vec_dot`] through table `t`.
-#[inline]
+#[inline(always)]
 pub(crate) fn vec_dot_with(
     t: &KernelTable,
     ty: GgmlType,
