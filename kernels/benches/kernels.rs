@@ -20,14 +20,7 @@ use criterion::{
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use retort_kernels::ops::{self, TierOps};
-use retort_kernels::{GgmlType, Tier};
-
-/// (rows, row length) of the FFN up/gate projections (hidden-sized rows) ...
-const UP_SHAPES: [(usize, usize); 3] = [(1536, 576), (2048, 640), (4864, 896)];
-/// ... and of the down projections, whose FFN-sized rows the K types' 256-blocks divide.
-const DOWN_SHAPES: [(usize, usize); 3] = [(576, 1536), (640, 2048), (896, 4864)];
-/// Gemma-3's tied token embedding / output head (262144 × 640, stored as Q8_0: 178 MB).
-const VOCAB_SHAPE: (usize, usize) = (262_144, 640);
+use retort_kernels::Tier;
 
 #[cfg(target_arch = "x86_64")]
 #[path = "fixtures/ggml.rs"]
@@ -37,7 +30,7 @@ mod rows;
 
 #[cfg(target_arch = "x86_64")]
 use ggml::check_against_ggml;
-use rows::{activation, row_bytes, weights, ROW_LENGTHS, TYPES};
+use rows::{activation, gemv_shapes, row_bytes, weights, ROW_LENGTHS, TYPES, VOCAB_SHAPE};
 
 fn bench_vec_dot(c: &mut Criterion) {
     let tier = ops::active_tier();
@@ -71,21 +64,6 @@ fn bench_vec_dot(c: &mut Criterion) {
         }
         g.finish();
     }
-}
-
-/// The gemv shapes of `ty`: those whose row length its block size divides, plus the vocabulary
-/// matrix for Q8_0.
-fn gemv_shapes(ty: GgmlType) -> Vec<(usize, usize)> {
-    let mut shapes: Vec<(usize, usize)> = UP_SHAPES
-        .iter()
-        .chain(DOWN_SHAPES.iter())
-        .copied()
-        .filter(|&(_, n)| n % ty.block_size() == 0)
-        .collect();
-    if ty == GgmlType::Q8_0 {
-        shapes.push(VOCAB_SHAPE);
-    }
-    shapes
 }
 
 fn bench_gemv(c: &mut Criterion) {
