@@ -255,6 +255,30 @@ pub(crate) unsafe fn blocks_of<T: bytemuck::Pod>(bytes: &[u8]) -> &[T] {
     unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) }
 }
 
+/// A weight row and an activation row as their blocks, counted once: every weight type and its
+/// `vec_dot_type` hold the same number of elements per block, so rows of the same element count
+/// hold the same number of blocks (one division by a block's size, not two).
+///
+/// # Safety
+/// As [`blocks_of`] for both, and `act` holds as many `A` blocks as `w` holds `W` blocks (the
+/// [`VecDotFn`] contract: the same element count, in types of the same block size).
+#[inline(always)]
+pub(crate) unsafe fn block_rows<'a, W: bytemuck::Pod, A: bytemuck::Pod>(
+    w: &'a [u8],
+    act: &'a [u8],
+) -> (&'a [W], &'a [A]) {
+    // SAFETY: forwarded.
+    let w = unsafe { blocks_of::<W>(w) };
+    if w.is_empty() {
+        return (w, &[]);
+    }
+    debug_assert_eq!(act.len(), w.len() * core::mem::size_of::<A>());
+    debug_assert!((act.as_ptr() as usize).is_multiple_of(core::mem::align_of::<A>()));
+    // SAFETY: `act` holds `w.len()` whole, aligned `A`s (the caller's promise); `A: Pod`.
+    let a = unsafe { core::slice::from_raw_parts(act.as_ptr().cast::<A>(), w.len()) };
+    (w, a)
+}
+
 /// Makes a [`DequantizeFn`] from `fn(&[Block], &mut [f32])` (safe or `unsafe`).
 macro_rules! dequantize_entry {
     ($block:ty, $f:path) => {{
@@ -293,10 +317,8 @@ macro_rules! vec_dot_entry {
             // SAFETY: the entry's caller upholds the table contract (whole aligned blocks, the
             // tier is supported), which is the casts' and the kernel's contract.
             unsafe {
-                $f(
-                    $crate::table::blocks_of::<$w>(w),
-                    $crate::table::blocks_of::<$a>(act),
-                )
+                let (w, act) = $crate::table::block_rows::<$w, $a>(w, act);
+                $f(w, act)
             }
         }
         entry as $crate::table::VecDotFn
@@ -307,10 +329,8 @@ macro_rules! vec_dot_entry {
         unsafe fn entry(w: &[u8], act: &[u8]) -> f32 {
             // SAFETY: as above; the CPU has the features (the tier's table holds the entry).
             unsafe {
-                $f(
-                    $crate::table::blocks_of::<$w>(w),
-                    $crate::table::blocks_of::<$a>(act),
-                )
+                let (w, act) = $crate::table::block_rows::<$w, $a>(w, act);
+                $f(w, act)
             }
         }
         entry as $crate::table::VecDotFn
