@@ -152,17 +152,42 @@ pub(crate) unsafe fn gather_f16_pair<B>(
     }
 }
 
-/// An f16 field of up to eight blocks, widened to f32 (zero past the end).
+/// An f16 field of up to eight blocks, widened to f32 (zero past the end), built in general
+/// registers: four values to a 64-bit register (integer ALUs), then two moves into the vector
+/// unit. For kernels whose shuffle pipes are busy (Q8_0's sign extensions): Q8_0 vec_dot is 3–4%
+/// slower with [`gather_f16_inserted`].
 ///
 /// # Safety
 /// The CPU supports AVX2 and F16C.
 #[inline(always)]
-pub(crate) unsafe fn gather_f16<B>(blocks: &[B], field: impl Fn(&B) -> u16) -> __m256 {
-    // Four f16 values per 64-bit general register (integer ALUs, idle in these kernels), then
-    // two moves into the vector unit: far fewer vector-pipe operations than eight inserts.
+pub(crate) unsafe fn gather_f16_packed<B>(blocks: &[B], field: impl Fn(&B) -> u16) -> __m256 {
     let get = |k: usize| blocks.get(k).map_or(0, |b| field(b) as u64);
     let lo = get(0) | get(1) << 16 | get(2) << 32 | get(3) << 48;
     let hi = get(4) | get(5) << 16 | get(6) << 32 | get(7) << 48;
     // SAFETY: register-only work; the caller guarantees AVX2 and F16C.
     unsafe { _mm256_cvtph_ps(_mm_set_epi64x(hi as i64, lo as i64)) }
+}
+
+/// An f16 field of up to eight blocks, widened to f32 (zero past the end), inserted lane by lane
+/// straight from memory: a third of the instructions of [`gather_f16_packed`], on the shuffle
+/// pipes. For kernels with shuffle pipes to spare: Q4_0 vec_dot is 3–4% faster this way, Q5_0
+/// 1–2%.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C.
+#[inline(always)]
+pub(crate) unsafe fn gather_f16_inserted<B>(blocks: &[B], field: impl Fn(&B) -> u16) -> __m256 {
+    let get = |k: usize| blocks.get(k).map_or(0, |b| field(b) as i32);
+    // SAFETY: register-only work; the caller guarantees AVX2 and F16C.
+    unsafe {
+        let mut v = _mm_cvtsi32_si128(get(0));
+        v = _mm_insert_epi16::<1>(v, get(1));
+        v = _mm_insert_epi16::<2>(v, get(2));
+        v = _mm_insert_epi16::<3>(v, get(3));
+        v = _mm_insert_epi16::<4>(v, get(4));
+        v = _mm_insert_epi16::<5>(v, get(5));
+        v = _mm_insert_epi16::<6>(v, get(6));
+        v = _mm_insert_epi16::<7>(v, get(7));
+        _mm256_cvtph_ps(v)
+    }
 }

@@ -6,7 +6,7 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, gather_f16};
+use super::avx2_legacy_lanes::{self as lanes, gather_f16_inserted};
 use super::avx2_legacy_tiles::{self as tiles, LegacyPairAvx2};
 use crate::blocks::{BlockQ5_0, BlockQ8_0};
 
@@ -54,13 +54,13 @@ impl LegacyPairAvx2 for Q5_0Avx2 {
     #[inline(always)]
     unsafe fn w_scales(w: &[BlockQ5_0]) -> __m256 {
         // SAFETY: the caller guarantees AVX2 and F16C.
-        unsafe { gather_f16(w, |b| b.d.to_bits()) }
+        unsafe { gather_f16_inserted(w, |b| b.d.to_bits()) }
     }
 
     #[inline(always)]
     unsafe fn act_scales(a: &[BlockQ8_0]) -> __m256 {
         // SAFETY: the caller guarantees AVX2 and F16C.
-        unsafe { gather_f16(a, |b| b.d.to_bits()) }
+        unsafe { gather_f16_inserted(a, |b| b.d.to_bits()) }
     }
 
     #[inline(always)]
