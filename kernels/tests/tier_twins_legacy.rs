@@ -290,6 +290,9 @@ fn check_extreme_quants(fast: &TierOps) {
             (0x80, 0x80),
             (0xff, 0x7f),
             (0x88, 0x81),
+            // -128 weights against ±127: the largest pairs the sign trick sees (no -128 there).
+            (0x80, 0x81),
+            (0x80, 0x7f),
         ] {
             let mut w = Buf::new(ty.row_bytes(n as u64).unwrap() as usize);
             let mut a = Buf::new(at.row_bytes(n as u64).unwrap() as usize);
@@ -454,6 +457,72 @@ fn wide_gemm_crosses_activation_blocks() {
 fn avx512_wide_gemm_crosses_activation_blocks() {
     if let Some(fast) = avx512("avx512_wide_gemm_crosses_activation_blocks") {
         check_wide_gemm(&fast);
+    }
+}
+
+/// Q8_0 activations our quantizer made (all in [-127, 127]) with one quant set to -128, in a
+/// whole group of eight, in the short last group, or in several rows of a gemm: the kernels that
+/// take the `maddubs` sign trick for such activations must notice and give the exact sums still.
+/// Weights are random bytes, negative ones included, so a wrong sign shows.
+fn check_lone_min_activation(fast: &TierOps) {
+    let slow = generic_ops();
+    let name = fast.tier().name();
+    let ty = GgmlType::Q8_0;
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0006);
+    for nb in [1usize, 3, 8, 9, 17] {
+        let n = nb * 32;
+        let (rows, cols) = (5, 3);
+        let (wbuf, wrb) = make_rows(ty, n, rows, 2, 1, &mut rng);
+        let w = &wbuf.bytes()[2..2 + rows * wrb];
+        for &blk in &[0, nb / 2, nb - 1] {
+            for &pos in &[0usize, 17, 31] {
+                let (mut abuf, arb) = make_rows(ty, n, cols, 6, 0, &mut rng);
+                // The chosen quant of activation row 1 (and of the others in every other case).
+                let spots: Vec<usize> = if (blk + pos) % 2 == 0 {
+                    vec![1]
+                } else {
+                    vec![0, 1, 2]
+                };
+                for &c in &spots {
+                    let at = 6 + c * arb + blk * ty.type_size() + 2 + pos;
+                    abuf.bytes_mut()[at] = 0x80;
+                }
+                let a = &abuf.bytes()[6..6 + cols * arb];
+                let mut out = vec![0.0f32; rows * cols];
+                fast.gemm(ty, n, w, a, cols, &mut out).unwrap();
+                for c in 0..cols {
+                    let ac = &a[c * arb..(c + 1) * arb];
+                    let mut col = vec![0.0f32; rows];
+                    fast.gemv(ty, n, w, ac, &mut col).unwrap();
+                    for r in 0..rows {
+                        let wr = &w[r * wrb..(r + 1) * wrb];
+                        let want = slow.vec_dot(ty, n, wr, ac).unwrap();
+                        let ctx = format!("{name} nb={nb} block={blk} quant={pos} r={r} c={c}");
+                        let got = fast.vec_dot(ty, n, wr, ac).unwrap();
+                        assert!(same(got, want), "{ctx}: vec_dot {got:e} vs twin {want:e}");
+                        assert!(
+                            same(col[r], want),
+                            "{ctx}: gemv {:e} vs twin {want:e}",
+                            col[r]
+                        );
+                        let m = out[c * rows + r];
+                        assert!(same(m, want), "{ctx}: gemm {m:e} vs twin {want:e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn avx2_is_exact_with_a_lone_min_activation() {
+    check_lone_min_activation(&avx2());
+}
+
+#[test]
+fn avx512_is_exact_with_a_lone_min_activation() {
+    if let Some(fast) = avx512("avx512_is_exact_with_a_lone_min_activation") {
+        check_lone_min_activation(&fast);
     }
 }
 

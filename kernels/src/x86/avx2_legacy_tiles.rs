@@ -66,6 +66,27 @@ pub(crate) trait LegacyPairAvx2 {
     /// # Safety
     /// As [`LegacyPairAvx2::unpack`].
     unsafe fn terms(w: &Self::WScales, a: &Self::ActScales, isums: __m256) -> __m256;
+
+    /// Folds a loaded activation block into `seen`, a running record (starting at zero) from
+    /// which [`LegacyPairAvx2::exact`] tells whether [`LegacyPairAvx2::partials`] was exact for
+    /// every activation block folded in. Pairs exact for every input keep these defaults, and
+    /// the record folds away.
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::unpack`].
+    #[inline(always)]
+    unsafe fn see(seen: __m256i, _a: &Self::Prepared) -> __m256i {
+        seen
+    }
+
+    /// Whether the partial sums were exact for every activation block in `seen`.
+    ///
+    /// # Safety
+    /// As [`LegacyPairAvx2::unpack`].
+    #[inline(always)]
+    unsafe fn exact(_seen: __m256i) -> bool {
+        true
+    }
 }
 
 /// The dot product of `w` and `a` (as many blocks as both hold), in the generic twin's order.
@@ -74,11 +95,34 @@ pub(crate) trait LegacyPairAvx2 {
 /// The CPU supports AVX2, FMA and F16C.
 #[inline(always)]
 pub(crate) unsafe fn vec_dot<P: LegacyPairAvx2>(w: &[P::W], a: &[P::A]) -> f32 {
+    // SAFETY: forwarded.
+    let (dot, _) = unsafe { dot_and_exactness::<P>(w, a) };
+    dot
+}
+
+/// [`vec_dot`] for a pair whose partial sums are exact only for some activations
+/// ([`LegacyPairAvx2::see`]): `None` when they were not exact for `a`.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[inline(always)]
+pub(crate) unsafe fn vec_dot_if_exact<P: LegacyPairAvx2>(w: &[P::W], a: &[P::A]) -> Option<f32> {
+    // SAFETY: forwarded.
+    let (dot, exact) = unsafe { dot_and_exactness::<P>(w, a) };
+    exact.then_some(dot)
+}
+
+/// The dot product of `w` and `a`, and whether `P`'s partial sums were exact for `a`.
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[inline(always)]
+unsafe fn dot_and_exactness<P: LegacyPairAvx2>(w: &[P::W], a: &[P::A]) -> (f32, bool) {
     let nb = w.len().min(a.len());
     let mut out = [[0.0f32; 1]; 1];
     // SAFETY: forwarded; one row and one activation row of `nb` blocks.
-    unsafe { tile::<P, 1, 1>(&[&w[..nb]], &[&a[..nb]], &mut out) };
-    out[0][0]
+    let exact = unsafe { tile::<P, 1, 1>(&[&w[..nb]], &[&a[..nb]], &mut out) };
+    (out[0][0], exact)
 }
 
 /// `out[r] = vec_dot(row r, a)`, `w` holding `out.len()` rows of `a.len()` blocks.
@@ -121,11 +165,17 @@ impl<P: LegacyPairAvx2> walk::LegacyTiles for Avx2Tiles<P> {
         out: &mut [[f32; C]; R],
     ) {
         // SAFETY: forwarded from the caller (AVX2, FMA and F16C).
-        unsafe { tile::<P, R, C>(w, a, out) }
+        let exact = unsafe { tile::<P, R, C>(w, a, out) };
+        // gemv/gemm callers choose a pair that is exact for their activations beforehand.
+        debug_assert!(
+            exact,
+            "gemv/gemm ran a pair that is not exact for its activations"
+        );
     }
 }
 
-/// `R` weight rows × `C` activation rows, all of `a[0].len()` blocks: `out[r][c]`.
+/// `R` weight rows × `C` activation rows, all of `a[0].len()` blocks: `out[r][c]`; and whether
+/// `P`'s partial sums were exact for these activations ([`LegacyPairAvx2::exact`]).
 ///
 /// # Safety
 /// The CPU supports AVX2, FMA and F16C.
@@ -135,12 +185,12 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
     w: &[&[P::W]; R],
     a: &[&[P::A]; C],
     out: &mut [[f32; C]; R],
-) {
+) -> bool {
     let nb = a[0].len();
     if w.iter().any(|r| r.len() < nb) || a.iter().any(|c| c.len() < nb) {
         // Unreachable through `gemm` (it slices every row to `nb` blocks); keeps this total.
         *out = [[f32::NAN; C]; R];
-        return;
+        return true;
     }
     // SAFETY: AVX2/FMA/F16C guaranteed by the caller; every index below is within `nb`
     // blocks, which every row holds (checked above).
@@ -156,8 +206,9 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
         // registers the tile needs).
         let early = R * C == 1;
         let mut tail = [[_mm256_setzero_ps(); C]; R];
+        let mut seen = _mm256_setzero_si256();
         if early {
-            tail = short_terms::<P, R, C>(w, a, full, nb - full);
+            (tail, seen) = short_terms::<P, R, C>(w, a, full, nb - full, seen);
         }
         let mut base = 0;
         while base < full {
@@ -172,6 +223,7 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
             for c in 0..C {
                 for k in 0..BLOCK_LANES {
                     prep[c][k] = P::prepare(&ag[c][k]);
+                    seen = P::see(seen, &prep[c][k]);
                 }
                 a_sc[c] = P::act_scales(ag[c]);
             }
@@ -195,7 +247,7 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
             base += BLOCK_LANES;
         }
         if !early {
-            tail = short_terms::<P, R, C>(w, a, full, nb - full);
+            (tail, seen) = short_terms::<P, R, C>(w, a, full, nb - full, seen);
         }
         for r in 0..R {
             for c in 0..C {
@@ -209,10 +261,12 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
                 out[r][c] = reduce8(&lanes);
             }
         }
+        P::exact(seen)
     }
 }
 
-/// The terms of the `len < 8` blocks from `full` on, each length with its own constant.
+/// The terms of the `len < 8` blocks from `full` on, each length with its own constant, and
+/// `seen` with their activation blocks folded in ([`LegacyPairAvx2::see`]).
 ///
 /// # Safety
 /// As [`short_group`], with `T = len`.
@@ -222,24 +276,25 @@ unsafe fn short_terms<P: LegacyPairAvx2, const R: usize, const C: usize>(
     a: &[&[P::A]; C],
     full: usize,
     len: usize,
-) -> [[__m256; C]; R] {
+    seen: __m256i,
+) -> ([[__m256; C]; R], __m256i) {
     // SAFETY: forwarded (plain function arms: a closure would not inherit the target features).
     unsafe {
         match len {
-            0 => [[_mm256_setzero_ps(); C]; R],
-            1 => short_group::<P, R, C, 1>(w, a, full),
-            2 => short_group::<P, R, C, 2>(w, a, full),
-            3 => short_group::<P, R, C, 3>(w, a, full),
-            4 => short_group::<P, R, C, 4>(w, a, full),
-            5 => short_group::<P, R, C, 5>(w, a, full),
-            6 => short_group::<P, R, C, 6>(w, a, full),
-            _ => short_group::<P, R, C, 7>(w, a, full),
+            0 => ([[_mm256_setzero_ps(); C]; R], seen),
+            1 => short_group::<P, R, C, 1>(w, a, full, seen),
+            2 => short_group::<P, R, C, 2>(w, a, full, seen),
+            3 => short_group::<P, R, C, 3>(w, a, full, seen),
+            4 => short_group::<P, R, C, 4>(w, a, full, seen),
+            5 => short_group::<P, R, C, 5>(w, a, full, seen),
+            6 => short_group::<P, R, C, 6>(w, a, full, seen),
+            _ => short_group::<P, R, C, 7>(w, a, full, seen),
         }
     }
 }
 
 /// The terms of the `T < 8` blocks from `full` on (the row's last, short group), lanes past `T`
-/// `+0.0`.
+/// `+0.0`, and `seen` with their activation blocks folded in.
 ///
 /// # Safety
 /// The CPU supports AVX2, FMA and F16C; every row in `w` and `a` holds `full + T` blocks.
@@ -249,10 +304,16 @@ unsafe fn short_group<P: LegacyPairAvx2, const R: usize, const C: usize, const T
     w: &[&[P::W]; R],
     a: &[&[P::A]; C],
     full: usize,
-) -> [[__m256; C]; R] {
+    mut seen: __m256i,
+) -> ([[__m256; C]; R], __m256i) {
     // SAFETY: AVX2/FMA/F16C guaranteed by the caller; the slices below are in bounds (the
     // caller's promise) and of constant length `T`.
     unsafe {
+        for ac in a {
+            for blk in &ac[full..full + T] {
+                seen = P::see(seen, &P::prepare(blk));
+            }
+        }
         let mut terms = [[_mm256_setzero_ps(); C]; R];
         for r in 0..R {
             let wg = &w[r][full..full + T];
@@ -269,6 +330,6 @@ unsafe fn short_group<P: LegacyPairAvx2, const R: usize, const C: usize, const T
                 terms[r][c] = P::terms(&w_sc, &a_sc, isums);
             }
         }
-        terms
+        (terms, seen)
     }
 }
