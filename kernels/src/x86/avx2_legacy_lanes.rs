@@ -45,9 +45,11 @@ pub(crate) unsafe fn cvt_f16x8(bits: [u16; 8]) -> __m256 {
 pub(crate) unsafe fn nibbles32(qs: &[u8; 16]) -> __m256i {
     // SAFETY: the load reads exactly the 16 bytes of `qs`; the caller guarantees AVX2.
     unsafe {
-        let v = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
-        let both = _mm256_set_m128i(_mm_srli_epi16::<4>(v), v);
-        _mm256_and_si256(both, _mm256_set1_epi8(0x0f))
+        // The 16 bytes in both halves (a broadcast load, no shuffle), the high half shifted
+        // right by four.
+        let both = _mm256_broadcastsi128_si256(_mm_loadu_si128(qs.as_ptr() as *const __m128i));
+        let shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
+        _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f))
     }
 }
 
