@@ -6,7 +6,9 @@
 
 use core::arch::x86_64::*;
 
-/// `[sum(p[0]), …, sum(p[7])]`: the totals of eight vectors of eight i32 lanes, exact.
+/// `[sum(p[0]), …, sum(p[7])]`: the totals of eight vectors of eight i32 lanes, exact, by
+/// pairwise `hadd`s (six of them). [`sum8_epi32_folded`] is the other way; which is faster
+/// depends on what else a kernel keeps the shuffle pipes busy with (measured per pair).
 ///
 /// # Safety
 /// The CPU supports AVX2.
@@ -24,6 +26,25 @@ pub(crate) unsafe fn sum8_epi32(p: &[__m256i; 8]) -> __m256i {
         let lo = _mm256_permute2x128_si256::<0x20>(h0123, h4567);
         let hi = _mm256_permute2x128_si256::<0x31>(h0123, h4567);
         _mm256_add_epi32(lo, hi)
+    }
+}
+
+/// [`sum8_epi32`] another way: blocks `k` and `k + 4` first share a vector (the halves of `p[k]`
+/// summed in the low 128 bits, those of `p[k + 4]` in the high; one cross-half shuffle and one
+/// blend each), then two rounds of `hadd` (three in all).
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[inline(always)]
+pub(crate) unsafe fn sum8_epi32_folded(p: &[__m256i; 8]) -> __m256i {
+    // SAFETY: register-only AVX2 operations; the caller guarantees AVX2.
+    unsafe {
+        let fold = |k: usize| {
+            let swapped = _mm256_permute2x128_si256::<0x21>(p[k], p[k + 4]);
+            _mm256_add_epi32(_mm256_blend_epi32::<0xf0>(p[k], p[k + 4]), swapped)
+        };
+        let (t0, t1, t2, t3) = (fold(0), fold(1), fold(2), fold(3));
+        _mm256_hadd_epi32(_mm256_hadd_epi32(t0, t1), _mm256_hadd_epi32(t2, t3))
     }
 }
 

@@ -10,7 +10,7 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::sum8_epi32;
+use super::avx2_legacy_lanes::{sum8_epi32, sum8_epi32_folded};
 use super::legacy_tile_walk::{self as walk, group, prefetch_ahead, PREFETCH_BLOCKS};
 use crate::generic::accumulate::{reduce8, BLOCK_LANES};
 
@@ -40,6 +40,12 @@ pub(crate) trait LegacyPairAvx2 {
     /// # Safety
     /// As [`LegacyPairAvx2::unpack`].
     unsafe fn prepare(a: &Self::A) -> Self::Prepared;
+
+    /// Whether the exact totals of eight blocks' partial sums are taken by folding
+    /// ([`sum8_epi32_folded`], `true`) or by `hadd`s ([`sum8_epi32`]), in a single vec_dot and
+    /// in gemv/gemm tiles. Which is faster depends on the rest of the pair's work (measured
+    /// with `kernels_fastest` on Zen 3); the sums are the same.
+    const FOLD_TOTALS: (bool, bool) = (true, false);
 
     /// Eight i32 partial sums whose total is the block pair's exact integer dot.
     ///
@@ -240,7 +246,7 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
                     for k in 0..BLOCK_LANES {
                         p[k] = P::partials(&wu[k], &prep[c][k]);
                     }
-                    let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
+                    let isums = _mm256_cvtepi32_ps(totals::<P, R, C>(&p));
                     acc[r][c] = _mm256_add_ps(acc[r][c], P::terms(&w_sc, &a_sc[c], isums));
                 }
             }
@@ -262,6 +268,27 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
             }
         }
         P::exact(seen)
+    }
+}
+
+/// The exact totals of eight blocks' partial sums, the way `P` prefers in an `R × C` tile.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[inline(always)]
+unsafe fn totals<P: LegacyPairAvx2, const R: usize, const C: usize>(p: &[__m256i; 8]) -> __m256i {
+    let fold = if R * C == 1 {
+        P::FOLD_TOTALS.0
+    } else {
+        P::FOLD_TOTALS.1
+    };
+    // SAFETY: forwarded.
+    unsafe {
+        if fold {
+            sum8_epi32_folded(p)
+        } else {
+            sum8_epi32(p)
+        }
     }
 }
 
@@ -325,7 +352,7 @@ unsafe fn short_group<P: LegacyPairAvx2, const R: usize, const C: usize, const T
                 for k in 0..T {
                     p[k] = P::partials(&P::unpack(&wg[k]), &P::prepare(&ag[k]));
                 }
-                let isums = _mm256_cvtepi32_ps(sum8_epi32(&p));
+                let isums = _mm256_cvtepi32_ps(totals::<P, R, C>(&p));
                 let a_sc = P::act_scales(ag);
                 terms[r][c] = P::terms(&w_sc, &a_sc, isums);
             }

@@ -23,6 +23,8 @@ impl LegacyPairAvx2 for Q5_1Avx2 {
     type WScales = (__m256, __m256);
     /// Activation scales `d` and `s = d * sum(a)`.
     type ActScales = (__m256, __m256);
+    // Folding is faster in gemv tiles too here (1-7%, kernels_fastest).
+    const FOLD_TOTALS: (bool, bool) = (true, true);
 
     #[inline(always)]
     unsafe fn unpack(w: &BlockQ5_1) -> __m256i {
