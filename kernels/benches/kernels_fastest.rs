@@ -5,8 +5,8 @@
 //! alternates a batch of our calls with a batch of ggml's, and goes over the whole table again
 //! and again (passes) for a set time, keeping each side's fastest batch: every row's samples are
 //! spread over the whole run, so both sides of a row meet the host's quiet moments. (`kernels.rs`
-//! is the full criterion bench; on an idle host the two agree within a few percent.) Rows, shapes
-//! and data are the criterion bench's (`fixtures/rows.rs`).
+//! is the full criterion bench.) Rows, shapes and data are the criterion bench's
+//! (`fixtures/rows.rs`).
 //!
 //! Run (x86-64; every argument is optional):
 //! `cargo bench -p retort-kernels --bench kernels_fastest -- [vec_dot|gemv] [TYPES] [SECONDS]`,
