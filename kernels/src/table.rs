@@ -86,8 +86,9 @@ pub type QuantizeFn = unsafe fn(src: &[f32], dst: &mut [u8]);
 /// `vec_dot_type`), both the same number of elements.
 ///
 /// # Safety
-/// Both slices hold whole blocks of their types for the same element count and are aligned for
-/// their block structs; the CPU supports the tier whose table holds the entry.
+/// Both slices hold whole blocks of their types for the same element count (so the same number
+/// of blocks: a weight type and its `vec_dot_type` share a block size) and are aligned for their
+/// block structs; the CPU supports the tier whose table holds the entry.
 pub type VecDotFn = unsafe fn(w: &[u8], act: &[u8]) -> f32;
 
 /// `out[r] = vec_dot(row r of w, act)` for `r in 0..out.len()`; `w` holds `out.len()` rows.
@@ -254,6 +255,17 @@ pub(crate) unsafe fn blocks_of<T: bytemuck::Pod>(bytes: &[u8]) -> &[T] {
     // `T: Pod` makes every bit pattern a valid `T`.
     unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) }
 }
+
+// `block_rows` counts a row's blocks on the weight side only: every type and its `vec_dot_type`
+// must share a block size.
+const _: () = {
+    let mut i = 0;
+    while i < GgmlType::ALL.len() {
+        let ty = GgmlType::ALL[i];
+        assert!(ty.block_size() == ty.vec_dot_type().block_size());
+        i += 1;
+    }
+};
 
 /// A weight row and an activation row as their blocks, counted once: every weight type and its
 /// `vec_dot_type` hold the same number of elements per block, so rows of the same element count
