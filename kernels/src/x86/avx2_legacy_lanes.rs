@@ -39,6 +39,8 @@ pub(crate) unsafe fn sum8_epi32(p: &[__m256i; 8]) -> __m256i {
 pub(crate) unsafe fn sum8_epi32_folded(p: &[__m256i; 8]) -> __m256i {
     // SAFETY: register-only AVX2 operations; the caller guarantees AVX2.
     unsafe {
+        // A closure called four times: the same sums written as a loop over an array came out
+        // 3-7% slower (kernels_fastest), from how the compiler scheduled it.
         let fold = |k: usize| {
             let swapped = _mm256_permute2x128_si256::<0x21>(p[k], p[k + 4]);
             _mm256_add_epi32(_mm256_blend_epi32::<0xf0>(p[k], p[k + 4]), swapped)

@@ -41,11 +41,14 @@ pub(crate) trait LegacyPairAvx2 {
     /// As [`LegacyPairAvx2::unpack`].
     unsafe fn prepare(a: &Self::A) -> Self::Prepared;
 
-    /// Whether the exact totals of eight blocks' partial sums are taken by folding
-    /// ([`sum8_epi32_folded`], `true`) or by `hadd`s ([`sum8_epi32`]), in a single vec_dot and
-    /// in gemv/gemm tiles. Which is faster depends on the rest of the pair's work (measured
-    /// with `kernels_fastest` on Zen 3); the sums are the same.
-    const FOLD_TOTALS: (bool, bool) = (true, false);
+    /// Whether a single vec_dot totals eight blocks' partial sums by folding
+    /// ([`sum8_epi32_folded`]) rather than by `hadd`s ([`sum8_epi32`]). Which is faster depends
+    /// on the rest of the pair's work (measured with `kernels_fastest` on Zen 3); the sums are
+    /// the same.
+    const FOLD_TOTALS_IN_VEC_DOT: bool = true;
+
+    /// [`LegacyPairAvx2::FOLD_TOTALS_IN_VEC_DOT`] for gemv/gemm tiles.
+    const FOLD_TOTALS_IN_TILES: bool = false;
 
     /// Eight i32 partial sums whose total is the block pair's exact integer dot.
     ///
@@ -102,7 +105,12 @@ pub(crate) trait LegacyPairAvx2 {
 #[inline(always)]
 pub(crate) unsafe fn vec_dot<P: LegacyPairAvx2>(w: &[P::W], a: &[P::A]) -> f32 {
     // SAFETY: forwarded.
-    let (dot, _) = unsafe { dot_and_exactness::<P>(w, a) };
+    let (dot, exact) = unsafe { dot_and_exactness::<P>(w, a) };
+    // Pairs exact only for some activations go through `vec_dot_if_exact`.
+    debug_assert!(
+        exact,
+        "vec_dot ran a pair that is not exact for its activations"
+    );
     dot
 }
 
@@ -278,9 +286,9 @@ unsafe fn tile<P: LegacyPairAvx2, const R: usize, const C: usize>(
 #[inline(always)]
 unsafe fn totals<P: LegacyPairAvx2, const R: usize, const C: usize>(p: &[__m256i; 8]) -> __m256i {
     let fold = if R * C == 1 {
-        P::FOLD_TOTALS.0
+        P::FOLD_TOTALS_IN_VEC_DOT
     } else {
-        P::FOLD_TOTALS.1
+        P::FOLD_TOTALS_IN_TILES
     };
     // SAFETY: forwarded.
     unsafe {

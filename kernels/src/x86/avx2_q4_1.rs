@@ -24,7 +24,7 @@ impl LegacyPairAvx2 for Q4_1Avx2 {
     /// Activation scales `d` and `s = d * sum(a)`.
     type ActScales = (__m256, __m256);
     // Folding is faster in gemv tiles too here (1-7%, kernels_fastest).
-    const FOLD_TOTALS: (bool, bool) = (true, true);
+    const FOLD_TOTALS_IN_TILES: bool = true;
 
     #[inline(always)]
     unsafe fn unpack(w: &BlockQ4_1) -> __m256i {

@@ -25,7 +25,7 @@ impl LegacyPairAvx2 for Q5_0Avx2 {
     /// Activation scales.
     type ActScales = __m256;
     // Folding is 2-4% slower here in vec_dot (kernels_fastest, 1536-4864 elements).
-    const FOLD_TOTALS: (bool, bool) = (false, false);
+    const FOLD_TOTALS_IN_VEC_DOT: bool = false;
 
     #[inline(always)]
     unsafe fn unpack(w: &BlockQ5_0) -> __m256i {
