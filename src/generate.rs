@@ -1,6 +1,8 @@
 //! The generation loop: prompt in, tokens out through the sampler, text streamed as it becomes
-//! valid UTF-8, stopping at an end-of-generation token, the token budget or a full context.
+//! valid UTF-8, stopping at an end-of-generation token, the token budget, a full context, or
+//! when the caller's text callback asks to stop.
 
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
@@ -35,6 +37,9 @@ pub enum StopReason {
     MaxTokens,
     /// The session's context is full (documented policy: stop, not fail).
     ContextFull,
+    /// The caller's text callback returned [`ControlFlow::Break`] (the piece it was given is
+    /// part of the text).
+    Stopped,
 }
 
 /// The outcome of a generation.
@@ -67,13 +72,14 @@ impl Generation {
 }
 
 /// Runs `prompt_ids` then samples up to `params.max_tokens` tokens, calling `on_text` with each
-/// new piece of valid UTF-8 text.
+/// new piece of valid UTF-8 text; `on_text` returns [`ControlFlow::Break`] to stop generation
+/// after that piece (no further token is decoded).
 pub fn generate(
     session: &mut Session<'_>,
     tok: &Tokenizer,
     prompt_ids: &[u32],
     params: &GenerateParams,
-    mut on_text: impl FnMut(&str),
+    mut on_text: impl FnMut(&str) -> ControlFlow<()>,
 ) -> Result<Generation, Error> {
     let mut sampler = Sampler::new(params.sampler.clone(), session.model().hparams.n_vocab)?;
     let mut history: Vec<u32> = Vec::with_capacity(prompt_ids.len() + params.max_tokens);
@@ -100,8 +106,11 @@ pub fn generate(
         }
         let piece = stream.push(next)?;
         if !piece.is_empty() {
-            on_text(&piece);
             text.push_str(&piece);
+            if on_text(&piece).is_break() {
+                stop = StopReason::Stopped;
+                break;
+            }
         }
         if generated.len() == params.max_tokens {
             break;
@@ -114,8 +123,9 @@ pub fn generate(
         next = sampler.sample(logits, &history);
     }
     let rest = stream.finish();
-    if !rest.is_empty() {
-        on_text(&rest);
+    if !rest.is_empty() && stop != StopReason::Stopped {
+        // The generation is over whatever the callback answers.
+        let _ = on_text(&rest);
         text.push_str(&rest);
     }
     Ok(Generation {

@@ -49,7 +49,10 @@ fn transcript(model_name: &str, threads: usize) -> Value {
         };
         let mut session = Session::new(&model, &sp).unwrap();
         let ids = tok.encode(prompt, true).unwrap();
-        let g = generate(&mut session, &tok, &ids, &params, |_| {}).unwrap();
+        let g = generate(&mut session, &tok, &ids, &params, |_| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
         out.push(json!({
             "prompt": prompt,
             "prompt_ids": g.prompt_ids,

@@ -59,13 +59,47 @@ fn generation_stops_when_the_context_is_full() {
             ..Default::default()
         },
     };
-    let g = generate(&mut s, &tok, &ids, &params, |_| {}).unwrap();
+    let g = generate(&mut s, &tok, &ids, &params, |_| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
     assert_eq!(g.stop, StopReason::ContextFull);
     assert_eq!(
         ids.len() + g.generated_ids.len(),
         12 + 1,
         "the last sampled token is kept"
     );
+}
+
+#[test]
+fn the_text_callback_can_stop_generation() {
+    let model = smollm2();
+    let tok = Tokenizer::from_gguf(model.gguf()).unwrap();
+    let mut s = Session::new(&model, &SessionParams::default()).unwrap();
+    let ids = tok.encode("The capital of France is", true).unwrap();
+    let params = GenerateParams {
+        max_tokens: 32,
+        sampler: SamplerParams {
+            temperature: 0.0,
+            ..Default::default()
+        },
+    };
+    let mut pieces = Vec::new();
+    let g = generate(&mut s, &tok, &ids, &params, |piece| {
+        pieces.push(piece.to_owned());
+        if pieces.len() == 2 {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert_eq!(g.stop, StopReason::Stopped);
+    assert_eq!(pieces.len(), 2, "no piece after the callback asked to stop");
+    assert_eq!(g.text, pieces.concat());
+    // Nothing was decoded after the stop: the session holds the prompt and the tokens before
+    // the last one generated.
+    assert_eq!(s.pos(), ids.len() + g.generated_ids.len() - 1);
 }
 
 #[test]

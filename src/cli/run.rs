@@ -138,6 +138,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let gen = generate(&mut session, &tok, &prompt_ids, &params, |piece| {
         let _ = stdout.write_all(piece.as_bytes());
         let _ = stdout.flush();
+        std::ops::ControlFlow::Continue(())
     })?;
     writeln!(stdout)?;
 
@@ -145,6 +146,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         StopReason::EndOfGeneration => "end of generation",
         StopReason::MaxTokens => "token limit",
         StopReason::ContextFull => "context full",
+        StopReason::Stopped => "stopped",
     };
     eprintln!(
         "\n[{}] load {:.0} ms | prompt {} tokens, {:.1} tok/s | generated {} tokens, {:.1} tok/s | stop: {stop} | {} threads, tier {}, seed {seed}",
