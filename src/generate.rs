@@ -92,10 +92,12 @@ pub fn generate(
     };
     let prompt_time = t0.elapsed();
 
+    // Nothing in the loop allocates (the buffers are sized here, the stream decoder reuses
+    // its own): the text is decoded once at the end, from the ids, rather than grown per token.
     let t1 = Instant::now();
     let mut stream = tok.stream(false);
     let mut generated = Vec::with_capacity(params.max_tokens);
-    let mut text = String::new();
+    let mut streamed_bytes = 0;
     let mut stop = StopReason::MaxTokens;
     while generated.len() < params.max_tokens {
         generated.push(next);
@@ -106,8 +108,8 @@ pub fn generate(
         }
         let piece = stream.push(next)?;
         if !piece.is_empty() {
-            text.push_str(&piece);
-            if on_text(&piece).is_break() {
+            streamed_bytes += piece.len();
+            if on_text(piece).is_break() {
                 stop = StopReason::Stopped;
                 break;
             }
@@ -122,11 +124,28 @@ pub fn generate(
         let logits = session.decode(next)?;
         next = sampler.sample(logits, &history);
     }
-    let rest = stream.finish();
-    if !rest.is_empty() && stop != StopReason::Stopped {
-        // The generation is over whatever the callback answers.
-        let _ = on_text(&rest);
-        text.push_str(&rest);
+    if stop != StopReason::Stopped {
+        let rest = stream.finish();
+        if !rest.is_empty() {
+            // The generation is over whatever the callback answers.
+            let _ = on_text(rest);
+        }
+    }
+    let gen_time = t1.elapsed();
+    // The streamed pieces concatenate to `decode` of the same ids (StreamDecoder's contract);
+    // after a stop, the text is what was streamed, without the bytes still held back.
+    let text_ids = match stop {
+        StopReason::EndOfGeneration => &generated[..generated.len() - 1],
+        _ => &generated[..],
+    };
+    let mut text = tok.decode(text_ids, false)?;
+    if stop == StopReason::Stopped {
+        // A char boundary by that contract; floored to one so a broken contract cannot panic.
+        let end = (0..=streamed_bytes.min(text.len()))
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        text.truncate(end);
     }
     Ok(Generation {
         prompt_ids: prompt_ids.to_vec(),
@@ -134,6 +153,6 @@ pub fn generate(
         text,
         stop,
         prompt_time,
-        gen_time: t1.elapsed(),
+        gen_time,
     })
 }

@@ -168,9 +168,9 @@ fn check_model(file: &str) {
             let mut stream = tokenizer.stream(render_special);
             let mut streamed = String::new();
             for &id in &ids {
-                streamed.push_str(&stream.push(id).expect("stream push"));
+                streamed.push_str(stream.push(id).expect("stream push"));
             }
-            streamed.push_str(&stream.finish());
+            streamed.push_str(stream.finish());
             let whole = tokenizer.decode(&ids, render_special).expect("decode");
             if streamed != whole {
                 failures.push(format!(
@@ -273,11 +273,11 @@ fn stream_holds_back_split_characters() {
     let mut held = false;
     let mut out = String::new();
     for &id in &ids {
-        let chunk = stream.push(id).unwrap();
+        let chunk = stream.push(id).unwrap().to_owned();
         held |= chunk.is_empty() && stream.has_pending();
         out.push_str(&chunk);
     }
-    out.push_str(&stream.finish());
+    out.push_str(stream.finish());
     assert_eq!(out, text);
     assert!(
         held,
@@ -288,7 +288,7 @@ fn stream_holds_back_split_characters() {
     let piece = qwen.token_to_piece(ids[0], false).unwrap().to_vec();
     if std::str::from_utf8(&piece).is_err() {
         let mut stream = qwen.stream(false);
-        let first = stream.push(ids[0]).unwrap();
+        let first = stream.push(ids[0]).unwrap().to_owned();
         let rest = stream.finish();
         assert_eq!(
             format!("{first}{rest}"),
@@ -452,7 +452,10 @@ fn sentencepiece_byte_fallback_streams_whole_characters() {
     assert_eq!(tokenizer.decode(&ids, false).unwrap(), " hi你");
 
     let mut stream = tokenizer.stream(false);
-    let chunks: Vec<String> = ids.iter().map(|&id| stream.push(id).unwrap()).collect();
+    let chunks: Vec<String> = ids
+        .iter()
+        .map(|&id| stream.push(id).unwrap().to_owned())
+        .collect();
     assert_eq!(chunks, ["", " hi", "", "", "你"]);
     assert_eq!(stream.finish(), "");
 }
@@ -517,9 +520,9 @@ proptest! {
             let mut stream = tokenizer.stream(true);
             let mut streamed = String::new();
             for &id in &ids {
-                streamed.push_str(&stream.push(id).unwrap());
+                streamed.push_str(stream.push(id).unwrap());
             }
-            streamed.push_str(&stream.finish());
+            streamed.push_str(stream.finish());
             prop_assert_eq!(&streamed, &text, "{}", file);
         }
     }

@@ -107,14 +107,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                 ..Default::default()
             },
         )?;
-        let mut ids = tok.encode(&rendered, false)?;
-        if let Some(bos) = tok.bos_id() {
-            let with_bos = tok.encode("", true)?;
-            if with_bos.first() == Some(&bos) && ids.first() != Some(&bos) {
-                ids.insert(0, bos);
-            }
-        }
-        ids
+        tok.encode_chat(&rendered)?
     } else {
         tok.encode(&prompt, true)?
     };

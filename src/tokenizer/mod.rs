@@ -129,6 +129,8 @@ pub struct Tokenizer {
     kind: TokenizerKind,
     /// The raw bytes each token stands for, by id.
     pieces: Vec<Vec<u8>>,
+    /// The longest of `pieces`, in bytes.
+    max_piece_len: usize,
     /// Each token's type, by id.
     types: Vec<TokenType>,
     /// Token text by id, as the vocabulary spells it.
@@ -264,6 +266,7 @@ impl Tokenizer {
         Ok(Tokenizer {
             inner,
             kind,
+            max_piece_len: pieces.iter().map(Vec::len).max().unwrap_or(0),
             pieces,
             types,
             texts: vocab.tokens.clone(),
@@ -359,6 +362,19 @@ impl Tokenizer {
         Ok(ids)
     }
 
+    /// Encodes a chat prompt rendered by [`ChatTemplate::render`]: special tokens written in the
+    /// text become their ids, and BOS goes in front when the vocabulary asks for one and the
+    /// template did not already write it.
+    pub fn encode_chat(&self, rendered: &str) -> Result<Vec<u32>, TokenizerError> {
+        let mut ids = self.encode(rendered, false)?;
+        if let (true, Some(bos)) = (self.add_bos, self.bos_id) {
+            if ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+        Ok(ids)
+    }
+
     /// The distinct bytes of `text` that no single token stands for, ascending. Text made of
     /// other bytes encodes without loss (when a character's bytes only exist inside longer
     /// tokens, BPE may still find them; an empty answer is the guarantee, not a non-empty one
@@ -386,14 +402,27 @@ impl Tokenizer {
         }
     }
 
+    /// The longest byte string any token stands for (special tokens' text included).
+    pub fn max_piece_len(&self) -> usize {
+        self.max_piece_len
+    }
+
     /// Decodes `ids` to text. Control tokens appear only with `render_special`. Bytes that do not
     /// form valid UTF-8 become U+FFFD.
     pub fn decode(&self, ids: &[u32], render_special: bool) -> Result<String, TokenizerError> {
-        let mut bytes = Vec::new();
+        // Sized first, so that decoding costs one or two allocations whatever its length.
+        let mut len = 0;
+        for &id in ids {
+            len += self.token_to_piece(id, render_special)?.len();
+        }
+        let mut bytes = Vec::with_capacity(len);
         for &id in ids {
             bytes.extend_from_slice(self.token_to_piece(id, render_special)?);
         }
-        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         if self.strip_leading_space && text.starts_with(' ') {
             text.remove(0);
         }

@@ -15,6 +15,8 @@ pub struct StreamDecoder<'t> {
     render_special: bool,
     /// Bytes received but not yet emitted: at most an incomplete UTF-8 sequence between calls.
     pending: Vec<u8>,
+    /// The text of the last `push` or `finish`, reused so that streaming does not allocate.
+    out: String,
     /// Nothing has been produced yet (the leading space of SentencePiece output is dropped).
     at_start: bool,
 }
@@ -22,16 +24,22 @@ pub struct StreamDecoder<'t> {
 impl<'t> StreamDecoder<'t> {
     /// A decoder for `tokenizer`; control tokens are rendered only with `render_special`.
     pub fn new(tokenizer: &'t Tokenizer, render_special: bool) -> StreamDecoder<'t> {
+        // Sized for the longest piece, so that no push allocates: pending holds at most an
+        // incomplete character (3 bytes) and one piece; out at most those bytes each turned
+        // into a 3-byte U+FFFD.
+        let pending = tokenizer.max_piece_len() + 3;
         StreamDecoder {
             tokenizer,
             render_special,
-            pending: Vec::with_capacity(8),
+            pending: Vec::with_capacity(pending),
+            out: String::with_capacity(3 * pending),
             at_start: true,
         }
     }
 
-    /// Adds token `id`; returns the text that is now complete (possibly empty).
-    pub fn push(&mut self, id: u32) -> Result<String, TokenizerError> {
+    /// Adds token `id`; returns the text that is now complete (possibly empty), valid until the
+    /// next call. Does not allocate.
+    pub fn push(&mut self, id: u32) -> Result<&str, TokenizerError> {
         let mut piece = self.tokenizer.token_to_piece(id, self.render_special)?;
         if self.at_start && !piece.is_empty() {
             self.at_start = false;
@@ -43,8 +51,9 @@ impl<'t> StreamDecoder<'t> {
         Ok(self.drain(false))
     }
 
-    /// Ends the stream: whatever incomplete sequence is left becomes U+FFFD.
-    pub fn finish(&mut self) -> String {
+    /// Ends the stream: whatever incomplete sequence is left becomes U+FFFD. The text is valid
+    /// until the next call.
+    pub fn finish(&mut self) -> &str {
         self.drain(true)
     }
 
@@ -53,8 +62,9 @@ impl<'t> StreamDecoder<'t> {
         !self.pending.is_empty()
     }
 
-    fn drain(&mut self, at_end: bool) -> String {
-        let mut out = String::new();
+    fn drain(&mut self, at_end: bool) -> &str {
+        let out = &mut self.out;
+        out.clear();
         let mut start = 0;
         loop {
             match std::str::from_utf8(&self.pending[start..]) {
@@ -65,7 +75,8 @@ impl<'t> StreamDecoder<'t> {
                 }
                 Err(e) => {
                     let valid_end = start + e.valid_up_to();
-                    // The slice up to valid_up_to() is valid UTF-8 by the definition of the error.
+                    // The slice up to valid_up_to() is valid UTF-8 by the definition of the error
+                    // (so the lossy view borrows and never allocates).
                     out.push_str(&String::from_utf8_lossy(&self.pending[start..valid_end]));
                     match e.error_len() {
                         Some(bad) => {
@@ -86,6 +97,6 @@ impl<'t> StreamDecoder<'t> {
             }
         }
         self.pending.drain(..start);
-        out
+        &self.out
     }
 }
