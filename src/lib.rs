@@ -5,6 +5,7 @@
 //! verifier. See `DESIGN.md` in the shared folder for the map of the house.
 #![deny(unsafe_op_in_unsafe_fn)]
 pub mod catalog;
+pub mod conversation;
 pub mod error;
 pub mod generate;
 pub mod gguf;
