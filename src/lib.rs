@@ -12,6 +12,8 @@ pub mod gguf;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod session;
 pub mod tokenizer;
 
