@@ -1,5 +1,6 @@
 //! `retort chat` driven through a pipe (stdin) and once through a pseudo-terminal: replies,
 //! the cache across turns, /reset, /quit, end of input, Ctrl-C, and a full context.
+#![cfg(feature = "chat")]
 
 mod support;
 
@@ -143,10 +144,8 @@ fn a_full_context_drops_the_oldest_exchanges_and_refuses_a_message_too_long() {
         7,
         "every message but the too-long one is answered: {stderr}"
     );
-    assert!(
-        t.iter().all(|&(p, _, _)| p + 24.min(192 / 4) <= 192),
-        "{stderr}"
-    );
+    // Every prompt left room for a reply: -n 24 (less than a quarter of the context).
+    assert!(t.iter().all(|&(p, _, _)| p + 24 <= 192), "{stderr}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `retort serve` end to end: the server on 127.0.0.1 with an ephemeral port, started by each
 //! test, driven by the official `openai` Python package, by curl, and by raw HTTP for the
 //! inputs no well-behaved client sends.
+#![cfg(feature = "serve")]
 
 mod support;
 
@@ -423,93 +424,122 @@ fn curl_sees_well_formed_server_sent_events() {
     );
 }
 
+/// A request that must be refused: the status, the field named, a phrase of the message.
+struct Bad {
+    path: &'static str,
+    body: Vec<u8>,
+    status: u16,
+    param: Option<&'static str>,
+    needle: &'static str,
+}
+
+impl Bad {
+    fn raw(
+        path: &'static str,
+        body: &[u8],
+        status: u16,
+        param: Option<&'static str>,
+        needle: &'static str,
+    ) -> Bad {
+        Bad {
+            path,
+            body: body.to_vec(),
+            status,
+            param,
+            needle,
+        }
+    }
+
+    fn json(
+        path: &'static str,
+        body: Value,
+        status: u16,
+        param: Option<&'static str>,
+        needle: &'static str,
+    ) -> Bad {
+        Bad::raw(path, body.to_string().as_bytes(), status, param, needle)
+    }
+}
+
 #[test]
 fn every_bad_input_gets_a_4xx_naming_what_was_wrong() {
     let server = Server::start(&["--ctx", "256", "-t", "2", "--max-body", "65536"]);
     let ok_messages = json!([{"role": "user", "content": "hi"}]);
-    let cases: Vec<(&str, Vec<u8>, u16, Option<&str>, &str)> = vec![
-        ("/v1/chat/completions", b"{\"messages\": [".to_vec(), 400, None, "not valid JSON"),
-        ("/v1/chat/completions", b"{\"messages\": \"\xff\xfe\"}".to_vec(), 400, None, "UTF-8"),
-        (
-            "/v1/chat/completions",
-            json!({"model": "gpt-4o", "messages": ok_messages}).to_string().into_bytes(),
+    let chat_path = "/v1/chat/completions";
+    let cases = [
+        Bad::raw(chat_path, b"{\"messages\": [", 400, None, "not valid JSON"),
+        Bad::raw(chat_path, b"{\"messages\": \"\xff\xfe\"}", 400, None, "UTF-8"),
+        Bad::json(
+            chat_path,
+            json!({"model": "gpt-4o", "messages": ok_messages}),
             404,
             Some("model"),
             "gpt-4o",
         ),
-        (
-            "/v1/chat/completions",
-            json!({"messages": ok_messages, "max_tokens": -5}).to_string().into_bytes(),
+        Bad::json(
+            chat_path,
+            json!({"messages": ok_messages, "max_tokens": -5}),
             400,
             Some("max_tokens"),
             "at least 1",
         ),
-        (
-            "/v1/chat/completions",
-            json!({"messages": ok_messages, "max_tokens": 1_000_000_000}).to_string().into_bytes(),
+        Bad::json(
+            chat_path,
+            json!({"messages": ok_messages, "max_tokens": 1_000_000_000}),
             400,
             Some("max_tokens"),
             "context",
         ),
-        (
-            "/v1/chat/completions",
-            json!({"messages": ok_messages, "temperature": 7.5}).to_string().into_bytes(),
+        Bad::json(
+            chat_path,
+            json!({"messages": ok_messages, "temperature": 7.5}),
             400,
             Some("temperature"),
             "between 0 and 2",
         ),
-        (
-            "/v1/chat/completions",
-            json!({"messages": [{"role": "user", "content": "hi"}, {"role": "wizard", "content": "x"}]})
-                .to_string()
-                .into_bytes(),
+        Bad::json(
+            chat_path,
+            json!({"messages": [{"role": "user", "content": "hi"},
+                                {"role": "wizard", "content": "x"}]}),
             400,
             Some("messages[1].role"),
             "wizard",
         ),
-        (
-            "/v1/chat/completions",
-            json!({"messages": [{"role": "user", "content": "word ".repeat(400)}]})
-                .to_string()
-                .into_bytes(),
+        Bad::json(
+            chat_path,
+            json!({"messages": [{"role": "user", "content": "word ".repeat(400)}]}),
             400,
             Some("messages"),
             "context holds 256",
         ),
-        (
+        Bad::json(
             "/v1/completions",
-            json!({"prompt": 42}).to_string().into_bytes(),
+            json!({"prompt": 42}),
             400,
             Some("prompt"),
             "prompt must be",
         ),
-        (
+        Bad::json(
             "/v1/completions",
-            json!({"prompt": "hi", "top_p": 1.5}).to_string().into_bytes(),
+            json!({"prompt": "hi", "top_p": 1.5}),
             400,
             Some("top_p"),
             "top_p",
         ),
     ];
-    for (path, body, status, param, needle) in cases {
-        let r = server.request("POST", path, &[], &body);
-        let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
-        assert_eq!(r.status, status, "{shown}: {}", r.text());
+    for case in cases {
+        let r = server.request("POST", case.path, &[], &case.body);
+        let shown = String::from_utf8_lossy(&case.body[..case.body.len().min(80)]).into_owned();
+        assert_eq!(r.status, case.status, "{shown}: {}", r.text());
         let v = r.json();
         let e = &v["error"];
-        assert_eq!(e["param"].as_str(), param, "{shown}: {v}");
+        assert_eq!(e["param"].as_str(), case.param, "{shown}: {v}");
         assert!(
-            e["message"].as_str().unwrap().contains(needle),
-            "{shown}: {v} should mention {needle:?}"
+            e["message"].as_str().unwrap().contains(case.needle),
+            "{shown}: {v} should mention {:?}",
+            case.needle
         );
-        assert_eq!(
-            e["type"],
-            if status == 404 {
-                "invalid_request_error"
-            } else {
-                "invalid_request_error"
-            }
-        );
+        assert_eq!(e["type"], "invalid_request_error");
     }
     // Too large a body: 413, also as JSON.
     let big = vec![b' '; 10 << 20];

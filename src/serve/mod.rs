@@ -42,8 +42,8 @@ use crate::tokenizer::{ChatTemplate, Tokenizer};
 /// KV cache of every slot is allocated up front).
 pub const DEFAULT_MAX_CTX: usize = 4096;
 
-/// How a server is set up.
-#[derive(Clone, Debug)]
+/// How a server is set up (`Debug` never shows the API key).
+#[derive(Clone)]
 pub struct ServeParams {
     /// The name `/v1/models` lists and requests may give as `model`.
     pub model_id: String,
@@ -67,6 +67,24 @@ pub struct ServeParams {
     pub shutdown_grace: Duration,
     /// Logit precision (see [`OutputHead`]).
     pub output_head: OutputHead,
+}
+
+impl std::fmt::Debug for ServeParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeParams")
+            .field("model_id", &self.model_id)
+            .field("slots", &self.slots)
+            .field("n_ctx", &self.n_ctx)
+            .field("threads", &self.threads)
+            .field("queue", &self.queue)
+            .field("queue_timeout", &self.queue_timeout)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("output_head", &self.output_head)
+            .finish()
+    }
 }
 
 impl Default for ServeParams {

@@ -470,9 +470,8 @@ impl SlotPool {
         let mut why: Option<Finish> = None;
         let turn = conversation.generate(tok, &job.prompt, &job.params, |piece| {
             let text = stop.push(piece);
-            if !text.is_empty() && job.events.send(Event::Text(text)).is_err() {
-                why = Some(Finish::ClientGone);
-            } else if job.events.is_closed() || job.cancel.load(Ordering::Relaxed) {
+            let sent = text.is_empty() || job.events.send(Event::Text(text)).is_ok();
+            if !sent || job.events.is_closed() || job.cancel.load(Ordering::Relaxed) {
                 why = Some(Finish::ClientGone);
             } else if self.cancel_all.load(Ordering::Relaxed) {
                 why = Some(Finish::Shutdown);
