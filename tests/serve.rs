@@ -468,7 +468,13 @@ fn every_bad_input_gets_a_4xx_naming_what_was_wrong() {
     let chat_path = "/v1/chat/completions";
     let cases = [
         Bad::raw(chat_path, b"{\"messages\": [", 400, None, "not valid JSON"),
-        Bad::raw(chat_path, b"{\"messages\": \"\xff\xfe\"}", 400, None, "UTF-8"),
+        Bad::raw(
+            chat_path,
+            b"{\"messages\": \"\xff\xfe\"}",
+            400,
+            None,
+            "UTF-8",
+        ),
         Bad::json(
             chat_path,
             json!({"model": "gpt-4o", "messages": ok_messages}),
@@ -599,6 +605,24 @@ fn binding_beyond_loopback_without_a_key_warns() {
         "{log}"
     );
     assert!(log.contains("MiB of KV cache"), "{log}");
+}
+
+#[test]
+fn a_request_past_its_timeout_gets_504_and_frees_its_slot() {
+    let server = Server::start(&["--ctx", "1024", "-t", "2", "--timeout", "2"]);
+    // Counting goes on far longer than 2 s, however fast the machine.
+    let r = server.post(
+        "/v1/completions",
+        &json!({"prompt": "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,", "max_tokens": 1000, "temperature": 0}),
+    );
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(r.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--timeout"));
+    server.wait_idle();
+    let slots = server.request("GET", "/slots", &[], b"").json();
+    assert_eq!(slots[0]["last"]["finish"], "timed_out", "{slots}");
 }
 
 /// Opens a streaming request and returns the socket once the first content chunk arrived.
