@@ -391,17 +391,18 @@ fn common(value: &Value, limits: &Limits, prompt: PromptSource) -> Result<GenReq
             format!("{name} = {v}: must be 0 or more"),
         )),
     };
-    let defaults = SamplerParams::default();
-    let sampler = SamplerParams {
+    // Field by field over the defaults, so options added to the sampler later keep theirs.
+    let mut sampler = SamplerParams {
         temperature,
-        top_k: non_negative("top_k", c.top_k, defaults.top_k)?,
-        top_p: c.top_p.unwrap_or(defaults.top_p),
-        min_p: c.min_p.unwrap_or(defaults.min_p),
-        repeat_penalty: c.repeat_penalty.unwrap_or(defaults.repeat_penalty),
-        repeat_last_n: non_negative("repeat_last_n", c.repeat_last_n, defaults.repeat_last_n)?,
-        // OpenAI seeds are signed 64-bit integers: keep every bit.
-        seed: c.seed.map_or_else(fresh_seed, |s| s as u64),
+        ..SamplerParams::default()
     };
+    sampler.top_k = non_negative("top_k", c.top_k, sampler.top_k)?;
+    sampler.top_p = c.top_p.unwrap_or(sampler.top_p);
+    sampler.min_p = c.min_p.unwrap_or(sampler.min_p);
+    sampler.repeat_penalty = c.repeat_penalty.unwrap_or(sampler.repeat_penalty);
+    sampler.repeat_last_n = non_negative("repeat_last_n", c.repeat_last_n, sampler.repeat_last_n)?;
+    // OpenAI seeds are signed 64-bit integers: keep every bit.
+    sampler.seed = c.seed.map_or_else(fresh_seed, |s| s as u64);
     sampler
         .validate()
         .map_err(|e| ApiError::invalid(e.name, format!("{} = {}: {}", e.name, e.value, e.rule)))?;

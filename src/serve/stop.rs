@@ -115,10 +115,12 @@ mod tests {
     #[test]
     fn the_earliest_of_several_stops_wins() {
         assert_eq!(run(&["b", "a"], &["xxab"]), ("xx".into(), true));
+        // "long stop" starts before the "p" that completes it.
         assert_eq!(
             run(&["long stop", "p"], &["a long sto", "p"]),
-            ("a long sto".into(), true)
+            ("a ".into(), true)
         );
+        assert_eq!(run(&["stop", "p"], &["a pitstop"]), ("a ".into(), true));
     }
 
     #[test]
