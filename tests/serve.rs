@@ -728,7 +728,7 @@ fn load_200_requests_from_8_clients_none_lost_no_slot_leaked_rss_stable() {
     assert!(h["prompt_cache"]["hits"].as_u64().unwrap() > 0, "{h}");
     // Allocator noise is a few MiB; a per-request leak of even 50 KiB would show over 150.
     let grew =
-        report["rss_kib_at_200"].as_i64().unwrap() - report["rss_kib_at_50"].as_i64().unwrap();
+        report["rss_kib_at_last"].as_i64().unwrap() - report["rss_kib_at_50"].as_i64().unwrap();
     assert!(
         grew < 6 * 1024,
         "RSS grew {grew} KiB from request 50 to 200: {report}"

@@ -158,7 +158,7 @@ for t in threads:
 for t in threads:
     t.join()
 elapsed = time.monotonic() - t0
-rss200 = rss_kib()
+rss_last = rss_kib()
 h = health()
 ttft = sorted(state["ttft"])
 
@@ -171,7 +171,7 @@ print(json.dumps({
     "requests": total, "clients": clients, "max_tokens": max_tokens,
     "ok": state["ok"], "busy_503": state["busy_503"], "wrong": state["wrong"],
     "lost": state["lost"], "errors": state["errors"][:5],
-    "rss_kib_at_50": state["rss50"], "rss_kib_at_200": rss200,
+    "rss_kib_at_50": state["rss50"], "rss_kib_at_last": rss_last,
     "elapsed_s": round(elapsed, 2),
     "answered_per_s": round(state["ok"] / elapsed, 2),
     "generated_tokens_per_s": round(state["tokens"] / elapsed, 1),
