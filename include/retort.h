@@ -29,7 +29,7 @@
 // What a call returned: `RETORT_STATUS_OK`, or the kind of error, one code per kind of the
 // library's error type (`Error::code` in Rust is the mapping); `retort_last_error()` has the
 // message. The values are part of the ABI and never change; a code stays reserved in builds
-// without its feature (`CATALOG` in a build without `catalog`).
+// without its feature (`CATALOG` without `catalog`, `SERVE` without `serve`).
 enum retort_status
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : int32_t
@@ -56,6 +56,9 @@ enum retort_status
   RETORT_STATUS_BUFFER_TOO_SMALL = 8,
   // A bug: a panic was caught at the boundary, or an earlier one left the session unusable.
   RETORT_STATUS_PANIC = 9,
+  // The HTTP server could not start or stopped on an error (builds with the `serve`
+  // feature).
+  RETORT_STATUS_SERVE = 10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -51,12 +51,16 @@ pub enum Error {
     /// panic left inconsistent.
     #[error("internal error: {0}")]
     Panic(String),
+    /// The HTTP server could not start or stopped on an error.
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
 }
 
 /// What a call returned: `RETORT_STATUS_OK`, or the kind of error, one code per kind of the
 /// library's error type (`Error::code` in Rust is the mapping); `retort_last_error()` has the
 /// message. The values are part of the ABI and never change; a code stays reserved in builds
-/// without its feature (`CATALOG` in a build without `catalog`).
+/// without its feature (`CATALOG` without `catalog`, `SERVE` without `serve`).
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -81,12 +85,15 @@ pub enum ErrorCode {
     BufferTooSmall = 8,
     /// A bug: a panic was caught at the boundary, or an earlier one left the session unusable.
     Panic = 9,
+    /// The HTTP server could not start or stopped on an error (builds with the `serve`
+    /// feature).
+    Serve = 10,
 }
 
 impl ErrorCode {
     /// Every code, in value order.
     /// cbindgen:ignore
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Ok,
         ErrorCode::Gguf,
         ErrorCode::Catalog,
@@ -97,6 +104,7 @@ impl ErrorCode {
         ErrorCode::InvalidArgument,
         ErrorCode::BufferTooSmall,
         ErrorCode::Panic,
+        ErrorCode::Serve,
     ];
 
     /// The code's name as the header spells it (`RETORT_STATUS_GGUF`).
@@ -118,6 +126,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => c"RETORT_STATUS_INVALID_ARGUMENT",
             ErrorCode::BufferTooSmall => c"RETORT_STATUS_BUFFER_TOO_SMALL",
             ErrorCode::Panic => c"RETORT_STATUS_PANIC",
+            ErrorCode::Serve => c"RETORT_STATUS_SERVE",
         }
     }
 }
@@ -138,6 +147,8 @@ impl Error {
             Error::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             Error::BufferTooSmall { .. } => ErrorCode::BufferTooSmall,
             Error::Panic(_) => ErrorCode::Panic,
+            #[cfg(feature = "serve")]
+            Error::Serve(_) => ErrorCode::Serve,
         }
     }
 }
@@ -200,6 +211,11 @@ mod tests {
             ),
             (Error::Panic("bug".into()), ErrorCode::Panic),
         ];
+        #[cfg(feature = "serve")]
+        all.push((
+            Error::Serve(crate::serve::ServeError::BadParam("x".into())),
+            ErrorCode::Serve,
+        ));
         #[cfg(feature = "catalog")]
         all.push((Error::Catalog(CatalogError::NoCacheDir), ErrorCode::Catalog));
         all
@@ -217,6 +233,7 @@ mod tests {
             .into_iter()
             .filter(|&c| c != ErrorCode::Ok)
             .filter(|&c| cfg!(feature = "catalog") || c != ErrorCode::Catalog)
+            .filter(|&c| cfg!(feature = "serve") || c != ErrorCode::Serve)
             .collect();
         assert_eq!(
             seen, expected,

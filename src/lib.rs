@@ -8,12 +8,15 @@
 pub mod capi;
 #[cfg(feature = "catalog")]
 pub mod catalog;
+pub mod conversation;
 pub mod error;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod session;
 pub mod tokenizer;
 

@@ -37,6 +37,12 @@ enum Command {
     Models,
     /// Generate text from a prompt (streams to stdout; statistics to stderr).
     Run(cli::run::RunArgs),
+    /// Talk with a model in the terminal; the KV cache is kept across turns.
+    #[cfg(feature = "chat")]
+    Chat(cli::chat::ChatArgs),
+    /// Serve the OpenAI API (chat completions, completions, models) over HTTP.
+    #[cfg(feature = "serve")]
+    Serve(cli::serve::ServeArgs),
     /// Print the token ids of a text.
     Tokenize {
         /// Catalog name or GGUF path.
@@ -64,6 +70,10 @@ fn main() -> ExitCode {
         Command::Pull { names } => cli::pull::run(&names),
         Command::Models => cli::models::run(),
         Command::Run(args) => cli::run::run(args),
+        #[cfg(feature = "chat")]
+        Command::Chat(args) => cli::chat::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => cli::serve::run(args),
         Command::Tokenize {
             model,
             text,

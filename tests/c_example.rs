@@ -76,8 +76,9 @@ fn rust_reply(max_tokens: usize) -> String {
     let model = Model::open(model_path()).unwrap();
     let tok = Tokenizer::from_gguf(model.gguf()).unwrap();
     let template = ChatTemplate::for_tokenizer(&tok, Some(&model.hparams.arch)).unwrap();
-    let rendered = template
-        .render(
+    let ids = template
+        .encode(
+            &tok,
             &[ChatMessage::new("user", PROMPT)],
             &ChatTemplateParams {
                 add_generation_prompt: true,
@@ -85,7 +86,6 @@ fn rust_reply(max_tokens: usize) -> String {
             },
         )
         .unwrap();
-    let ids = tok.encode_chat(&rendered).unwrap();
     let mut session = Session::new(
         &model,
         &SessionParams {

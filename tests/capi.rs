@@ -495,18 +495,15 @@ fn chat_calls_match_the_rust_api() {
         )
         .unwrap();
     assert_eq!(rendered, expected);
-    assert_eq!(chat_ids(&model, c"Name a colour."), {
-        let one = template
-            .render(
-                &[ChatMessage::new("user", "Name a colour.")],
-                &ChatTemplateParams {
-                    add_generation_prompt: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        tok.encode_chat(&one).unwrap()
-    });
+    let one = [ChatMessage::new("user", "Name a colour.")];
+    let options = ChatTemplateParams {
+        add_generation_prompt: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        chat_ids(&model, c"Name a colour."),
+        template.encode(&tok, &one, &options).unwrap()
+    );
 
     let mut bad = params;
     bad.tools_json = c"{not json".as_ptr();

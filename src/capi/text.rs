@@ -129,19 +129,25 @@ pub extern "C" fn retort_chat_default_params() -> retort_chat_params {
     ffi_guard!(or CHAT_DEFAULTS; { CHAT_DEFAULTS })
 }
 
-/// Renders `messages` through the model's chat template (its own, or the family's published
-/// one when the file has none).
+/// A C conversation and its options, read for the model's chat template.
+struct Conversation<'a> {
+    model: &'a retort_model,
+    messages: Vec<ChatMessage>,
+    options: ChatTemplateParams,
+}
+
+/// Reads the arguments every chat call takes.
 ///
 /// # Safety
 /// As for `retort_chat_apply`.
-unsafe fn render<'a>(
+unsafe fn conversation<'a>(
     model: *const retort_model,
     messages: *const retort_chat_message,
     n_messages: usize,
     params: retort_chat_params,
-) -> Result<(&'a retort_model, String), Error> {
+) -> Result<Conversation<'a>, Error> {
     // SAFETY: the caller's contract on `retort_chat_apply`: the model outlives the call.
-    let (m, list) = unsafe {
+    let (model, list) = unsafe {
         (
             retort_model::from_handle(model, "model")?,
             args::slice(messages, n_messages, "messages")?,
@@ -167,8 +173,11 @@ unsafe fn render<'a>(
         let tools = unsafe { args::c_str(params.tools_json, "params.tools_json")? };
         options = options.with_tools_json(tools)?;
     }
-    let rendered = m.chat_template()?.render(&chat, &options)?;
-    Ok((m, rendered))
+    Ok(Conversation {
+        model,
+        messages: chat,
+        options,
+    })
 }
 
 /// Applies the model's chat template to a conversation, giving the prompt text, NUL-terminated.
@@ -208,7 +217,8 @@ pub unsafe extern "C" fn retort_chat_apply(
             )
         };
         // SAFETY: the caller's contract above.
-        let (_, rendered) = unsafe { render(model, messages, n_messages, params)? };
+        let c = unsafe { conversation(model, messages, n_messages, params)? };
+        let rendered = c.model.chat_template()?.render(&c.messages, &c.options)?;
         args::write_text(&rendered, &mut buf, &mut len, "text")
     })
 }
@@ -244,8 +254,9 @@ pub unsafe extern "C" fn retort_chat_tokenize(
             )
         };
         // SAFETY: the caller's contract above.
-        let (m, rendered) = unsafe { render(model, messages, n_messages, params)? };
-        let encoded = m.tokenizer.encode_chat(&rendered)?;
+        let c = unsafe { conversation(model, messages, n_messages, params)? };
+        let template = c.model.chat_template()?;
+        let encoded = template.encode(&c.model.tokenizer, &c.messages, &c.options)?;
         args::write_ids(&encoded, &mut buf, &mut n, "ids")
     })
 }

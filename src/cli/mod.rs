@@ -1,10 +1,15 @@
 //! The `retort` command line: one file per subcommand.
 
+#[cfg(feature = "chat")]
+pub mod chat;
 pub mod inspect;
 pub mod models;
 pub mod progress;
 pub mod pull;
 pub mod run;
+pub mod sampling_args;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod tokenize;
 
 use std::path::PathBuf;

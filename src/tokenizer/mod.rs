@@ -362,19 +362,6 @@ impl Tokenizer {
         Ok(ids)
     }
 
-    /// Encodes a chat prompt rendered by [`ChatTemplate::render`]: special tokens written in the
-    /// text become their ids, and BOS goes in front when the vocabulary asks for one and the
-    /// template did not already write it.
-    pub fn encode_chat(&self, rendered: &str) -> Result<Vec<u32>, TokenizerError> {
-        let mut ids = self.encode(rendered, false)?;
-        if let (true, Some(bos)) = (self.add_bos, self.bos_id) {
-            if ids.first() != Some(&bos) {
-                ids.insert(0, bos);
-            }
-        }
-        Ok(ids)
-    }
-
     /// The distinct bytes of `text` that no single token stands for, ascending. Text made of
     /// other bytes encodes without loss (when a character's bytes only exist inside longer
     /// tokens, BPE may still find them; an empty answer is the guarantee, not a non-empty one
