@@ -195,3 +195,24 @@ fn bench_bad_parameters_are_clear_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 threads"));
 }
+
+#[test]
+fn without_warm_up_only_the_timed_runs_happen() {
+    let path = support::model_path(SMOLLM2);
+    let params = BenchParams {
+        n_prompt: vec![4],
+        n_gen: vec![],
+        repetitions: 1,
+        ttft_prompt: 3,
+        warmup: false,
+        ..BenchParams::default()
+    };
+    let mut progress = Vec::new();
+    let b = bench_model(&path, &params, |p| {
+        progress.push((p.test.to_owned(), p.done, p.total))
+    })
+    .unwrap();
+    assert_eq!(progress, [("pp4".into(), 1, 1), ("ttft3".into(), 1, 1)]);
+    assert!(!b.warmup && b.tg_tok_s.is_none());
+    assert_eq!(b.ttft.unwrap().samples.len(), 1);
+}

@@ -14,8 +14,10 @@
 //! - **memory**: the process's peak resident set over the whole measurement, and the resident
 //!   memory beyond the file-backed pages (KV cache, scratch, tokenizer tables).
 //!
-//! Every figure is repeated and reported as a [`Summary`] (median and spread). One untimed
-//! warm-up of each test runs first. Tests run one after another, never two at once.
+//! Every figure is repeated and reported as a [`Summary`] (median and spread). Each test starts
+//! (unless [`BenchParams::warmup`] is off) with an untimed warm-up as llama-bench's (the whole prompt for pp, one decode step for tg,
+//! one TTFT run). A tg test at depth `d` fills the context anew before each timed run (untimed).
+//! Tests run one after another, never two at once.
 
 mod machine;
 mod memory;
@@ -46,6 +48,8 @@ pub struct BenchParams {
     pub repetitions: usize,
     /// Prompt tokens of the time-to-first-token test (0 skips it).
     pub ttft_prompt: usize,
+    /// Whether each test starts with an untimed warm-up run.
+    pub warmup: bool,
     /// The session: threads, batch size, KV cache, output head. `n_ctx: None` sizes the
     /// context to the largest test, as llama-bench does.
     pub session: SessionParams,
@@ -61,6 +65,7 @@ impl Default for BenchParams {
             depths: vec![0],
             repetitions: 5,
             ttft_prompt: 16,
+            warmup: true,
             session: SessionParams::default(),
             seed: 1234,
         }
@@ -120,6 +125,8 @@ pub struct ModelBench {
     pub session_bytes: usize,
     /// Timed runs of each test.
     pub repetitions: usize,
+    /// Whether each test began with an untimed warm-up run.
+    pub warmup: bool,
     /// Every test.
     pub tests: Vec<TestResult>,
     /// Time to first token, milliseconds, over the repetitions.
@@ -146,6 +153,6 @@ pub struct BenchProgress<'a> {
     pub test: &'a str,
     /// Runs of it finished.
     pub done: usize,
-    /// Runs of it in all (the warm-up included).
+    /// Runs of it in all (the warm-up included, when there is one).
     pub total: usize,
 }

@@ -68,8 +68,26 @@ pub fn bench_model(
         let mut tok_s = Vec::with_capacity(reps);
         let context = random_ids(test.depth);
         let ids = random_ids(test.n_tokens);
-        // Run 0 is the warm-up (not timed).
-        for run in 0..=reps {
+        let warm = usize::from(params.warmup);
+        if params.warmup {
+            // An untimed run, as llama-bench's: the whole prompt for pp, one decode step from
+            // an empty context for tg.
+            session.reset();
+            match test.kind {
+                TestKind::Pp => {
+                    session.prefill(&ids)?;
+                }
+                TestKind::Tg => {
+                    session.decode(ids[0])?;
+                }
+            }
+            on_progress(BenchProgress {
+                test: &name,
+                done: 1,
+                total: reps + 1,
+            });
+        }
+        for run in 1..=reps {
             session.reset();
             if test.depth > 0 {
                 session.prefill(&context)?;
@@ -86,13 +104,11 @@ pub fn bench_model(
                 }
             }
             let secs = t0.elapsed().as_secs_f64();
-            if run > 0 {
-                tok_s.push(test.n_tokens as f64 / secs.max(1e-12));
-            }
+            tok_s.push(test.n_tokens as f64 / secs.max(1e-12));
             on_progress(BenchProgress {
                 test: &name,
-                done: run + 1,
-                total: reps + 1,
+                done: run + warm,
+                total: reps + warm,
             });
         }
         mem = mem.max(MemoryUsage::now());
@@ -112,7 +128,8 @@ pub fn bench_model(
     let ttft = if params.ttft_prompt > 0 {
         let name = format!("ttft{}", params.ttft_prompt);
         let mut ms = Vec::with_capacity(reps);
-        for run in 0..=reps {
+        let warm = usize::from(params.warmup);
+        for run in 1 - warm..=reps {
             let t = time_to_first_token(path, params.ttft_prompt, &session_params)?;
             if run > 0 {
                 ms.push(t * 1e3);
@@ -120,8 +137,8 @@ pub fn bench_model(
             mem = mem.max(MemoryUsage::now());
             on_progress(BenchProgress {
                 test: &name,
-                done: run + 1,
-                total: reps + 1,
+                done: run + warm,
+                total: reps + warm,
             });
         }
         Some(summary(&ms)?)
@@ -153,6 +170,7 @@ pub fn bench_model(
         max_batch,
         session_bytes,
         repetitions: reps,
+        warmup: params.warmup,
         tests,
         ttft,
         ttft_prompt: params.ttft_prompt,

@@ -50,6 +50,9 @@ pub struct BenchArgs {
     /// Prompt tokens of the time-to-first-token test (0 skips it).
     #[arg(long = "ttft", default_value_t = 16)]
     ttft: usize,
+    /// Skip the untimed warm-up run of each test.
+    #[arg(long)]
+    no_warmup: bool,
     /// Largest prefill batch (default: the session's).
     #[arg(short = 'b', long = "batch")]
     batch: Option<usize>,
@@ -110,6 +113,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 depths: args.depths.clone(),
                 repetitions: args.repetitions,
                 ttft_prompt: args.ttft,
+                warmup: !args.no_warmup,
                 session,
                 seed: args.seed,
             };
@@ -199,7 +203,7 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
     let m = &first.machine;
     out.push_str(&format!(
         "\n{} ({} logical CPUs), tier {}, load average {} when the first row started. \
-         Median ± standard deviation of {} runs after one warm-up; pp/tg: random token ids, \
+         Median ± standard deviation of {} runs{}; pp/tg: random token ids, \
          sampling not timed; TTFT: open the file (page cache warm) + tokenizer + {}-token \
          prompt + first token.\n",
         m.cpu,
@@ -208,6 +212,11 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
         m.load_avg_1m
             .map_or("unknown".into(), |l| format!("{l:.2}")),
         first.repetitions,
+        if first.warmup {
+            " after one warm-up"
+        } else {
+            ""
+        },
         first.ttft_prompt,
     ));
     out
