@@ -37,6 +37,8 @@ enum Command {
     Models,
     /// Generate text from a prompt (streams to stdout; statistics to stderr).
     Run(cli::run::RunArgs),
+    /// Measure speed and memory per model and thread count, shaped like llama-bench.
+    Bench(cli::bench::BenchArgs),
     /// Perplexity of a model on a text (llama.cpp's definition: second halves of chunks).
     Perplexity(cli::perplexity::PerplexityArgs),
     /// Print the token ids of a text.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Pull { names } => cli::pull::run(&names),
         Command::Models => cli::models::run(),
         Command::Run(args) => cli::run::run(args),
+        Command::Bench(args) => cli::bench::run(args),
         Command::Perplexity(args) => cli::perplexity::run(args),
         Command::Tokenize {
             model,

@@ -1,5 +1,6 @@
 //! The `retort` command line: one file per subcommand.
 
+pub mod bench;
 pub mod inspect;
 pub mod models;
 pub mod perplexity;
