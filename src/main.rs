@@ -41,6 +41,8 @@ enum Command {
     Bench(cli::bench::BenchArgs),
     /// Perplexity of a model on a text (llama.cpp's definition: second halves of chunks).
     Perplexity(cli::perplexity::PerplexityArgs),
+    /// Compare models: size, perplexity, bits per byte, speed, memory; a table and a plot.
+    Compare(cli::compare::CompareArgs),
     /// Print the token ids of a text.
     Tokenize {
         /// Catalog name or GGUF path.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cli::run::run(args),
         Command::Bench(args) => cli::bench::run(args),
         Command::Perplexity(args) => cli::perplexity::run(args),
+        Command::Compare(args) => cli::compare::run(args),
         Command::Tokenize {
             model,
             text,

@@ -21,6 +21,7 @@
 //! one TTFT run). A tg test at depth `d` fills the context anew before each timed run (untimed).
 //! Tests run one after another, never two at once.
 
+mod compare;
 mod machine;
 mod memory;
 mod model_info;
@@ -28,6 +29,7 @@ mod perplexity;
 mod speed;
 mod stats;
 
+pub use compare::{compare_model, tokenizer_id, CompareParams, CompareProgress, CompareRow};
 pub use machine::Machine;
 pub use memory::{reset_peak, MemoryUsage};
 pub use model_info::ModelInfo;

@@ -1,6 +1,7 @@
 //! The `retort` command line: one file per subcommand.
 
 pub mod bench;
+pub mod compare;
 pub mod inspect;
 pub mod models;
 pub mod perplexity;

@@ -109,8 +109,9 @@ mod tests {
     #[test]
     fn log_prob_is_a_normalised_log_softmax() {
         let logits = [1.0f32, 2.0, 3.0, -50.0];
+        // Each exp is an f32, as llama.cpp's: the probabilities sum to 1 within f32 rounding.
         let total: f64 = (0..4).map(|t| log_prob(&logits, t).exp()).sum();
-        assert!((total - 1.0).abs() < 1e-12, "{total}");
+        assert!((total - 1.0).abs() < 1e-7, "{total}");
         let exact = 3.0 - (1f64.exp() + 2f64.exp() + 3f64.exp() + (-50f64).exp()).ln();
         assert!((log_prob(&logits, 2) - exact).abs() < 1e-6);
         // Large logits do not overflow.
