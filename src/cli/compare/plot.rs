@@ -59,17 +59,20 @@ fn register_font() -> Result<()> {
 
 /// Writes `plot` to `path` as SVG.
 pub fn write_svg(plot: &Plot, path: &Path) -> Result<()> {
-    register_font()?;
-    let root = SVGBackend::new(path, SIZE).into_drawing_area();
-    draw(plot, &root).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
-    root.present()
-        .map_err(|e| anyhow!("writing {}: {e}", path.display()))
+    write(plot, path, SVGBackend::new(path, SIZE).into_drawing_area())
 }
 
 /// Writes `plot` to `path` as PNG.
 pub fn write_png(plot: &Plot, path: &Path) -> Result<()> {
+    write(
+        plot,
+        path,
+        BitMapBackend::new(path, SIZE).into_drawing_area(),
+    )
+}
+
+fn write<DB: DrawingBackend>(plot: &Plot, path: &Path, root: DrawingArea<DB, Shift>) -> Result<()> {
     register_font()?;
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     draw(plot, &root).map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
     root.present()
         .map_err(|e| anyhow!("writing {}: {e}", path.display()))
