@@ -6,12 +6,15 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 pub mod bench;
 pub mod catalog;
+pub mod conversation;
 pub mod error;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod session;
 pub mod tokenizer;
 

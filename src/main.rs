@@ -43,6 +43,12 @@ enum Command {
     Perplexity(cli::perplexity::PerplexityArgs),
     /// Compare models: size, perplexity, bits per byte, speed, memory; a table and a plot.
     Compare(cli::compare::CompareArgs),
+    /// Talk with a model in the terminal; the KV cache is kept across turns.
+    #[cfg(feature = "chat")]
+    Chat(cli::chat::ChatArgs),
+    /// Serve the OpenAI API (chat completions, completions, models) over HTTP.
+    #[cfg(feature = "serve")]
+    Serve(cli::serve::ServeArgs),
     /// Print the token ids of a text.
     Tokenize {
         /// Catalog name or GGUF path.
@@ -73,6 +79,10 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::run(args),
         Command::Perplexity(args) => cli::perplexity::run(args),
         Command::Compare(args) => cli::compare::run(args),
+        #[cfg(feature = "chat")]
+        Command::Chat(args) => cli::chat::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => cli::serve::run(args),
         Command::Tokenize {
             model,
             text,

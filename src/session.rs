@@ -114,6 +114,24 @@ impl<'m> Session<'m> {
     /// Forgets the conversation (the buffers are kept).
     pub fn reset(&mut self) {
         self.pos = 0;
+        self.kv.clear();
+    }
+
+    /// Rewinds the session to `pos`: positions from `pos` on are forgotten, those before it
+    /// are kept, so a prompt sharing its first `pos` tokens with what the session ran needs only
+    /// the rest prefilled. Returns the position the session now holds: `pos` (or the current
+    /// position, if `pos` is beyond it), or 0 when a sliding-window layer's ring has already
+    /// overwritten keys that position `pos` attends to; the whole prompt must then be run again.
+    pub fn truncate(&mut self, pos: usize) -> usize {
+        if pos >= self.pos {
+            return self.pos;
+        }
+        if self.kv.can_resume_at(pos) {
+            self.pos = pos;
+        } else {
+            self.reset();
+        }
+        self.pos
     }
 
     /// Bytes of KV cache and scratch this session allocated.

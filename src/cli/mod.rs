@@ -1,6 +1,8 @@
 //! The `retort` command line: one file per subcommand.
 
 pub mod bench;
+#[cfg(feature = "chat")]
+pub mod chat;
 pub mod compare;
 pub mod inspect;
 pub mod models;
@@ -8,6 +10,9 @@ pub mod perplexity;
 pub mod progress;
 pub mod pull;
 pub mod run;
+pub mod sampling_args;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod tokenize;
 
 use std::path::PathBuf;
