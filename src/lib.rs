@@ -4,6 +4,9 @@
 //! weights, hand-tuned SIMD kernels chosen at run time, and (later) a keyed watermark with a
 //! verifier. See `DESIGN.md` in the shared folder for the map of the house.
 #![deny(unsafe_op_in_unsafe_fn)]
+// Measurement for `retort bench`, `perplexity` and `compare`; firmware builds leave it out.
+#[cfg(feature = "catalog")]
+pub mod bench;
 #[cfg(feature = "capi")]
 pub mod capi;
 #[cfg(feature = "catalog")]
