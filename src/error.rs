@@ -5,6 +5,7 @@ use crate::gguf::GgufError;
 use crate::model::ModelError;
 use crate::sampling::SamplingError;
 use crate::tokenizer::TokenizerError;
+use crate::watermark::WatermarkError;
 
 /// Any error Retort's library returns.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum Error {
     /// A sampling parameter is out of range.
     #[error(transparent)]
     Sampling(#[from] SamplingError),
+    /// A watermark key file, parameter or vocabulary binding is wrong.
+    #[error(transparent)]
+    Watermark(#[from] WatermarkError),
 }
 
 impl Error {
@@ -36,6 +40,7 @@ impl Error {
             Error::Model(_) => 4,
             Error::Tokenizer(_) => 5,
             Error::Sampling(_) => 6,
+            Error::Watermark(_) => 7,
         }
     }
 }

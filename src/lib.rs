@@ -1,8 +1,8 @@
 //! # Retort
 //!
 //! An embedded edge-inference runtime for distilled small language models: memory-mapped GGUF
-//! weights, hand-tuned SIMD kernels chosen at run time, and (later) a keyed watermark with a
-//! verifier. See `DESIGN.md` in the shared folder for the map of the house.
+//! weights, hand-tuned SIMD kernels chosen at run time, and a keyed watermark with a verifier that
+//! needs only the text. See `DESIGN.md` in the shared folder for the map of the house.
 #![deny(unsafe_op_in_unsafe_fn)]
 pub mod catalog;
 pub mod error;
@@ -13,5 +13,6 @@ pub mod model;
 pub mod sampling;
 pub mod session;
 pub mod tokenizer;
+pub mod watermark;
 
 pub use error::Error;
