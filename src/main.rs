@@ -28,9 +28,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Fetch, assemble and verify catalog models into the cache.
+    /// Fetch, assemble and verify catalog models and evaluation texts into the cache.
     Pull {
-        /// Catalog names (default: the default model).
+        /// Catalog model or text names (default: the default model).
         names: Vec<String>,
     },
     /// List the catalog and what is cached.
