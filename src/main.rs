@@ -37,6 +37,8 @@ enum Command {
     Models,
     /// Generate text from a prompt (streams to stdout; statistics to stderr).
     Run(cli::run::RunArgs),
+    /// Evaluate the watermark: detection, false positives, robustness, quality cost, speed.
+    WatermarkEval(cli::watermark_eval::WatermarkEvalArgs),
     /// Print the token ids of a text.
     Tokenize {
         /// Catalog name or GGUF path.
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Pull { names } => cli::pull::run(&names),
         Command::Models => cli::models::run(),
         Command::Run(args) => cli::run::run(args),
+        Command::WatermarkEval(args) => cli::watermark_eval::run(args),
         Command::Tokenize {
             model,
             text,

@@ -6,6 +6,7 @@ pub mod progress;
 pub mod pull;
 pub mod run;
 pub mod tokenize;
+pub mod watermark_eval;
 
 use std::path::PathBuf;
 

@@ -94,27 +94,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let load_time = t_load.elapsed();
 
     let prompt_ids = if args.chat {
-        let template = ChatTemplate::for_tokenizer(&tok, Some(&model.hparams.arch))?;
-        let mut messages = Vec::new();
-        if let Some(s) = &args.system {
-            messages.push(ChatMessage::new("system", s.as_str()));
-        }
-        messages.push(ChatMessage::new("user", prompt.as_str()));
-        let rendered = template.render(
-            &messages,
-            &ChatTemplateParams {
-                add_generation_prompt: true,
-                ..Default::default()
-            },
-        )?;
-        let mut ids = tok.encode(&rendered, false)?;
-        if let Some(bos) = tok.bos_id() {
-            let with_bos = tok.encode("", true)?;
-            if with_bos.first() == Some(&bos) && ids.first() != Some(&bos) {
-                ids.insert(0, bos);
-            }
-        }
-        ids
+        chat_prompt_ids(&tok, &model.hparams.arch, args.system.as_deref(), &prompt)?
     } else {
         tok.encode(&prompt, true)?
     };
@@ -181,4 +161,35 @@ pub fn run(args: RunArgs) -> Result<()> {
         writeln!(stdout, "{line}")?;
     }
     Ok(())
+}
+
+/// The ids of `prompt` as a user message in the model's chat template (after `system`, if any),
+/// ready for the assistant's reply, with BOS when the vocabulary asks for it.
+pub fn chat_prompt_ids(
+    tok: &Tokenizer,
+    arch: &str,
+    system: Option<&str>,
+    prompt: &str,
+) -> Result<Vec<u32>> {
+    let template = ChatTemplate::for_tokenizer(tok, Some(arch))?;
+    let mut messages = Vec::new();
+    if let Some(s) = system {
+        messages.push(ChatMessage::new("system", s));
+    }
+    messages.push(ChatMessage::new("user", prompt));
+    let rendered = template.render(
+        &messages,
+        &ChatTemplateParams {
+            add_generation_prompt: true,
+            ..Default::default()
+        },
+    )?;
+    let mut ids = tok.encode(&rendered, false)?;
+    if let Some(bos) = tok.bos_id() {
+        let with_bos = tok.encode("", true)?;
+        if with_bos.first() == Some(&bos) && ids.first() != Some(&bos) {
+            ids.insert(0, bos);
+        }
+    }
+    Ok(ids)
 }
