@@ -37,6 +37,10 @@ enum Command {
     Models,
     /// Generate text from a prompt (streams to stdout; statistics to stderr).
     Run(cli::run::RunArgs),
+    /// Write a watermark key file (mode 0600) for `run --watermark` and `verify`.
+    Keygen(cli::keygen::KeygenArgs),
+    /// Tell whether a text carries a key's watermark (reads the model's vocabulary only).
+    Verify(cli::verify::VerifyArgs),
     /// Evaluate the watermark: detection, false positives, robustness, quality cost, speed.
     WatermarkEval(cli::watermark_eval::WatermarkEvalArgs),
     /// Print the token ids of a text.
@@ -66,6 +70,8 @@ fn main() -> ExitCode {
         Command::Pull { names } => cli::pull::run(&names),
         Command::Models => cli::models::run(),
         Command::Run(args) => cli::run::run(args),
+        Command::Keygen(args) => cli::keygen::run(args),
+        Command::Verify(args) => cli::verify::run(args),
         Command::WatermarkEval(args) => cli::watermark_eval::run(args),
         Command::Tokenize {
             model,

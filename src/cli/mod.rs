@@ -1,11 +1,13 @@
 //! The `retort` command line: one file per subcommand.
 
 pub mod inspect;
+pub mod keygen;
 pub mod models;
 pub mod progress;
 pub mod pull;
 pub mod run;
 pub mod tokenize;
+pub mod verify;
 pub mod watermark_eval;
 
 use std::path::PathBuf;

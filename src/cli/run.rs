@@ -1,6 +1,7 @@
 //! `retort run`: generate text from a prompt, streaming it to stdout, statistics to stderr.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -10,6 +11,7 @@ use retort::model::{Model, OutputHead};
 use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
+use retort::watermark::{world_readable_warning, KeyFile, Watermark};
 use serde_json::json;
 
 /// Options of `retort run`.
@@ -64,6 +66,10 @@ pub struct RunArgs {
     /// End the output with one JSON line (ids, text, timings).
     #[arg(long)]
     json: bool,
+    /// Watermark the text with this key file (made by `retort keygen`); `retort verify` finds
+    /// the mark.
+    #[arg(long, value_name = "KEYFILE")]
+    watermark: Option<PathBuf>,
 }
 
 /// Runs the generation.
@@ -76,7 +82,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
     });
-    let sampler = SamplerParams {
+    let mut sampler = SamplerParams {
         temperature: args.temp,
         top_k: args.top_k,
         top_p: args.top_p,
@@ -92,6 +98,24 @@ pub fn run(args: RunArgs) -> Result<()> {
     let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
     let load_time = t_load.elapsed();
+    if let Some(key_path) = &args.watermark {
+        let key_file = KeyFile::load(key_path)?;
+        if let Some(w) = world_readable_warning(key_path) {
+            eprintln!("warning: {w}");
+        }
+        let watermark = Watermark::new(key_file)?;
+        watermark
+            .check_tokenizer(&tok)
+            .with_context(|| format!("key {} and {}", watermark.key_id(), path.display()))?;
+        sampler.watermark = Some(watermark);
+    }
+    if let Some(limit) = sampler
+        .watermark
+        .as_ref()
+        .and_then(|w| w.limitation(&sampler))
+    {
+        eprintln!("warning: {limit}");
+    }
 
     let prompt_ids = if args.chat {
         chat_prompt_ids(&tok, &model.hparams.arch, args.system.as_deref(), &prompt)?
@@ -110,6 +134,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         ..SessionParams::default()
     };
     let mut session = Session::new(&model, &session_params)?;
+    let watermark = sampler.watermark.clone();
     let params = GenerateParams {
         max_tokens: args.n_predict,
         sampler,
@@ -139,6 +164,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         session.n_threads(),
         retort_kernels::ops::active_tier(),
     );
+    if let Some(w) = &watermark {
+        eprintln!(
+            "[watermark] key {} · {} · {} of {} tokens marked",
+            w.key_id(),
+            w.scheme(),
+            gen.watermarked_tokens,
+            gen.generated_ids.len()
+        );
+    }
     if args.json {
         let line = json!({
             "model": path.display().to_string(),
@@ -150,6 +184,12 @@ pub fn run(args: RunArgs) -> Result<()> {
             "threads": session.n_threads(),
             "tier": retort_kernels::ops::active_tier().name(),
             "output_head": if args.quantized_head { "quantized" } else { "precise" },
+            "watermark": watermark.as_ref().map(|w| json!({
+                "key_id": w.key_id().to_string(),
+                "scheme": w.scheme().kind().name(),
+                "parameters": w.scheme().to_string(),
+                "marked_tokens": gen.watermarked_tokens,
+            })),
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,
                 "prompt_ms": gen.prompt_time.as_secs_f64() * 1e3,
