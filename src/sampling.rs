@@ -269,8 +269,9 @@ fn boost_green(candidates: &mut Vec<(u32, f32)>, g: &GreenList, history: &[u32],
         let kth = candidates[top_k - 1].1;
         candidates.retain(|c| c.1 + delta >= kth);
     }
+    let step = g.step(history);
     for c in candidates.iter_mut() {
-        if g.is_green(history, c.0) {
+        if step.is_green(c.0) {
             c.1 += delta;
         }
     }
@@ -281,9 +282,10 @@ fn boost_green(candidates: &mut Vec<(u32, f32)>, g: &GreenList, history: &[u32],
 fn green_argmax(c: &[(u32, f32)], g: &GreenList, history: &[u32]) -> u32 {
     let delta = g.delta();
     let max = c.iter().fold(f32::NEG_INFINITY, |m, x| m.max(x.1));
+    let step = g.step(history);
     let mut best: Option<(u32, f32)> = None;
     for &(id, l) in c {
-        let v = if l + delta >= max && g.is_green(history, id) {
+        let v = if l + delta >= max && step.is_green(id) {
             l + delta
         } else {
             l

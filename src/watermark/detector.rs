@@ -28,7 +28,7 @@ use rustc_hash::FxHashSet;
 use serde::Serialize;
 
 use super::error::WatermarkError;
-use super::scheme::Scheme;
+use super::scheme::{Scheme, MAX_CONTEXT};
 use super::stats::{binomial_sf, gamma_sf};
 use super::watermark::Watermark;
 
@@ -124,7 +124,8 @@ pub struct WindowVerdict {
     pub z: Option<f64>,
     /// The span's own p-value, before correction.
     pub p_value: f64,
-    /// Spans tried, the whole text included (the Bonferroni factor).
+    /// Spans tried, the whole text included (the Bonferroni factor; 1 when the window is as
+    /// long as the text).
     pub tries: usize,
 }
 
@@ -173,8 +174,19 @@ impl Detector {
             Scheme::GreenList(_) => {
                 let g = self.watermark.green_list().expect("green-list scheme");
                 null_rate = g.null_rate();
+                debug_assert_eq!(g.context(), h);
+                // Each id's anchor seed is made once: `ring[j % h]` holds that of `ids[j]`.
+                let mut ring = [0u64; MAX_CONTEXT];
+                for (j, &c) in ids.iter().enumerate().take(h) {
+                    ring[j % h] = g.seed(c);
+                }
+                let mut seeds = [0u64; MAX_CONTEXT];
                 for i in h..ids.len() {
-                    let (pair, green) = g.test(&ids[i - h..i], ids[i]);
+                    for (k, s) in seeds[..h].iter_mut().enumerate() {
+                        *s = ring[(i - h + k) % h];
+                    }
+                    let (pair, green) = g.test_seeded(&ids[i - h..i], &seeds[..h], ids[i]);
+                    ring[i % h] = g.seed(ids[i]);
                     let c = if seen.insert(pair) {
                         scored += 1;
                         let v = if green { 1.0 } else { 0.0 };
@@ -336,6 +348,69 @@ fn best_window(
         score: s,
         z: law.z(k, s),
         p_value: p,
-        tries: spans + 1,
+        // One span is the whole scored text: nothing more was tried.
+        tries: if spans == 1 { 1 } else { spans + 1 },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watermark::{KeyFile, SchemeKind, SecretKey};
+    use std::collections::HashSet;
+
+    /// The detector's rolling anchor seeds count exactly what one `Prf::green` call per
+    /// position counts.
+    #[test]
+    fn rolling_seeds_match_one_call_per_position() {
+        let w = Watermark::new(KeyFile::new(
+            SecretKey::from_bytes([9; 32]),
+            Scheme::default_for(SchemeKind::GreenList),
+            None,
+        ))
+        .unwrap();
+        let g = w.green_list().unwrap();
+        let ids: Vec<u32> = (0..3000u32).map(|i| (i * 7919 + i / 3) % 97).collect();
+        let v = Detector::new(w.clone(), DetectorParams::default())
+            .unwrap()
+            .score(&ids);
+        let (mut seen, mut green) = (HashSet::new(), 0);
+        for i in 4..ids.len() {
+            let gv = w.prf().green(&ids[i - 4..i], ids[i]);
+            if seen.insert(gv.pair(ids[i])) && g.is_green(&ids[..i], ids[i]) {
+                green += 1;
+            }
+        }
+        assert_eq!(v.scored_tokens, seen.len());
+        assert_eq!(v.score, green as f64);
+        assert_eq!(v.repeated_tokens + v.scored_tokens + 4, ids.len());
+    }
+
+    #[test]
+    fn a_window_is_corrected_for_the_spans_tried() {
+        let w = Watermark::new(KeyFile::new(
+            SecretKey::from_bytes([2; 32]),
+            Scheme::default_for(SchemeKind::DistortionFree),
+            None,
+        ))
+        .unwrap();
+        let ids: Vec<u32> = (0..500u32).map(|i| i * 31 % 1009).collect();
+        let d = |window| {
+            Detector::new(w.clone(), DetectorParams { fpr: 1e-6, window })
+                .unwrap()
+                .score(&ids)
+        };
+        let whole = d(None);
+        let v = d(Some(100));
+        let win = v.window.as_ref().unwrap();
+        assert_eq!(win.tries, 500 - 4 - 100 + 1 + 1);
+        assert_eq!(win.end - win.start, 100);
+        let expect = (win.p_value.min(whole.p_value) * win.tries as f64).min(1.0);
+        assert_eq!(v.p_value, expect);
+        assert_eq!(v.text_p_value, whole.p_value);
+        // A window longer than the text is the text.
+        let long = d(Some(10_000));
+        assert_eq!(long.window.as_ref().unwrap().tries, 1);
+        assert_eq!(long.p_value, whole.p_value);
     }
 }

@@ -2,29 +2,37 @@
 //! 64-bit outputs, bit-identical on every CPU (integer arithmetic on little-endian encodings).
 //!
 //! # Construction
-//! Four 128-bit subkeys are derived from the 32-byte secret with BLAKE3's `derive_key`, one per
-//! purpose (distinct, hard-coded context strings), and each keys SipHash-2-4 over the ids'
+//! Subkeys are derived from the 32-byte secret with BLAKE3's `derive_key`, one per purpose
+//! (distinct, hard-coded context strings). SipHash-2-4 under a 128-bit subkey hashes the ids'
 //! little-endian bytes:
-//! - `anchor(a, x)` = SipHash(k_anchor, a ‖ x): picks the green list's anchor;
+//! - `seed(c)` = SipHash(k_anchor, c): one per context id, made once per step;
 //! - `green(a, x)` = SipHash(k_green, a ‖ x): the green-list value;
 //! - `digest(c₁…c_h)` = SipHash(k_context, c₁ ‖ … ‖ c_h): names a context;
 //! - `draw(d, x)` = SipHash(k_draw, d ‖ x): the distortion-free scheme's uniform value.
 //!
+//! The green list's anchor (which of the context ids and the candidate decides the value) is the
+//! id with the smallest `mix(seed(c), x)` (the candidate itself competes with
+//! `mix(k_self, x)`), where `mix` is the splitmix64 finalizer of `seed ⊕ x·φ`: a few
+//! multiplications per candidate instead of a SipHash call per (context id, candidate).
+//!
 //! # Why this and not BLAKE3 alone
 //! The verifier must score ≥ 1 M tokens/s on one core and generation must stay within 1 % of
 //! decode time, so each call has to cost nanoseconds: a keyed BLAKE3 call on 8–20 bytes is a
-//! whole 64-byte compression plus set-up; SipHash-2-4 on 8–16 bytes is two or three short rounds.
+//! whole 64-byte compression plus set-up; SipHash-2-4 on 8–16 bytes is a few short rounds.
 //!
 //! # Security argument
-//! BLAKE3 in `derive_key` mode is a PRF of the secret, so the four subkeys are independent
-//! uniform 128-bit keys to anyone without the secret. SipHash-2-4 is a PRF under a uniform
-//! 128-bit key (its designers' claim, unbroken since 2012), so for distinct inputs its outputs
-//! look independent and uniform. That is exactly what the detector's exact p-values assume:
-//! under the null hypothesis, the values at distinct inputs are independent uniforms. An
+//! BLAKE3 in `derive_key` mode is a PRF of the secret, so the subkeys are independent uniform
+//! keys to anyone without the secret. SipHash-2-4 is a PRF under a uniform 128-bit key (its
+//! designers' claim, unbroken since 2012), so for distinct inputs its outputs look independent
+//! and uniform. Every value a verdict counts — `green(a, x)` and `draw(d, x)` — is a SipHash
+//! output, and the detector counts each input once, which is exactly what its exact p-values
+//! assume: under the null hypothesis, the counted values are independent uniforms. The anchor
+//! `mix` only chooses *which* pair is hashed, with seeds made under a subkey independent of
+//! `k_green`, so nothing it does (however weak a PRF a finalizer is) can correlate counted
+//! values; it affects how well the mark survives edits, not the false-positive rate. An
 //! attacker who sees watermarked text sees at most a biased sample of green/red decisions,
-//! never a PRF output, and learning one subkey (it cannot) would not reveal the others. The
-//! inputs are fixed-width encodings, so no two different (context, candidate) tuples of the same
-//! scheme collide before hashing.
+//! never a PRF output. The inputs are fixed-width encodings, so no two different (context,
+//! candidate) tuples of one scheme collide before hashing.
 
 use std::fmt;
 
@@ -34,6 +42,7 @@ use super::key::SecretKey;
 use super::scheme::MAX_CONTEXT;
 
 const ANCHOR_CONTEXT: &str = "retort 2026-12-06 watermark v1: green-list anchor";
+const SELF_CONTEXT: &str = "retort 2026-12-06 watermark v1: green-list self anchor";
 const GREEN_CONTEXT: &str = "retort 2026-12-06 watermark v1: green-list value";
 const DIGEST_CONTEXT: &str = "retort 2026-12-06 watermark v1: context digest";
 const DRAW_CONTEXT: &str = "retort 2026-12-06 watermark v1: distortion-free draw";
@@ -42,6 +51,8 @@ const DRAW_CONTEXT: &str = "retort 2026-12-06 watermark v1: distortion-free draw
 #[derive(Clone)]
 pub struct Prf {
     anchor: SipHasher24,
+    /// The candidate's own anchor seed.
+    self_seed: u64,
     green: SipHasher24,
     digest: SipHasher24,
     draw: SipHasher24,
@@ -85,27 +96,57 @@ fn pair_bytes(a: u32, x: u32) -> [u8; 8] {
     b
 }
 
+/// The splitmix64 finalizer of `seed ⊕ x·φ`: the anchor hash of a (seed, candidate).
+#[inline]
+fn mix(seed: u64, x: u32) -> u64 {
+    let mut z = seed ^ u64::from(x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl Prf {
     /// The functions keyed by `key`.
     pub fn new(key: &SecretKey) -> Prf {
+        let self_seed = blake3::derive_key(SELF_CONTEXT, key.as_bytes());
         Prf {
             anchor: subkey(ANCHOR_CONTEXT, key),
+            self_seed: u64::from_le_bytes(self_seed[..8].try_into().expect("8 bytes")),
             green: subkey(GREEN_CONTEXT, key),
             digest: subkey(DIGEST_CONTEXT, key),
             draw: subkey(DRAW_CONTEXT, key),
         }
     }
 
-    /// The green-list value of candidate `x` after `context` (oldest first): the anchor is the
-    /// id among `context` then `x` whose `anchor(id, x)` is smallest (the earliest on a tie),
-    /// and the value is `green(anchor, x)`.
+    /// The anchor seed of context id `c` (make it once per step, not per candidate).
+    #[inline]
+    pub fn anchor_seed(&self, c: u32) -> u64 {
+        self.anchor.hash(&c.to_le_bytes())
+    }
+
+    /// The green-list value of candidate `x` after `context` (oldest first).
     #[inline]
     pub fn green(&self, context: &[u32], x: u32) -> GreenValue {
+        let mut seeds = [0u64; MAX_CONTEXT];
+        let context = &context[context.len().saturating_sub(MAX_CONTEXT)..];
+        for (s, &c) in seeds.iter_mut().zip(context) {
+            *s = self.anchor_seed(c);
+        }
+        self.green_seeded(context, &seeds[..context.len()], x)
+    }
+
+    /// [`Prf::green`] with the context's anchor seeds made already (`seeds[i]` is
+    /// `anchor_seed(context[i])`): the anchor is the id among `context` then `x` whose
+    /// `mix(seed, x)` is smallest (the earliest on a tie; `x` competes with its own seed), and
+    /// the value is `green(anchor, x)`.
+    #[inline]
+    pub fn green_seeded(&self, context: &[u32], seeds: &[u64], x: u32) -> GreenValue {
+        debug_assert_eq!(context.len(), seeds.len());
         let mut anchor = x;
-        let mut best = self.anchor.hash(&pair_bytes(x, x));
-        for &c in context.iter().rev() {
-            // Walking newest to oldest with `<=` makes the earliest id win a tie, as documented.
-            let h = self.anchor.hash(&pair_bytes(c, x));
+        let mut best = mix(self.self_seed, x);
+        // Walking newest to oldest with `<=` makes the earliest id win a tie, as documented.
+        for (&c, &s) in context.iter().zip(seeds).rev() {
+            let h = mix(s, x);
             if h <= best {
                 best = h;
                 anchor = c;
@@ -179,13 +220,16 @@ mod tests {
         assert_eq!((g.anchor, g.value), PINNED_GREEN);
         let g = prf.green(&[49151, 0, 7, 7], 12);
         assert_eq!((g.anchor, g.value), PINNED_GREEN_2);
+        let g = prf.green(&[10, 20, 30, 40], 100);
+        assert_eq!((g.anchor, g.value), PINNED_GREEN_SELF);
         let d = prf.digest(&[1, 2, 3, 4]);
         assert_eq!(d, PINNED_DIGEST);
         assert_eq!(prf.draw(d, 5), PINNED_DRAW);
     }
 
     const PINNED_GREEN: (u32, u64) = (4, 3465969189661426345);
-    const PINNED_GREEN_2: (u32, u64) = (49151, 9961745923582762621);
+    const PINNED_GREEN_2: (u32, u64) = (0, 10697557960354984566);
+    const PINNED_GREEN_SELF: (u32, u64) = (100, 13737349106838082695);
     const PINNED_DIGEST: u64 = 0xb87a6600fa29f4f8;
     const PINNED_DRAW: u64 = 0x13fc233b75a8de08;
 
@@ -197,8 +241,8 @@ mod tests {
             let g = prf.green(&ctx, x);
             let all: Vec<(u64, u32)> = ctx
                 .iter()
-                .chain([x].iter())
-                .map(|&a| (prf.anchor.hash(&pair_bytes(a, x)), a))
+                .map(|&a| (mix(prf.anchor_seed(a), x), a))
+                .chain([(mix(prf.self_seed, x), x)])
                 .collect();
             let min = all.iter().map(|p| p.0).min().unwrap();
             let first = all.iter().find(|p| p.0 == min).unwrap().1;

@@ -67,10 +67,25 @@ K_DIGEST = subkey("retort 2026-12-06 watermark v1: context digest", KEY)
 K_DRAW = subkey("retort 2026-12-06 watermark v1: distortion-free draw", KEY)
 
 
+SELF_SEED = struct.unpack(
+    "<Q",
+    blake3.blake3(KEY, derive_key_context="retort 2026-12-06 watermark v1: green-list self anchor")
+    .digest()[:8],
+)[0]
+
+
+def mix(seed, x):
+    """splitmix64's finalizer of seed ^ x * phi."""
+    z = seed ^ ((x * 0x9E3779B97F4A7C15) & M)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+    return z ^ (z >> 31)
+
+
 def green(context, x):
     # Candidates in order: the context (oldest first), then x; the earliest smallest wins.
     order = list(context) + [x]
-    hashes = [siphash24(K_ANCHOR, le32(a, x)) for a in order]
+    hashes = [mix(siphash24(K_ANCHOR, le32(c)), x) for c in context] + [mix(SELF_SEED, x)]
     anchor = order[hashes.index(min(hashes))]
     return anchor, siphash24(K_GREEN, le32(anchor, x))
 
@@ -86,6 +101,7 @@ def draw(d, x):
 if __name__ == "__main__":
     print("PINNED_GREEN:", green([1, 2, 3, 4], 5))
     print("PINNED_GREEN_2:", green([49151, 0, 7, 7], 12))
+    print("PINNED_GREEN_SELF:", green([10, 20, 30, 40], 100))
     d = digest([1, 2, 3, 4])
     print("PINNED_DIGEST: %#018x" % d)
     print("PINNED_DRAW: %#018x" % draw(d, 5))
