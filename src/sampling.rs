@@ -256,21 +256,33 @@ fn by_logit(a: &(u32, f32), b: &(u32, f32)) -> std::cmp::Ordering {
     b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
 }
 
+/// Without top-k (or with a larger one), only this many of the highest logits can be boosted.
+pub const GREEN_LIST_WIDTH: usize = 1024;
+
 /// The green-list stage: adds δ to the logits of green candidates. The keyed test costs
-/// nanoseconds, but a vocabulary of 49–262 k tokens per step would not, so with top-k it is only
-/// made for the candidates that can still reach the top k: a token whose logit plus δ is below
-/// the k-th largest logit stays below at least k tokens after any boost (theirs only grow), so
-/// top-k drops it whatever its colour, and dropping it first changes nothing downstream (top-k's
-/// survivors, their order and their softmax are the same). Without top-k every token is tested.
+/// nanoseconds, but a vocabulary of 49–262 k tokens per step would not:
+/// - with top-k up to [`GREEN_LIST_WIDTH`], it is only made for the candidates that can still
+///   reach the top k: a token whose logit plus δ is below the k-th largest logit stays below at
+///   least k tokens after any boost (theirs only grow), so top-k drops it whatever its colour,
+///   and dropping it first changes nothing downstream (top-k's survivors, their order and their
+///   softmax are the same): exactly as if every token had been tested;
+/// - otherwise only the [`GREEN_LIST_WIDTH`] highest logits are tested and may be boosted; the
+///   others stay candidates, never green (KGW's own SelfHash code tests only the 40 highest).
 fn boost_green(candidates: &mut Vec<(u32, f32)>, g: &GreenList, history: &[u32], top_k: usize) {
     let delta = g.delta();
-    if top_k > 0 && top_k < candidates.len() {
+    let step = g.step(history);
+    let tested = if top_k > 0 && top_k <= GREEN_LIST_WIDTH && top_k < candidates.len() {
         candidates.select_nth_unstable_by(top_k - 1, by_logit);
         let kth = candidates[top_k - 1].1;
         candidates.retain(|c| c.1 + delta >= kth);
-    }
-    let step = g.step(history);
-    for c in candidates.iter_mut() {
+        candidates.len()
+    } else if candidates.len() > GREEN_LIST_WIDTH {
+        candidates.select_nth_unstable_by(GREEN_LIST_WIDTH - 1, by_logit);
+        GREEN_LIST_WIDTH
+    } else {
+        candidates.len()
+    };
+    for c in candidates[..tested].iter_mut() {
         if step.is_green(c.0) {
             c.1 += delta;
         }
@@ -429,6 +441,52 @@ mod tests {
                 );
             }
             assert_eq!(a.marked_steps(), 5);
+        }
+    }
+
+    /// Without top-k, only the GREEN_LIST_WIDTH highest logits can be boosted; the others stay
+    /// candidates.
+    #[test]
+    fn green_list_without_top_k_boosts_the_highest_logits_only() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let wm = watermark(SchemeKind::GreenList, 4);
+        let g = wm.green_list().unwrap();
+        let n = 3 * GREEN_LIST_WIDTH;
+        for case in 0..40u64 {
+            let logits = random_logits(&mut rng, n);
+            let history = [case as u32, 1, 2, 3];
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+            let mut boosted = logits.clone();
+            for &id in &order[..GREEN_LIST_WIDTH] {
+                if g.is_green(&history, id as u32) {
+                    boosted[id] += g.delta();
+                }
+            }
+            let base = SamplerParams {
+                temperature: 1.0,
+                top_k: if case % 2 == 0 { 0 } else { 2000 },
+                top_p: 1.0,
+                min_p: 0.0,
+                seed: case,
+                ..SamplerParams::default()
+            };
+            let mut a = Sampler::new(
+                SamplerParams {
+                    watermark: Some(wm.clone()),
+                    ..base.clone()
+                },
+                n,
+            )
+            .unwrap();
+            let mut b = Sampler::new(base, n).unwrap();
+            for _ in 0..5 {
+                assert_eq!(
+                    a.sample(&logits, &history),
+                    b.sample(&boosted, &history),
+                    "case {case}"
+                );
+            }
         }
     }
 

@@ -147,7 +147,7 @@ fn a_watermarked_chat_reply_verifies_under_its_key_only() {
 
     // The reply pasted between two pages of Botchan: the whole text is diluted, the window
     // finds the span.
-    let botchan = std::fs::read_to_string(support_text("botchan")).unwrap();
+    let botchan = std::fs::read_to_string(support::text_path("botchan")).unwrap();
     let mixed = format!("{}\n{text}\n{}", &botchan[..6000], &botchan[6000..12000]);
     let mixed_file = dir.path().join("mixed.txt");
     std::fs::write(&mixed_file, &mixed).unwrap();
@@ -169,11 +169,6 @@ fn a_watermarked_chat_reply_verifies_under_its_key_only() {
         .output()
         .unwrap();
     assert!(ok(&out).contains("verdict: WATERMARKED"));
-}
-
-fn support_text(name: &str) -> PathBuf {
-    let catalog = retort::catalog::Catalog::builtin().unwrap();
-    retort::catalog::resolve_text(&catalog, name, &mut retort::catalog::NoProgress).unwrap()
 }
 
 #[test]

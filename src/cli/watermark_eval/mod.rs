@@ -223,6 +223,8 @@ fn sampler_params(temperature: f32, seed: u64, watermark: Option<Watermark>) -> 
     }
 }
 
+/// The prompts file's prompts, all of them (`--max-prompts` is applied by the caller, so caches
+/// made with different limits stay compatible).
 fn read_prompts(args: &WatermarkEvalArgs) -> Result<Vec<String>> {
     let text = match &args.prompts {
         Some(p) => {
@@ -236,9 +238,6 @@ fn read_prompts(args: &WatermarkEvalArgs) -> Result<Vec<String>> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_owned)
         .collect();
-    if let Some(n) = args.max_prompts {
-        prompts.truncate(n);
-    }
     if prompts.is_empty() {
         bail!("no prompts");
     }
@@ -253,7 +252,13 @@ pub fn run(args: WatermarkEvalArgs) -> Result<()> {
     if args.tokens == 0 {
         bail!("--tokens must be at least 1");
     }
-    let prompts = read_prompts(&args)?;
+    let mut prompts = read_prompts(&args)?;
+    let prompts_blake3 = blake3::hash(prompts.join("\n").as_bytes())
+        .to_hex()
+        .to_string();
+    if let Some(n) = args.max_prompts {
+        prompts.truncate(n);
+    }
     let out = match &args.out {
         Some(p) => p.clone(),
         None => catalog::retort_home()?
@@ -276,9 +281,7 @@ pub fn run(args: WatermarkEvalArgs) -> Result<()> {
         seed: args.seed,
         tokens: args.tokens,
         temperatures: TEMPERATURES.to_vec(),
-        prompts_blake3: blake3::hash(prompts.join("\n").as_bytes())
-            .to_hex()
-            .to_string(),
+        prompts_blake3,
         green: keys.green.scheme().to_string(),
         distortion_free: keys.distortion_free.scheme().to_string(),
         sampler: format!("{:?}", sampler_params(0.8, 0, None)),
