@@ -268,24 +268,30 @@ pub const GREEN_LIST_WIDTH: usize = 1024;
 ///   softmax are the same): exactly as if every token had been tested;
 /// - otherwise only the [`GREEN_LIST_WIDTH`] highest logits are tested and may be boosted; the
 ///   others stay candidates, never green (KGW's own SelfHash code tests only the 40 highest).
+///   The chain sorts every candidate next in this case, so they are sorted here instead: the
+///   boosted ones only rise, so re-sorting those few keeps the whole list sorted, and the chain's
+///   own sort then finds sorted input (linear time).
 fn boost_green(candidates: &mut Vec<(u32, f32)>, g: &GreenList, history: &[u32], top_k: usize) {
     let delta = g.delta();
     let step = g.step(history);
-    let tested = if top_k > 0 && top_k <= GREEN_LIST_WIDTH && top_k < candidates.len() {
+    let (tested, sorted) = if top_k > 0 && top_k <= GREEN_LIST_WIDTH && top_k < candidates.len() {
         candidates.select_nth_unstable_by(top_k - 1, by_logit);
         let kth = candidates[top_k - 1].1;
         candidates.retain(|c| c.1 + delta >= kth);
-        candidates.len()
+        (candidates.len(), false)
     } else if candidates.len() > GREEN_LIST_WIDTH {
-        candidates.select_nth_unstable_by(GREEN_LIST_WIDTH - 1, by_logit);
-        GREEN_LIST_WIDTH
+        candidates.sort_unstable_by(by_logit);
+        (GREEN_LIST_WIDTH, true)
     } else {
-        candidates.len()
+        (candidates.len(), false)
     };
     for c in candidates[..tested].iter_mut() {
         if step.is_green(c.0) {
             c.1 += delta;
         }
+    }
+    if sorted {
+        candidates[..tested].sort_unstable_by(by_logit);
     }
 }
 

@@ -232,7 +232,7 @@ fn read_prompts(args: &WatermarkEvalArgs) -> Result<Vec<String>> {
         }
         None => BUILTIN_PROMPTS.to_string(),
     };
-    let mut prompts: Vec<String> = text
+    let prompts: Vec<String> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
