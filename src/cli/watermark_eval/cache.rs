@@ -1,5 +1,9 @@
 //! The evaluation's cache: JSON lines appended as each result is made, so an interrupted run
 //! resumes, and a `config.json` that keeps a folder to one set of settings.
+//!
+//! Several processes may share a folder (`--shard`): each record is appended with one write, a
+//! reader ignores a last line without its newline (another process may be writing it), and only
+//! a stage that appends to a file cuts a line an interrupted run left torn, when it starts.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -76,22 +80,26 @@ impl Cache {
         } else {
             std::fs::write(&path, serde_json::to_string_pretty(config)?)?;
         }
-        for file in [GENERATIONS, PARAPHRASES, PERPLEXITIES] {
-            drop_torn_line(&dir.join(file))?;
-        }
         Ok(Cache {
             dir: dir.to_path_buf(),
         })
     }
 
-    /// Every record of `file`.
+    /// Before a stage appends to `file`: cuts a last line that an interrupted run left without
+    /// its newline, so appends stay whole.
+    pub fn repair(&self, file: &str) -> Result<()> {
+        drop_torn_line(&self.dir.join(file))
+    }
+
+    /// Every whole record of `file` (a last line still without its newline is not whole yet).
     pub fn read<T: DeserializeOwned>(&self, file: &str) -> Result<Vec<T>> {
         let path = self.dir.join(file);
-        let text = match std::fs::read_to_string(&path) {
+        let mut text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
+        text.truncate(text.rfind('\n').map_or(0, |i| i + 1));
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         let mut out = Vec::with_capacity(lines.len());
         for (i, line) in lines.iter().enumerate() {
@@ -103,7 +111,7 @@ impl Cache {
         Ok(out)
     }
 
-    /// Appends one record to `file` (one line, flushed).
+    /// Appends one record to `file` (one line, in one write).
     pub fn append<T: Serialize>(&self, file: &str, record: &T) -> Result<()> {
         let path = self.dir.join(file);
         let mut f = OpenOptions::new()

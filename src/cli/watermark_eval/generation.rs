@@ -188,14 +188,18 @@ pub fn generate_all(
     cache: &Cache,
     args: &WatermarkEvalArgs,
 ) -> Result<()> {
-    let records: Vec<GenerationRecord> = cache.read(GENERATIONS)?;
-    let done = done_of(
-        records
-            .iter()
-            .map(|r| (r.temperature, r.prompt, r.condition)),
-    );
+    let read_done = || -> Result<Done> {
+        let records: Vec<GenerationRecord> = cache.read(GENERATIONS)?;
+        Ok(done_of(
+            records
+                .iter()
+                .filter(|r| r.prompt < prompts.len())
+                .map(|r| (r.temperature, r.prompt, r.condition)),
+        ))
+    };
+    cache.repair(GENERATIONS)?;
     let total = TEMPERATURES.len() * prompts.len() * Condition::ALL.len();
-    let mut made = done.len();
+    let mut made = read_done()?.len();
     if made >= total {
         eprintln!("[generate] all {total} texts cached");
         return Ok(());
@@ -203,11 +207,17 @@ pub fn generate_all(
     let mut writer = Writer::new(model, tok, args.threads)?;
     for &temperature in &TEMPERATURES {
         for (i, prompt) in prompts.iter().enumerate() {
+            if !args.mine(i) {
+                continue;
+            }
             let prompt_ids = writer.prompt_ids(prompt)?;
             for condition in Condition::ALL {
+                // Read again each time: other shards append to the same cache.
+                let done = read_done()?;
                 if done.contains(&(temperature.to_bits(), i, condition)) {
                     continue;
                 }
+                made = done.len();
                 let seed = derived_seed(args.seed, "sample", temperature, i, condition);
                 let params = sampler_params(temperature, seed, keys.of(condition).cloned());
                 let t0 = Instant::now();
@@ -247,6 +257,7 @@ pub fn paraphrase_all(
     cache: &Cache,
     args: &WatermarkEvalArgs,
 ) -> Result<()> {
+    cache.repair(PARAPHRASES)?;
     let temperature = TEMPERATURES[0];
     let texts: HashMap<(usize, Condition), Vec<u32>> = cache
         .read::<GenerationRecord>(GENERATIONS)?
@@ -263,6 +274,9 @@ pub fn paraphrase_all(
     let n = args.paraphrase_prompts.min(prompts.len());
     let mut writer: Option<Writer<'_>> = None;
     for (i, prompt) in prompts.iter().enumerate().take(n) {
+        if !args.mine(i) {
+            continue;
+        }
         for condition in [Condition::Green, Condition::DistortionFree] {
             if done.contains(&(temperature.to_bits(), i, condition)) {
                 continue;

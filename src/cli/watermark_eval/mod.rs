@@ -87,9 +87,30 @@ pub struct WatermarkEvalArgs {
     /// Other keys per scheme under which the watermarked texts are null texts.
     #[arg(long, default_value_t = 8)]
     null_keys: usize,
+    /// Run only this share of the generation, paraphrase and perplexity work, as `I/N` (the
+    /// prompts whose index is I modulo N), so N processes can share one cache folder.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, default_value = "0/1")]
+    shard: (usize, usize),
     /// Which stage to run (`all` runs them in order, then the report).
     #[arg(long, value_enum, default_value_t = Stage::All)]
     stage: Stage,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("--shard {s:?}: expected I/N with I < N, like 0/2");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (usize, usize) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+impl WatermarkEvalArgs {
+    /// Whether prompt `i` is this process's share.
+    fn mine(&self, prompt: usize) -> bool {
+        prompt % self.shard.1 == self.shard.0
+    }
 }
 
 /// A stage of the evaluation.

@@ -26,9 +26,10 @@ pub fn score_all(
     cache: &Cache,
     args: &WatermarkEvalArgs,
 ) -> Result<()> {
+    cache.repair(PERPLEXITIES)?;
     let mut records: Vec<GenerationRecord> = cache.read(GENERATIONS)?;
     let limit = args.perplexity_prompts.unwrap_or(prompts.len());
-    records.retain(|r| r.prompt < limit);
+    records.retain(|r| r.prompt < limit && args.mine(r.prompt));
     let order = |t: f32| {
         TEMPERATURES
             .iter()
