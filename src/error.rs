@@ -25,6 +25,10 @@ pub enum Error {
     /// A sampling parameter is out of range.
     #[error(transparent)]
     Sampling(#[from] SamplingError),
+    /// The HTTP server could not start or stopped on an error.
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     /// A watermark key file, parameter or vocabulary binding is wrong.
     #[error(transparent)]
     Watermark(#[from] WatermarkError),
@@ -40,7 +44,9 @@ impl Error {
             Error::Model(_) => 4,
             Error::Tokenizer(_) => 5,
             Error::Sampling(_) => 6,
-            Error::Watermark(_) => 7,
+            #[cfg(feature = "serve")]
+            Error::Serve(_) => 7,
+            Error::Watermark(_) => 8,
         }
     }
 }

@@ -37,6 +37,18 @@ enum Command {
     Models,
     /// Generate text from a prompt (streams to stdout; statistics to stderr).
     Run(cli::run::RunArgs),
+    /// Measure speed and memory per model and thread count, shaped like llama-bench.
+    Bench(cli::bench::BenchArgs),
+    /// Perplexity of a model on a text (llama.cpp's definition: second halves of chunks).
+    Perplexity(cli::perplexity::PerplexityArgs),
+    /// Compare models: size, perplexity, bits per byte, speed, memory; a table and a plot.
+    Compare(cli::compare::CompareArgs),
+    /// Talk with a model in the terminal; the KV cache is kept across turns.
+    #[cfg(feature = "chat")]
+    Chat(cli::chat::ChatArgs),
+    /// Serve the OpenAI API (chat completions, completions, models) over HTTP.
+    #[cfg(feature = "serve")]
+    Serve(cli::serve::ServeArgs),
     /// Write a watermark key file (mode 0600) for `run --watermark` and `verify`.
     Keygen(cli::keygen::KeygenArgs),
     /// Tell whether a text carries a key's watermark (reads the model's vocabulary only).
@@ -70,6 +82,13 @@ fn main() -> ExitCode {
         Command::Pull { names } => cli::pull::run(&names),
         Command::Models => cli::models::run(),
         Command::Run(args) => cli::run::run(args),
+        Command::Bench(args) => cli::bench::run(args),
+        Command::Perplexity(args) => cli::perplexity::run(args),
+        Command::Compare(args) => cli::compare::run(args),
+        #[cfg(feature = "chat")]
+        Command::Chat(args) => cli::chat::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => cli::serve::run(args),
         Command::Keygen(args) => cli::keygen::run(args),
         Command::Verify(args) => cli::verify::run(args),
         Command::WatermarkEval(args) => cli::watermark_eval::run(args),

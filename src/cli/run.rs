@@ -1,17 +1,14 @@
 //! `retort run`: generate text from a prompt, streaming it to stdout, statistics to stderr.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use retort::generate::{generate, GenerateParams, StopReason};
 use retort::model::{Model, OutputHead};
-use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
-use retort::watermark::{world_readable_warning, KeyFile, Watermark};
 use serde_json::json;
 
 /// Options of `retort run`.
@@ -32,24 +29,8 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 't', long = "threads")]
     threads: Option<usize>,
-    /// Temperature; 0 is greedy.
-    #[arg(long = "temp", default_value_t = 0.8)]
-    temp: f32,
-    /// Top-k (0 disables).
-    #[arg(long = "top-k", default_value_t = 40)]
-    top_k: usize,
-    /// Top-p (1 disables).
-    #[arg(long = "top-p", default_value_t = 0.95)]
-    top_p: f32,
-    /// Min-p (0 disables).
-    #[arg(long = "min-p", default_value_t = 0.05)]
-    min_p: f32,
-    /// Repetition penalty (1 disables).
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
-    repeat_penalty: f32,
-    /// RNG seed (default: random, printed with the statistics).
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    sampling: super::sampling_args::SamplingArgs,
     /// Wrap the prompt in the model's chat template as a user message.
     #[arg(long)]
     chat: bool,
@@ -66,10 +47,6 @@ pub struct RunArgs {
     /// End the output with one JSON line (ids, text, timings).
     #[arg(long)]
     json: bool,
-    /// Watermark the text with this key file (made by `retort keygen`); `retort verify` finds
-    /// the mark.
-    #[arg(long, value_name = "KEYFILE")]
-    watermark: Option<PathBuf>,
 }
 
 /// Runs the generation.
@@ -77,45 +54,16 @@ pub fn run(args: RunArgs) -> Result<()> {
     let Some(prompt) = args.prompt.clone().or(args.prompt_pos.clone()) else {
         bail!("no prompt: give it as an argument or with -p");
     };
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
-    let mut sampler = SamplerParams {
-        temperature: args.temp,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        seed,
-        ..SamplerParams::default()
-    };
-    sampler.validate()?;
+    let mut sampler = args.sampling.params()?;
+    let seed = sampler.seed;
 
     let path = super::resolve_model(args.model.as_deref())?;
     let t_load = Instant::now();
     let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
     let load_time = t_load.elapsed();
-    if let Some(key_path) = &args.watermark {
-        let key_file = KeyFile::load(key_path)?;
-        if let Some(w) = world_readable_warning(key_path) {
-            eprintln!("warning: {w}");
-        }
-        let watermark = Watermark::new(key_file)?;
-        watermark
-            .check_tokenizer(&tok)
-            .with_context(|| format!("key {} and {}", watermark.key_id(), path.display()))?;
-        sampler.watermark = Some(watermark);
-    }
-    if let Some(limit) = sampler
-        .watermark
-        .as_ref()
-        .and_then(|w| w.limitation(&sampler))
-    {
-        eprintln!("warning: {limit}");
-    }
+    sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
+    super::sampling_args::warn_watermark_limitation(&sampler);
 
     let prompt_ids = if args.chat {
         chat_prompt_ids(&tok, &model.hparams.arch, args.system.as_deref(), &prompt)?
@@ -217,19 +165,12 @@ pub fn chat_prompt_ids(
         messages.push(ChatMessage::new("system", s));
     }
     messages.push(ChatMessage::new("user", prompt));
-    let rendered = template.render(
+    Ok(template.encode(
+        tok,
         &messages,
         &ChatTemplateParams {
             add_generation_prompt: true,
             ..Default::default()
         },
-    )?;
-    let mut ids = tok.encode(&rendered, false)?;
-    if let Some(bos) = tok.bos_id() {
-        let with_bos = tok.encode("", true)?;
-        if with_bos.first() == Some(&bos) && ids.first() != Some(&bos) {
-            ids.insert(0, bos);
-        }
-    }
-    Ok(ids)
+    )?)
 }
