@@ -104,7 +104,11 @@ pub fn run(args: ChatArgs) -> Result<()> {
     let tok = Tokenizer::from_gguf(model.gguf())?;
     sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
     if let Some(w) = &sampler.watermark {
-        eprintln!("[watermark] every reply is marked: key {} · {}", w.key_id(), w.scheme());
+        eprintln!(
+            "[watermark] every reply is marked: key {} · {}",
+            w.key_id(),
+            w.scheme()
+        );
     }
     super::sampling_args::warn_watermark_limitation(&sampler);
     let template = ChatTemplate::for_tokenizer(&tok, Some(&model.hparams.arch))

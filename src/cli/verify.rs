@@ -10,7 +10,8 @@ use clap::Args;
 use retort::gguf::GgufHeader;
 use retort::tokenizer::{GgufVocab, Tokenizer};
 use retort::watermark::{
-    world_readable_warning, Detector, DetectorParams, KeyFile, Scheme, Verdict, Watermark,
+    too_short_note, verdict_json, window_excerpt, world_readable_warning, Detector, DetectorParams,
+    KeyFile, Scheme, Verdict, VerifiedText, Watermark,
 };
 use serde_json::json;
 
@@ -149,57 +150,30 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let score_time = t1.elapsed();
 
     let scheme = *watermark.scheme();
-    let too_short = verdict.scored_tokens == 0;
-    let note = too_short.then(|| {
-        format!(
-            "too short to tell: {} tokens, none scored (the first {} tokens of a text are \
-             context, and repeated ones count once)",
-            verdict.tokens,
-            scheme.context()
-        )
-    });
-    let span_text = verdict.window.as_ref().map(|w| {
-        let span = tok
-            .decode(&ids[w.start..w.end.min(ids.len())], false)
-            .unwrap_or_default();
-        excerpt(&span, 80)
-    });
     if args.json {
-        let mut v = serde_json::to_value(&verdict)?;
-        let obj = v.as_object_mut().expect("a verdict is an object");
-        obj.insert("input".into(), json!(name));
-        obj.insert("bytes".into(), json!(text.len()));
-        obj.insert("scheme_parameters".into(), json!(scheme.to_string()));
-        obj.insert("model".into(), json!(path.display().to_string()));
-        obj.insert("note".into(), json!(note));
-        if let (Some(w), Some(t)) = (obj.get_mut("window"), &span_text) {
-            w["excerpt"] = json!(t);
-        }
-        obj.insert(
-            "timings".into(),
-            json!({
-                "tokenize_ms": tokenize_time.as_secs_f64() * 1e3,
-                "score_ms": score_time.as_secs_f64() * 1e3,
-            }),
+        let report = verdict_json(
+            &tok,
+            &verdict,
+            &scheme,
+            &VerifiedText {
+                ids: &ids,
+                bytes: text.len(),
+                tokenize_time,
+                score_time,
+            },
         );
+        let mut v = json!({ "input": name });
+        if let (Some(obj), Some(fields)) = (v.as_object_mut(), report.as_object()) {
+            obj.extend(fields.clone());
+            obj.insert("model".into(), json!(path.display().to_string()));
+        }
         println!("{v}");
         return Ok(());
     }
+    let note = too_short_note(&verdict, &scheme);
+    let span_text = window_excerpt(&tok, &verdict, &ids);
     print_verdict(&verdict, &scheme, note.as_deref(), span_text.as_deref());
     Ok(())
-}
-
-fn excerpt(text: &str, max_chars: usize) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .collect();
-    let flat = flat.trim();
-    if flat.chars().count() <= max_chars {
-        return flat.to_string();
-    }
-    let head: String = flat.chars().take(max_chars).collect();
-    format!("{head}…")
 }
 
 fn print_verdict(v: &Verdict, scheme: &Scheme, note: Option<&str>, span: Option<&str>) {

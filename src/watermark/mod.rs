@@ -17,6 +17,9 @@
 //! - [`Detector`]: scores token ids and gives a [`Verdict`] with an exact p-value under the null
 //!   hypothesis that the text was written without the key.
 //!
+//! - [`verdict_json`]: the verdict as the JSON object `retort verify --json` prints and the
+//!   server's `/v1/verify` answers.
+//!
 //! This module knows token ids and logits; it never sees the model or the session.
 
 mod detector;
@@ -28,6 +31,7 @@ mod key_file;
 mod prf;
 mod scheme;
 mod stats;
+mod verdict_report;
 mod vocabulary;
 #[allow(clippy::module_inception)]
 mod watermark;
@@ -39,6 +43,7 @@ pub use key_file::{world_readable_warning, KeyFile, KEY_FILE_FORMAT, KEY_FILE_VE
 pub use prf::Prf;
 pub use scheme::{DistortionFreeParams, GreenListParams, Scheme, SchemeKind, MAX_CONTEXT};
 pub use stats::{binomial_sf, gamma_sf};
+pub use verdict_report::{too_short_note, verdict_json, window_excerpt, VerifiedText};
 pub use vocabulary::VocabularyId;
 pub use watermark::Watermark;
 
