@@ -74,8 +74,8 @@ pub fn apply(
                     out.push(random_token(rng));
                     s += 1;
                 }
-                if i < n {
-                    out.push(ids[i]);
+                if let Some(&id) = ids.get(i) {
+                    out.push(id);
                 }
             }
             out

@@ -3,8 +3,13 @@
 //!
 //! Every text is scored the way `retort verify` scores it: its ids are decoded to text and the
 //! text is tokenized again.
+//!
+//! A partial cache (a run stopped or still going) is reported over its complete prompts only: a
+//! prompt counts at a temperature when its texts under all three conditions are there, and only
+//! those texts (and their paraphrases and perplexities) enter the tables, so every comparison
+//! between conditions is over the same prompts. The report says how many prompts that is.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
@@ -102,9 +107,38 @@ pub fn write(
     out: &Path,
 ) -> Result<()> {
     let t_start = Instant::now();
-    let gens: Vec<GenerationRecord> = cache.read(GENERATIONS)?;
-    let paraphrases: Vec<ParaphraseRecord> = cache.read(PARAPHRASES)?;
-    let perplexities: Vec<PerplexityRecord> = cache.read(PERPLEXITIES)?;
+    let all_gens: Vec<GenerationRecord> = cache.read(GENERATIONS)?;
+    // The complete prompts of each temperature: all three conditions generated.
+    let complete: HashMap<u32, BTreeSet<usize>> = TEMPERATURES
+        .iter()
+        .map(|&t| {
+            let has = |p: usize, c: Condition| {
+                all_gens
+                    .iter()
+                    .any(|r| r.temperature == t && r.prompt == p && r.condition == c)
+            };
+            let done = (0..prompts.len())
+                .filter(|&p| Condition::ALL.iter().all(|&c| has(p, c)))
+                .collect();
+            (t.to_bits(), done)
+        })
+        .collect();
+    let is_complete = |t: f32, p: usize| complete.get(&t.to_bits()).is_some_and(|s| s.contains(&p));
+    let gens: Vec<GenerationRecord> = all_gens
+        .iter()
+        .filter(|r| is_complete(r.temperature, r.prompt))
+        .cloned()
+        .collect();
+    let paraphrases: Vec<ParaphraseRecord> = cache
+        .read::<ParaphraseRecord>(PARAPHRASES)?
+        .into_iter()
+        .filter(|r| is_complete(r.temperature, r.prompt))
+        .collect();
+    let perplexities: Vec<PerplexityRecord> = cache
+        .read::<PerplexityRecord>(PERPLEXITIES)?
+        .into_iter()
+        .filter(|r| is_complete(r.temperature, r.prompt))
+        .collect();
     let lengths: Vec<usize> = LENGTHS
         .iter()
         .copied()
@@ -133,20 +167,37 @@ pub fn write(
             .filter(|r| r.temperature == t && r.condition == c)
             .count()
     };
-    writeln!(md, "Texts generated (of {} per cell):\n", prompts.len())?;
     writeln!(
         md,
-        "| T | none | green | distortion-free |\n|---|---|---|---|"
+        "Coverage: a prompt enters the tables at a temperature when its texts under all three \
+         conditions are cached ({} texts cached in all, {} of them in complete prompts).\n",
+        all_gens.len(),
+        gens.len()
     )?;
+    writeln!(
+        md,
+        "| T | complete prompts (of {}) | prompt indices | none | green | distortion-free \
+         |\n|---|---|---|---|---|---|",
+        prompts.len()
+    )?;
+    let mut coverage_js = Vec::new();
     for &t in &TEMPERATURES {
+        let done = &complete[&t.to_bits()];
+        let ranges = index_ranges(done);
         writeln!(
             md,
-            "| {t} | {} | {} | {} |",
+            "| {t} | {} | {ranges} | {} | {} | {} |",
+            done.len(),
             count(t, Condition::Plain),
             count(t, Condition::Green),
             count(t, Condition::DistortionFree)
         )?;
+        coverage_js.push(json!({
+            "temperature": t, "complete_prompts": done.len(), "of": prompts.len(),
+            "prompt_indices": ranges,
+        }));
     }
+    js.insert("coverage".into(), Value::Array(coverage_js));
 
     // Verified ids of every text at every length, made once.
     let mut verified: HashMap<(u32, usize, Condition, usize), Vec<u32>> = HashMap::new();
@@ -523,6 +574,29 @@ pub fn write(
     Ok(())
 }
 
+/// `0–4, 6, 9–12`: a set of indices as ranges.
+fn index_ranges(set: &BTreeSet<usize>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut iter = set.iter().copied().peekable();
+    while let Some(start) = iter.next() {
+        let mut end = start;
+        while iter.peek() == Some(&(end + 1)) {
+            end += 1;
+            iter.next();
+        }
+        parts.push(if end == start {
+            start.to_string()
+        } else {
+            format!("{start}–{end}")
+        });
+    }
+    if parts.is_empty() {
+        "none".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// Runs `f` (which returns the tokens it processed) until a second has passed; the total tokens
 /// and seconds.
 fn timed(mut f: impl FnMut() -> usize) -> (usize, f64) {
@@ -532,4 +606,16 @@ fn timed(mut f: impl FnMut() -> usize) -> (usize, f64) {
         n += f();
     }
     (n, t0.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_ranges_join_runs() {
+        let set: BTreeSet<usize> = [0, 1, 2, 3, 4, 6, 9, 10, 11, 12].into_iter().collect();
+        assert_eq!(index_ranges(&set), "0–4, 6, 9–12");
+        assert_eq!(index_ranges(&BTreeSet::new()), "none");
+    }
 }
