@@ -59,6 +59,9 @@ enum retort_status
   // The HTTP server could not start or stopped on an error (builds with the `serve`
   // feature).
   RETORT_STATUS_SERVE = 10,
+  // A watermark key file is missing, malformed, of another scheme or vocabulary, or a
+  // detector parameter is out of range.
+  RETORT_STATUS_WATERMARK = 11,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

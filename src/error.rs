@@ -9,6 +9,7 @@ use crate::gguf::GgufError;
 use crate::model::ModelError;
 use crate::sampling::SamplingError;
 use crate::tokenizer::TokenizerError;
+use crate::watermark::WatermarkError;
 
 /// Any error Retort's library returns.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,9 @@ pub enum Error {
     #[cfg(feature = "serve")]
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+    /// A watermark key file, parameter or vocabulary binding is wrong.
+    #[error(transparent)]
+    Watermark(#[from] WatermarkError),
 }
 
 /// What a call returned: `RETORT_STATUS_OK`, or the kind of error, one code per kind of the
@@ -88,12 +92,15 @@ pub enum ErrorCode {
     /// The HTTP server could not start or stopped on an error (builds with the `serve`
     /// feature).
     Serve = 10,
+    /// A watermark key file is missing, malformed, of another scheme or vocabulary, or a
+    /// detector parameter is out of range.
+    Watermark = 11,
 }
 
 impl ErrorCode {
     /// Every code, in value order.
     /// cbindgen:ignore
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Ok,
         ErrorCode::Gguf,
         ErrorCode::Catalog,
@@ -105,6 +112,7 @@ impl ErrorCode {
         ErrorCode::BufferTooSmall,
         ErrorCode::Panic,
         ErrorCode::Serve,
+        ErrorCode::Watermark,
     ];
 
     /// The code's name as the header spells it (`RETORT_STATUS_GGUF`).
@@ -127,6 +135,7 @@ impl ErrorCode {
             ErrorCode::BufferTooSmall => c"RETORT_STATUS_BUFFER_TOO_SMALL",
             ErrorCode::Panic => c"RETORT_STATUS_PANIC",
             ErrorCode::Serve => c"RETORT_STATUS_SERVE",
+            ErrorCode::Watermark => c"RETORT_STATUS_WATERMARK",
         }
     }
 }
@@ -149,6 +158,7 @@ impl Error {
             Error::Panic(_) => ErrorCode::Panic,
             #[cfg(feature = "serve")]
             Error::Serve(_) => ErrorCode::Serve,
+            Error::Watermark(_) => ErrorCode::Watermark,
         }
     }
 }
@@ -210,6 +220,12 @@ mod tests {
                 ErrorCode::BufferTooSmall,
             ),
             (Error::Panic("bug".into()), ErrorCode::Panic),
+            (
+                Error::Watermark(WatermarkError::Exists {
+                    path: "key.toml".into(),
+                }),
+                ErrorCode::Watermark,
+            ),
         ];
         #[cfg(feature = "serve")]
         all.push((

@@ -57,6 +57,9 @@ pub struct Generation {
     pub prompt_time: Duration,
     /// Time spent generating (sampling and decoding).
     pub gen_time: Duration,
+    /// Generated tokens the sampler's watermark stage chose or moved (0 without a watermark;
+    /// see [`Sampler::marked_steps`]).
+    pub watermarked_tokens: usize,
 }
 
 impl Generation {
@@ -171,5 +174,6 @@ pub fn generate_after(
         stop,
         prompt_time,
         gen_time,
+        watermarked_tokens: sampler.marked_steps(),
     })
 }

@@ -49,6 +49,12 @@ enum Command {
     /// Serve the OpenAI API (chat completions, completions, models) over HTTP.
     #[cfg(feature = "serve")]
     Serve(cli::serve::ServeArgs),
+    /// Write a watermark key file (mode 0600) for `run --watermark` and `verify`.
+    Keygen(cli::keygen::KeygenArgs),
+    /// Tell whether a text carries a key's watermark (reads the model's vocabulary only).
+    Verify(cli::verify::VerifyArgs),
+    /// Evaluate the watermark: detection, false positives, robustness, quality cost, speed.
+    WatermarkEval(cli::watermark_eval::WatermarkEvalArgs),
     /// Print the token ids of a text.
     Tokenize {
         /// Catalog name or GGUF path.
@@ -83,6 +89,9 @@ fn main() -> ExitCode {
         Command::Chat(args) => cli::chat::run(args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => cli::serve::run(args),
+        Command::Keygen(args) => cli::keygen::run(args),
+        Command::Verify(args) => cli::verify::run(args),
+        Command::WatermarkEval(args) => cli::watermark_eval::run(args),
         Command::Tokenize {
             model,
             text,

@@ -221,3 +221,128 @@ fn a_terminal_session_with_ctrl_c_reset_and_ctrl_d() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A key file made by `retort keygen` from a fixed passphrase (the same key every run).
+fn keygen(dir: &std::path::Path, name: &str, scheme: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_retort"))
+        .arg("keygen")
+        .arg("-o")
+        .arg(&path)
+        .arg("-m")
+        .arg(support::model_path(MODEL))
+        .args(["--scheme", scheme, "--passphrase"])
+        .arg(format!("retort chat tests, key {name}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+/// `retort chat` with `args`, fed `input` through a pipe; (stdout, stderr).
+fn chat_with(args: &[&str], input: &str) -> (String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_retort"))
+        .args(["chat", "-t", "2", "--stats", "-m"])
+        .arg(support::model_path(MODEL))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "retort chat failed: {stderr}");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+}
+
+/// `retort verify --json` on `text`.
+fn verify(dir: &std::path::Path, key: &std::path::Path, text: &str) -> serde_json::Value {
+    let file = dir.join("replies.txt");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_retort"))
+        .args(["verify", "--json", "--key"])
+        .arg(key)
+        .arg("-m")
+        .arg(support::model_path(MODEL))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn chat_with_a_watermark_marks_every_reply_and_says_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "green.key", "green");
+    let key_path = key.to_str().unwrap();
+    let input = "Tell me a long story about a fox.\nNow tell me one about a whale.\n";
+    let sampled = ["--temp", "0.8", "--seed", "9", "-n", "100", "--ctx", "1024"];
+    let mut args = sampled.to_vec();
+    args.extend(["--watermark", key_path]);
+    let (replies, stderr) = chat_with(&args, input);
+    let key_id = retort::watermark::KeyFile::load(&key)
+        .unwrap()
+        .id()
+        .to_string();
+    assert!(
+        stderr.contains(&format!("[watermark] every reply is marked: key {key_id}")),
+        "{stderr}"
+    );
+    let marked: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[watermark: "))
+        .collect();
+    assert_eq!(marked.len(), 2, "{stderr}");
+    assert!(
+        marked.iter().all(|l| !l.starts_with("[watermark: 0 ")),
+        "{stderr}"
+    );
+    // The replies, as printed, verify under the key; each one alone too.
+    let v = verify(dir.path(), &key, &replies);
+    assert_eq!(v["watermarked"], true, "{v}\n{replies}");
+    assert_eq!(v["key_id"], key_id.as_str());
+    let first = replies.lines().next().unwrap();
+    assert_eq!(
+        verify(dir.path(), &key, first)["watermarked"],
+        true,
+        "{first}"
+    );
+
+    // The same conversation without the key is not watermarked under it.
+    let (plain, stderr) = chat_with(&sampled, input);
+    assert!(!stderr.contains("[watermark"), "{stderr}");
+    let v = verify(dir.path(), &key, &plain);
+    assert_eq!(v["watermarked"], false, "{v}\n{plain}");
+    assert!(v["scored_tokens"].as_u64().unwrap() >= 40, "{v}");
+
+    // Greedy decoding cannot carry a distortion-free mark, and chat says so.
+    let df = keygen(dir.path(), "df.key", "distortion-free");
+    let (_, stderr) = chat_with(
+        &[
+            "--temp",
+            "0",
+            "-n",
+            "8",
+            "--watermark",
+            df.to_str().unwrap(),
+        ],
+        "Hi\n",
+    );
+    assert!(stderr.contains("NOT watermarked"), "{stderr}");
+}

@@ -734,3 +734,377 @@ fn load_200_requests_from_8_clients_none_lost_no_slot_leaked_rss_stable() {
         "RSS grew {grew} KiB from request 50 to 200: {report}"
     );
 }
+
+/// A key file made by `retort keygen` from a fixed passphrase (the same key every run).
+fn keygen(dir: &std::path::Path, name: &str, scheme: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let out = Command::new(env!("CARGO_BIN_EXE_retort"))
+        .arg("keygen")
+        .arg("-o")
+        .arg(&path)
+        .arg("-m")
+        .arg(support::model_path(MODEL))
+        .args(["--scheme", scheme, "--passphrase"])
+        .arg(format!("retort serve tests, key {name}"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+/// The library's own verdict on `text` under `key`: the detector with no server in between.
+fn detect(key: &std::path::Path, text: &str) -> retort::watermark::Verdict {
+    use retort::watermark::{Detector, DetectorParams, KeyFile, Watermark};
+    let model = retort::model::Model::open(support::model_path(MODEL)).unwrap();
+    let tok = retort::tokenizer::Tokenizer::from_gguf(model.gguf()).unwrap();
+    let watermark = Watermark::new(KeyFile::load(key).unwrap()).unwrap();
+    let detector = Detector::new(watermark, DetectorParams::default()).unwrap();
+    detector.score(&tok.encode(text, false).unwrap())
+}
+
+/// The data lines of a server-sent event stream, `[DONE]` left out, as JSON.
+fn sse_chunks(body: &str) -> Vec<Value> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+const STORY: &str = "Write a long story about a lighthouse keeper and a storm.";
+
+#[test]
+fn watermarked_completions_say_so_and_verify_through_the_endpoint_and_the_detector() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "green.key", "green");
+    let key_id = retort::watermark::KeyFile::load(&key)
+        .unwrap()
+        .id()
+        .to_string();
+    let server = Server::start(&[
+        "--ctx",
+        "1024",
+        "-t",
+        "2",
+        "--watermark",
+        key.to_str().unwrap(),
+    ]);
+    assert!(server.log.lock().unwrap().contains(&key_id));
+
+    // Not streamed: the extra field, and the text verifies under the key.
+    let r = server.post(
+        "/v1/chat/completions",
+        &chat(
+            STORY,
+            json!({"temperature": 0.8, "seed": 11, "max_tokens": 120}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let w = &v["watermark"];
+    assert_eq!(w["key_id"], key_id.as_str(), "{v}");
+    assert_eq!(w["scheme"], "green", "{v}");
+    assert_eq!(w["carried"], true, "{v}");
+    assert!(w["note"].is_null(), "{v}");
+    let completion = v["usage"]["completion_tokens"].as_u64().unwrap();
+    assert!(completion >= 40, "too short a reply to verify: {v}");
+    assert!(w["marked_tokens"].as_u64().unwrap() > 0, "{v}");
+    let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+    let verdict = server.post("/v1/verify", &json!({ "text": text }));
+    assert_eq!(verdict.status, 200, "{}", verdict.text());
+    let verdict = verdict.json();
+    assert_eq!(verdict["watermarked"], true, "{verdict}");
+    assert_eq!(verdict["key_id"], key_id.as_str(), "{verdict}");
+    assert!(verdict["p_value"].as_f64().unwrap() <= 1e-6, "{verdict}");
+    assert_eq!(verdict["fpr"], 1e-6);
+    // The library's detector agrees: the same counts and score; the p-value to the last bits
+    // that serde_json's default (fast, not correctly rounded) float parsing may change.
+    let direct = detect(&key, text);
+    assert!(direct.watermarked, "{direct:?}");
+    let p = verdict["p_value"].as_f64().unwrap();
+    assert!(
+        (p - direct.p_value).abs() <= 1e-12 * direct.p_value,
+        "{p} vs {direct:?}"
+    );
+    assert_eq!(
+        verdict["scored_tokens"].as_u64().unwrap(),
+        direct.scored_tokens as u64
+    );
+    assert_eq!(verdict["score"].as_f64().unwrap(), direct.score);
+    // The same fields as `retort verify --json` (which also names its input file).
+    let file = dir.path().join("reply.txt");
+    std::fs::write(&file, text).unwrap();
+    let cli = Command::new(env!("CARGO_BIN_EXE_retort"))
+        .args(["verify", "--json", "--key"])
+        .arg(&key)
+        .arg("-m")
+        .arg(support::model_path(MODEL))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let fields = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.retain(|k| k != "input");
+        k.sort();
+        k
+    };
+    assert_eq!(fields(&cli), fields(&verdict));
+    assert_eq!(cli["p_value"], verdict["p_value"]);
+    // A window and another false-positive rate are taken.
+    let windowed = server
+        .post(
+            "/v1/verify",
+            &json!({"text": text, "fpr": 1e-3, "window": 30}),
+        )
+        .json();
+    assert_eq!(windowed["fpr"], 1e-3, "{windowed}");
+    assert_eq!(windowed["window"]["size"], 30, "{windowed}");
+    assert!(windowed["window"]["excerpt"].is_string(), "{windowed}");
+
+    // Streamed: the last chunk says so, and the streamed text verifies too.
+    let r = server.post(
+        "/v1/completions",
+        &json!({"prompt": "Once upon a time, in a village by the sea,", "temperature": 0.8,
+                "seed": 5, "max_tokens": 100, "stream": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let chunks = sse_chunks(&r.text());
+    let streamed: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["text"].as_str())
+        .collect();
+    let last = chunks
+        .iter()
+        .find(|c| !c["choices"][0]["finish_reason"].is_null())
+        .expect("a last chunk with a finish reason");
+    assert_eq!(last["watermark"]["key_id"], key_id.as_str(), "{last}");
+    assert!(
+        last["watermark"]["marked_tokens"].as_u64().unwrap() > 0,
+        "{last}"
+    );
+    assert!(chunks[..chunks.len() - 1]
+        .iter()
+        .all(|c| c.get("watermark").is_none()));
+    let verdict = server
+        .post("/v1/verify", &json!({ "text": streamed }))
+        .json();
+    assert_eq!(verdict["watermarked"], true, "{verdict}");
+
+    // The official client sees the field and verifies through the endpoint as well.
+    let out = python("watermark_client.py", &[&server.url(), MODEL, &key_id]);
+    assert!(out.contains("watermark client: ok"), "{out}");
+
+    // Text from a server without the key is not watermarked under it.
+    let plain_server = Server::start(&["--ctx", "1024", "-t", "2"]);
+    let plain = plain_server
+        .post(
+            "/v1/chat/completions",
+            &chat(
+                STORY,
+                json!({"temperature": 0.8, "seed": 11, "max_tokens": 120}),
+            ),
+        )
+        .json();
+    assert!(plain.get("watermark").is_none(), "{plain}");
+    let plain_text = plain["choices"][0]["message"]["content"].as_str().unwrap();
+    let verdict = server
+        .post("/v1/verify", &json!({ "text": plain_text }))
+        .json();
+    assert_eq!(verdict["watermarked"], false, "{verdict}");
+    assert!(
+        verdict["scored_tokens"].as_u64().unwrap() >= 20,
+        "{verdict}"
+    );
+    assert!(!detect(&key, plain_text).watermarked);
+    // ... and that server has no key to verify with: a clear error, not a verdict.
+    let r = plain_server.post("/v1/verify", &json!({ "text": text }));
+    assert_eq!(r.status, 501, "{}", r.text());
+    let e = &r.json()["error"];
+    assert_eq!(e["code"], "watermark_not_configured", "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("--watermark"),
+        "{e}"
+    );
+    server.wait_idle();
+    plain_server.wait_idle();
+}
+
+#[test]
+fn greedy_requests_under_a_distortion_free_key_say_they_carry_no_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "df.key", "distortion-free");
+    let server = Server::start(&[
+        "--ctx",
+        "512",
+        "-t",
+        "2",
+        "--watermark",
+        key.to_str().unwrap(),
+    ]);
+    let greedy = server
+        .post(
+            "/v1/chat/completions",
+            &chat(STORY, json!({"temperature": 0, "max_tokens": 40})),
+        )
+        .json();
+    let w = &greedy["watermark"];
+    assert_eq!(w["scheme"], "distortion-free", "{greedy}");
+    assert_eq!(w["carried"], false, "{greedy}");
+    assert_eq!(w["marked_tokens"], 0, "{greedy}");
+    assert!(
+        w["note"].as_str().unwrap().contains("NOT watermarked"),
+        "{greedy}"
+    );
+    // Sampled, the same key marks the text.
+    let sampled = server
+        .post(
+            "/v1/chat/completions",
+            &chat(
+                STORY,
+                json!({"temperature": 1.0, "seed": 3, "max_tokens": 120}),
+            ),
+        )
+        .json();
+    assert_eq!(sampled["watermark"]["carried"], true, "{sampled}");
+    assert!(sampled["watermark"]["marked_tokens"].as_u64().unwrap() > 0);
+    let text = sampled["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap();
+    let verdict = server.post("/v1/verify", &json!({ "text": text })).json();
+    assert_eq!(verdict["scheme"], "distortion-free", "{verdict}");
+    assert_eq!(verdict["watermarked"], true, "{verdict}");
+}
+
+#[test]
+fn bad_verify_bodies_get_a_4xx_naming_what_was_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "green.key", "green");
+    let server = Server::start(&[
+        "--ctx",
+        "256",
+        "-t",
+        "2",
+        "--max-body",
+        "65536",
+        "--watermark",
+        key.to_str().unwrap(),
+    ]);
+    let path = "/v1/verify";
+    let cases = [
+        Bad::raw(path, b"{\"text\": ", 400, None, "not valid JSON"),
+        Bad::raw(path, b"{\"text\": \"\xff\xfe\"}", 400, None, "UTF-8"),
+        Bad::raw(path, b"[\"text\"]", 400, None, "JSON object"),
+        Bad::json(path, json!({}), 400, Some("text"), "text"),
+        Bad::json(path, json!({"text": 42}), 400, Some("text"), "string"),
+        Bad::json(
+            path,
+            json!({"text": "x", "fpr": 0}),
+            400,
+            Some("fpr"),
+            "between 0 and 1",
+        ),
+        Bad::json(
+            path,
+            json!({"text": "x", "fpr": 2}),
+            400,
+            Some("fpr"),
+            "between 0 and 1",
+        ),
+        Bad::json(
+            path,
+            json!({"text": "x", "window": 0}),
+            400,
+            Some("window"),
+            "at least 1",
+        ),
+        Bad::json(
+            path,
+            json!({"text": "x", "window": "all"}),
+            400,
+            Some("window"),
+            "window",
+        ),
+        Bad::json(
+            path,
+            json!({"text": "x", "key": "sneaky"}),
+            400,
+            Some("key"),
+            "unknown field",
+        ),
+        Bad::json(
+            path,
+            json!({"text": "x", "model": "gpt-4o"}),
+            404,
+            Some("model"),
+            "gpt-4o",
+        ),
+    ];
+    for case in cases {
+        let r = server.request("POST", case.path, &[], &case.body);
+        let shown = String::from_utf8_lossy(&case.body).into_owned();
+        assert_eq!(r.status, case.status, "{shown}: {}", r.text());
+        let v = r.json();
+        let e = &v["error"];
+        assert_eq!(e["param"].as_str(), case.param, "{shown}: {v}");
+        assert!(
+            e["message"].as_str().unwrap().contains(case.needle),
+            "{shown}: {v} should mention {:?}",
+            case.needle
+        );
+        assert_eq!(e["type"], "invalid_request_error");
+    }
+    let r = server.request("POST", path, &[], &vec![b' '; 1 << 20]);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(server.request("GET", path, &[], b"").status, 405);
+    // Empty and one-token texts get an answer, not an error: too short to tell.
+    for text in ["", "Hi"] {
+        let v = server.post(path, &json!({ "text": text })).json();
+        assert_eq!(v["watermarked"], false, "{v}");
+        assert_eq!(v["scored_tokens"], 0, "{v}");
+        assert!(v["note"].as_str().unwrap().contains("too short"), "{v}");
+    }
+    let log = server.log.lock().unwrap().clone();
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn a_key_of_another_vocabulary_stops_the_server_with_a_clear_error() {
+    // A key bound to another model's vocabulary: the server refuses to start.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("gemma.key");
+    let out = Command::new(env!("CARGO_BIN_EXE_retort"))
+        .arg("keygen")
+        .arg("-o")
+        .arg(&key)
+        .arg("-m")
+        .arg(support::model_path("gemma3-270m-q4_k_m"))
+        .args(["--passphrase", "retort serve tests, gemma key"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_retort"))
+        .args(["serve", "--port", "0", "-m"])
+        .arg(support::model_path(MODEL))
+        .arg("--watermark")
+        .arg(&key)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("vocabulary"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

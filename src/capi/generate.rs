@@ -60,6 +60,7 @@ impl From<retort_sampler_params> for SamplerParams {
             repeat_penalty: p.repeat_penalty,
             repeat_last_n: p.repeat_last_n as usize,
             seed: p.seed,
+            watermark: None,
         }
     }
 }

@@ -7,6 +7,9 @@
 //! stays); `/quit` or Ctrl-D leaves; Ctrl-C while the model replies stops the reply (a second
 //! Ctrl-C before it has stopped ends the program), Ctrl-C at the prompt clears the line.
 //!
+//! With `--watermark KEYFILE` every reply is watermarked (`retort verify` finds the mark in a
+//! reply's text); `--stats` also counts the marked tokens per reply.
+//!
 //! Full context policy: a turn needs its prompt plus room for a reply (`-n` tokens, or a
 //! quarter of the context if that is less). When the conversation no longer leaves that room,
 //! the oldest exchanges (a user message and its reply; the system message is kept) are dropped
@@ -95,10 +98,19 @@ const HELP: &str = "commands: /reset forgets the conversation, /quit (or Ctrl-D)
 
 /// Runs the conversation until /quit or end of input.
 pub fn run(args: ChatArgs) -> Result<()> {
-    let sampler = args.sampling.params()?;
+    let mut sampler = args.sampling.params()?;
     let path = super::resolve_model(args.model.as_deref())?;
     let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
+    sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
+    if let Some(w) = &sampler.watermark {
+        eprintln!(
+            "[watermark] every reply is marked: key {} · {}",
+            w.key_id(),
+            w.scheme()
+        );
+    }
+    super::sampling_args::warn_watermark_limitation(&sampler);
     let template = ChatTemplate::for_tokenizer(&tok, Some(&model.hparams.arch))
         .context("retort chat needs a chat template (use `retort run` for plain text)")?;
     let n_ctx = args
@@ -232,6 +244,13 @@ pub fn run(args: ChatArgs) -> Result<()> {
                 g.gen_tps(),
                 started.elapsed().as_secs_f64() * 1e3,
             );
+            if sampler.watermark.is_some() {
+                eprintln!(
+                    "[watermark: {} of {} reply tokens marked]",
+                    g.watermarked_tokens,
+                    g.generated_ids.len()
+                );
+            }
         }
     }
     Ok(())

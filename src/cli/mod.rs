@@ -5,6 +5,7 @@ pub mod bench;
 pub mod chat;
 pub mod compare;
 pub mod inspect;
+pub mod keygen;
 pub mod models;
 pub mod perplexity;
 pub mod progress;
@@ -14,6 +15,8 @@ pub mod sampling_args;
 #[cfg(feature = "serve")]
 pub mod serve;
 pub mod tokenize;
+pub mod verify;
+pub mod watermark_eval;
 
 use std::path::PathBuf;
 

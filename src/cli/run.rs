@@ -54,7 +54,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     let Some(prompt) = args.prompt.clone().or(args.prompt_pos.clone()) else {
         bail!("no prompt: give it as an argument or with -p");
     };
-    let sampler = args.sampling.params()?;
+    let mut sampler = args.sampling.params()?;
     let seed = sampler.seed;
 
     let path = super::resolve_model(args.model.as_deref())?;
@@ -62,22 +62,11 @@ pub fn run(args: RunArgs) -> Result<()> {
     let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
     let load_time = t_load.elapsed();
+    sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
+    super::sampling_args::warn_watermark_limitation(&sampler);
 
     let prompt_ids = if args.chat {
-        let template = ChatTemplate::for_tokenizer(&tok, Some(&model.hparams.arch))?;
-        let mut messages = Vec::new();
-        if let Some(s) = &args.system {
-            messages.push(ChatMessage::new("system", s.as_str()));
-        }
-        messages.push(ChatMessage::new("user", prompt.as_str()));
-        template.encode(
-            &tok,
-            &messages,
-            &ChatTemplateParams {
-                add_generation_prompt: true,
-                ..Default::default()
-            },
-        )?
+        chat_prompt_ids(&tok, &model.hparams.arch, args.system.as_deref(), &prompt)?
     } else {
         tok.encode(&prompt, true)?
     };
@@ -93,6 +82,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         ..SessionParams::default()
     };
     let mut session = Session::new(&model, &session_params)?;
+    let watermark = sampler.watermark.clone();
     let params = GenerateParams {
         max_tokens: args.n_predict,
         sampler,
@@ -122,6 +112,15 @@ pub fn run(args: RunArgs) -> Result<()> {
         session.n_threads(),
         retort_kernels::ops::active_tier(),
     );
+    if let Some(w) = &watermark {
+        eprintln!(
+            "[watermark] key {} · {} · {} of {} tokens marked",
+            w.key_id(),
+            w.scheme(),
+            gen.watermarked_tokens,
+            gen.generated_ids.len()
+        );
+    }
     if args.json {
         let line = json!({
             "model": path.display().to_string(),
@@ -133,6 +132,12 @@ pub fn run(args: RunArgs) -> Result<()> {
             "threads": session.n_threads(),
             "tier": retort_kernels::ops::active_tier().name(),
             "output_head": if args.quantized_head { "quantized" } else { "precise" },
+            "watermark": watermark.as_ref().map(|w| json!({
+                "key_id": w.key_id().to_string(),
+                "scheme": w.scheme().kind().name(),
+                "parameters": w.scheme().to_string(),
+                "marked_tokens": gen.watermarked_tokens,
+            })),
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,
                 "prompt_ms": gen.prompt_time.as_secs_f64() * 1e3,
@@ -144,4 +149,28 @@ pub fn run(args: RunArgs) -> Result<()> {
         writeln!(stdout, "{line}")?;
     }
     Ok(())
+}
+
+/// The ids of `prompt` as a user message in the model's chat template (after `system`, if any),
+/// ready for the assistant's reply, with BOS when the vocabulary asks for it.
+pub fn chat_prompt_ids(
+    tok: &Tokenizer,
+    arch: &str,
+    system: Option<&str>,
+    prompt: &str,
+) -> Result<Vec<u32>> {
+    let template = ChatTemplate::for_tokenizer(tok, Some(arch))?;
+    let mut messages = Vec::new();
+    if let Some(s) = system {
+        messages.push(ChatMessage::new("system", s));
+    }
+    messages.push(ChatMessage::new("user", prompt));
+    Ok(template.encode(
+        tok,
+        &messages,
+        &ChatTemplateParams {
+            add_generation_prompt: true,
+            ..Default::default()
+        },
+    )?)
 }

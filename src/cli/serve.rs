@@ -51,6 +51,8 @@ pub struct ServeArgs {
     /// Compute the logits with activations quantized once (see `retort run --help`).
     #[arg(long)]
     quantized_head: bool,
+    #[command(flatten)]
+    watermark: super::sampling_args::WatermarkArgs,
 }
 
 /// Loads the model, allocates the slots, binds and serves until SIGINT/SIGTERM.
@@ -69,6 +71,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned()),
     };
     let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
+    // Server::new checks the key against the model's vocabulary.
+    let watermark = args.watermark.load_unchecked()?;
     let params = ServeParams {
         model_id: model_id.clone(),
         slots: args.slots,
@@ -84,9 +88,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
         } else {
             OutputHead::Precise
         },
+        watermark: watermark.clone(),
         ..ServeParams::default()
     };
-    let server = Server::new(&model, params)?;
+    let server = Server::new(&model, params).with_context(|| match &watermark {
+        Some(w) => format!("serving {} with key {}", path.display(), w.key_id()),
+        None => format!("serving {}", path.display()),
+    })?;
     eprintln!(
         "retort serve: {model_id} ({}), {} slot(s) x {} positions, {} thread(s) per slot, \
          {:.1} MiB of KV cache and scratch allocated, tier {}",
@@ -97,6 +105,14 @@ pub fn run(args: ServeArgs) -> Result<()> {
         server.memory_bytes() as f64 / (1 << 20) as f64,
         retort_kernels::ops::active_tier(),
     );
+    if let Some(w) = &watermark {
+        eprintln!(
+            "watermark: every completion is marked under key {} · {} (POST /v1/verify checks a \
+             text); greedy requests (temperature 0) cannot carry a distortion-free mark and say so",
+            w.key_id(),
+            w.scheme()
+        );
+    }
     if let Some(why) = server.chat_template_error() {
         eprintln!("warning: /v1/chat/completions is unavailable: {why}");
     }

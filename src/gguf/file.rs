@@ -175,6 +175,70 @@ impl GgufFile {
     }
 }
 
+/// A GGUF file's version and metadata (the vocabulary, the chat template, the
+/// hyper-parameters), read without looking at its tensors: only the bytes before the tensor
+/// infos are read, so a file whose tensor data are missing, truncated or zeroed opens as well as a
+/// whole one. For what needs only the vocabulary (the watermark verifier); a model needs
+/// [`GgufFile::open`], which validates every tensor.
+#[derive(Clone, Debug)]
+pub struct GgufHeader {
+    version: u32,
+    tensor_count: u64,
+    metadata: Metadata,
+    metadata_bytes: u64,
+}
+
+impl GgufHeader {
+    /// Reads the header and metadata of the file at `path`. The file is mapped, and only the
+    /// pages holding the metadata are touched; the map is gone when this returns.
+    pub fn open(path: impl AsRef<Path>) -> Result<GgufHeader, GgufError> {
+        let path = path.as_ref();
+        let io = |source| GgufError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        // SAFETY: as in `GgufFile::open`: a read-only private map of a file we require not to be
+        // modified while open; it is dropped before this function returns, and the metadata
+        // read from it is copied into owned values.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        GgufHeader::from_bytes(&map)
+    }
+
+    /// Reads the header and metadata at the start of `bytes` (which may end anywhere after
+    /// them).
+    pub fn from_bytes(bytes: &[u8]) -> Result<GgufHeader, GgufError> {
+        let mut cur = Cursor::new(bytes);
+        let (version, tensor_count, metadata) = parse_metadata(&mut cur)?;
+        Ok(GgufHeader {
+            version,
+            tensor_count,
+            metadata,
+            metadata_bytes: cur.pos(),
+        })
+    }
+
+    /// GGUF version (2 or 3).
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    /// Tensors the file declares (not read, not validated).
+    pub fn tensor_count(&self) -> u64 {
+        self.tensor_count
+    }
+
+    /// The metadata table.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Bytes from the start of the file to the end of the metadata: all that was read.
+    pub fn metadata_bytes(&self) -> u64 {
+        self.metadata_bytes
+    }
+}
+
 struct Header {
     version: u32,
     metadata: Metadata,
@@ -183,8 +247,9 @@ struct Header {
     data_offset: u64,
 }
 
-fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
-    let mut cur = Cursor::new(bytes);
+/// Magic, version, counts and the metadata table: everything before the tensor infos. Reads
+/// only these bytes.
+fn parse_metadata(cur: &mut Cursor<'_>) -> Result<(u32, u64, Metadata), GgufError> {
     let magic = cur.array::<4>(|| "magic".into())?;
     if magic != GGUF_MAGIC {
         return Err(GgufError::BadMagic { found: magic });
@@ -202,7 +267,7 @@ fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
         let key = cur.string(|| format!("key of metadata entry {i}"))?;
         let type_offset = cur.pos();
         let type_id = cur.u32(|| format!("metadata '{key}' value type"))?;
-        let value = read_value(&mut cur, type_id, type_offset, &key, 0)?;
+        let value = read_value(cur, type_id, type_offset, &key, 0)?;
         if !metadata.insert(key.clone(), value) {
             return Err(GgufError::DuplicateKey {
                 key,
@@ -210,6 +275,12 @@ fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
             });
         }
     }
+    Ok((version, n_tensors, metadata))
+}
+
+fn parse(bytes: &[u8]) -> Result<Header, GgufError> {
+    let mut cur = Cursor::new(bytes);
+    let (version, n_tensors, metadata) = parse_metadata(&mut cur)?;
     let alignment = alignment_of(&metadata)?;
 
     let reserve = (n_tensors as usize).min(RESERVE_LIMIT);

@@ -1,6 +1,7 @@
 //! The request side of the OpenAI API: JSON bodies of `/v1/chat/completions` and
-//! `/v1/completions` parsed and checked into a [`GenRequest`], every error naming the field
-//! (`messages[2].role`, `max_tokens`) as OpenAI's own errors do.
+//! `/v1/completions` parsed and checked into a [`GenRequest`], and of Retort's `/v1/verify`
+//! into a [`VerifyRequest`], every error naming the field (`messages[2].role`, `max_tokens`)
+//! as OpenAI's own errors do.
 //!
 //! Fields OpenAI defines that change the result and that Retort does not implement (`n` > 1,
 //! `logprobs`, `tools`, penalties other than `repeat_penalty`, ...) are refused, never silently
@@ -14,6 +15,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use crate::sampling::SamplerParams;
 use crate::tokenizer::ChatMessage;
+use crate::watermark::DetectorParams;
 
 /// Most stop sequences per request (OpenAI's limit).
 pub const MAX_STOPS: usize = 4;
@@ -155,6 +157,77 @@ pub fn parse_completion(body: &[u8], limits: &Limits) -> Result<GenRequest, ApiE
     }
     let prompt = completion_prompt(&fields.prompt, limits.n_vocab)?;
     common(&value, limits, prompt)
+}
+
+/// A checked `/v1/verify` request: the text and how to decide.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerifyRequest {
+    /// The text to verify.
+    pub text: String,
+    /// False-positive rate and window (`fpr` defaults to 1e-6, as `retort verify`'s).
+    pub params: DetectorParams,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyFields {
+    text: Value,
+    fpr: Option<Value>,
+    window: Option<Value>,
+    model: Option<String>,
+}
+
+/// Parses a `/v1/verify` body: `{"text": "...", "fpr": 1e-6, "window": 200}` (`fpr` and
+/// `window` optional; `model`, if given, must be the served one).
+pub fn parse_verify(body: &[u8], limits: &Limits) -> Result<VerifyRequest, ApiError> {
+    let value = parse_object(body)?;
+    let f: VerifyFields = fields(&value)?;
+    check_model(f.model.as_deref(), limits)?;
+    let Value::String(text) = f.text else {
+        return Err(ApiError::invalid("text", "text must be a string"));
+    };
+    let mut params = DetectorParams::default();
+    match f.fpr {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_f64() {
+            Some(fpr) if fpr > 0.0 && fpr < 1.0 => params.fpr = fpr,
+            _ => {
+                return Err(ApiError::invalid(
+                    "fpr",
+                    format!("fpr = {v}: must be a number between 0 and 1 (exclusive)"),
+                ))
+            }
+        },
+    }
+    match f.window {
+        None | Some(Value::Null) => {}
+        Some(v) => match v.as_u64() {
+            Some(w) if w >= 1 => params.window = Some(w as usize),
+            _ => {
+                return Err(ApiError::invalid(
+                    "window",
+                    format!("window = {v}: must be a whole number of tokens, at least 1"),
+                ))
+            }
+        },
+    }
+    Ok(VerifyRequest { text, params })
+}
+
+/// A request's `model`, if given, must name the served model (404 `model_not_found`).
+fn check_model(model: Option<&str>, limits: &Limits) -> Result<(), ApiError> {
+    match model {
+        Some(model) if model != limits.model_id => Err(ApiError::invalid(
+            "model",
+            format!(
+                "the model {model:?} does not exist here: this server serves {:?}",
+                limits.model_id
+            ),
+        )
+        .with_code("model_not_found")
+        .with_status(axum::http::StatusCode::NOT_FOUND)),
+        _ => Ok(()),
+    }
 }
 
 fn unsupported(field: &str) -> ApiError {
@@ -318,19 +391,7 @@ fn completion_prompt(prompt: &Value, n_vocab: usize) -> Result<PromptSource, Api
 
 fn common(value: &Value, limits: &Limits, prompt: PromptSource) -> Result<GenRequest, ApiError> {
     let c: CommonFields = fields(value)?;
-    if let Some(model) = &c.model {
-        if *model != limits.model_id {
-            return Err(ApiError::invalid(
-                "model",
-                format!(
-                    "the model {model:?} does not exist here: this server serves {:?}",
-                    limits.model_id
-                ),
-            )
-            .with_code("model_not_found")
-            .with_status(axum::http::StatusCode::NOT_FOUND));
-        }
-    }
+    check_model(c.model.as_deref(), limits)?;
     if c.n.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid("n", "only n = 1 is supported"));
     }
@@ -603,6 +664,36 @@ mod tests {
         );
         let e = parse_chat(b"[1]", &limits()).unwrap_err();
         assert!(e.message.contains("JSON object"), "{}", e.message);
+    }
+
+    #[test]
+    fn verify_bodies_are_checked_field_by_field() {
+        let ok = parse_verify(br#"{"text":"hello","fpr":0.001,"window":50}"#, &limits()).unwrap();
+        assert_eq!(ok.text, "hello");
+        assert_eq!(ok.params.fpr, 0.001);
+        assert_eq!(ok.params.window, Some(50));
+        let plain = parse_verify(br#"{"text":""}"#, &limits()).unwrap();
+        assert_eq!(plain.params, DetectorParams::default());
+        let cases = [
+            (r#"{}"#, "text"),
+            (r#"{"text":3}"#, "text"),
+            (r#"{"text":"x","fpr":0}"#, "fpr"),
+            (r#"{"text":"x","fpr":1.5}"#, "fpr"),
+            (r#"{"text":"x","fpr":"small"}"#, "fpr"),
+            (r#"{"text":"x","window":0}"#, "window"),
+            (r#"{"text":"x","window":-4}"#, "window"),
+            (r#"{"text":"x","window":2.5}"#, "window"),
+            (r#"{"text":"x","key":"k"}"#, "key"),
+        ];
+        for (body, field) in cases {
+            let e = parse_verify(body.as_bytes(), &limits()).unwrap_err();
+            assert_eq!(e.status, 400, "{body}: {}", e.message);
+            assert_eq!(e.param.as_deref(), Some(field), "{body}: {}", e.message);
+        }
+        let e = parse_verify(br#"{"text":"x","model":"gpt-9"}"#, &limits()).unwrap_err();
+        assert_eq!(e.status, 404);
+        let e = parse_verify(b"{\"text\": \"\xff\"}", &limits()).unwrap_err();
+        assert!(e.message.contains("UTF-8"), "{}", e.message);
     }
 
     #[test]

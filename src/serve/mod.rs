@@ -1,8 +1,15 @@
 //! `retort serve`: an OpenAI-compatible HTTP server over one mapped model (feature `serve`).
 //!
 //! Endpoints: `POST /v1/chat/completions`, `POST /v1/completions` (JSON or server-sent
-//! events), `GET /v1/models`, `GET /health` (slots, queue, counters, prompt-cache hit rate) and
-//! `GET /slots` (per-slot state, as llama-server has). Nothing below this module knows HTTP.
+//! events), `GET /v1/models`, `GET /health` (slots, queue, counters, prompt-cache hit rate),
+//! `GET /slots` (per-slot state, as llama-server has) and `POST /v1/verify` (the watermark
+//! verifier's verdict on a text). Nothing below this module knows HTTP.
+//!
+//! # Watermark
+//! With [`ServeParams::watermark`] every completion is sampled under that key and its response
+//! says so in an extra `watermark` object (key id, scheme, marked tokens, and whether the
+//! request's sampling could carry the mark at all: greedy decoding cannot carry a
+//! distortion-free one); `/v1/verify` scores texts under the same key, as `retort verify` does.
 //!
 //! # Why the model outlives the sessions without `'static`
 //! A [`Session`] borrows its [`Model`], and the server keeps one session per slot for its whole
@@ -37,6 +44,7 @@ use crate::error::Error;
 use crate::model::{Model, OutputHead};
 use crate::session::{Session, SessionParams};
 use crate::tokenizer::{ChatTemplate, Tokenizer};
+use crate::watermark::Watermark;
 
 /// Context size when none is given: the model's, up to this (a Pi has little memory, and the
 /// KV cache of every slot is allocated up front).
@@ -67,6 +75,8 @@ pub struct ServeParams {
     pub shutdown_grace: Duration,
     /// Logit precision (see [`OutputHead`]).
     pub output_head: OutputHead,
+    /// Watermark every completion with this key, and verify texts under it (`/v1/verify`).
+    pub watermark: Option<Watermark>,
 }
 
 impl std::fmt::Debug for ServeParams {
@@ -83,6 +93,10 @@ impl std::fmt::Debug for ServeParams {
             .field("request_timeout", &self.request_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("output_head", &self.output_head)
+            .field(
+                "watermark",
+                &self.watermark.as_ref().map(|w| w.key_id().to_string()),
+            )
             .finish()
     }
 }
@@ -101,6 +115,7 @@ impl Default for ServeParams {
             request_timeout: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(5),
             output_head: OutputHead::default(),
+            watermark: None,
         }
     }
 }
@@ -128,6 +143,9 @@ impl<'m> Server<'m> {
             );
         }
         let tokenizer = Tokenizer::from_gguf(model.gguf())?;
+        if let Some(w) = &params.watermark {
+            w.check_tokenizer(&tokenizer)?;
+        }
         let template = ChatTemplate::for_tokenizer(&tokenizer, Some(&model.hparams.arch))
             .map_err(|e| e.to_string());
         let n_ctx = params
@@ -213,6 +231,7 @@ impl<'m> Server<'m> {
             },
             tokenizer: Arc::clone(&self.tokenizer),
             template: self.template,
+            watermark: self.params.watermark.clone(),
             pool: Arc::clone(&pool),
             api_key: self.params.api_key.as_deref().map(auth::ApiKey::new),
             max_body_bytes: self.params.max_body_bytes,

@@ -1,5 +1,5 @@
 //! The HTTP face: the router, one handler per endpoint, and the OpenAI response shapes
-//! (JSON, or server-sent events ending with `data: [DONE]`).
+//! (JSON, or server-sent events ending with `data: [DONE]`), with the watermark's extra field.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -26,7 +26,9 @@ use super::auth::{require_key, ApiKey};
 use super::error::ApiError;
 use super::slots::{CancelOnDrop, Event, Finish, Job, Outcome, SlotPool};
 use crate::generate::GenerateParams;
+use crate::sampling::SamplerParams;
 use crate::tokenizer::{ChatTemplate, ChatTemplateParams, Tokenizer};
+use crate::watermark::{verdict_json, Detector, VerifiedText, Watermark};
 
 /// Everything the handlers share.
 pub struct App {
@@ -36,6 +38,8 @@ pub struct App {
     pub tokenizer: Arc<Tokenizer>,
     /// The model's chat template, or why it has none.
     pub template: Result<ChatTemplate, String>,
+    /// The key every completion is watermarked with and `/v1/verify` scores under.
+    pub watermark: Option<Watermark>,
     /// The slots.
     pub pool: Arc<SlotPool>,
     /// Required bearer token, if any.
@@ -64,6 +68,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/completions", post(completions))
         .route("/v1/models", get(models))
+        .route("/v1/verify", post(verify))
         .route("/slots", get(slots));
     if let Some(key) = app.api_key.clone() {
         api = api.route_layer(middleware::from_fn_with_state(key, require_key));
@@ -133,6 +138,52 @@ async fn completions(
     generate(app, request, Endpoint::Completion).await
 }
 
+/// `POST /v1/verify`: the verdict on a text under the server's key, with the fields of
+/// `retort verify --json` (and `model`, the served model's name).
+async fn verify(
+    State(app): State<Arc<App>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let request = api::parse_verify(&body_bytes(body)?, &app.limits)?;
+    let Some(watermark) = app.watermark.clone() else {
+        return Err(ApiError::internal(
+            "this server has no watermark key: start it with --watermark KEYFILE to verify texts",
+        )
+        .with_status(StatusCode::NOT_IMPLEMENTED)
+        .with_code("watermark_not_configured"));
+    };
+    let detector = Detector::new(watermark, request.params)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let tokenizer = Arc::clone(&app.tokenizer);
+    // Tokenizing and scoring a long text takes a while: off the async workers.
+    let report = tokio::task::spawn_blocking(move || {
+        let t0 = Instant::now();
+        let ids = tokenizer
+            .encode(&request.text, false)
+            .map_err(|e| ApiError::invalid("text", format!("the text cannot be tokenized: {e}")))?;
+        let tokenize_time = t0.elapsed();
+        let t1 = Instant::now();
+        let verdict = detector.score(&ids);
+        let score_time = t1.elapsed();
+        Ok::<_, ApiError>(verdict_json(
+            &tokenizer,
+            &verdict,
+            detector.watermark().scheme(),
+            &VerifiedText {
+                ids: &ids,
+                bytes: request.text.len(),
+                tokenize_time,
+                score_time,
+            },
+        ))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("verifying failed: {e}")))??;
+    let mut report = report;
+    report["model"] = json!(app.limits.model_id);
+    Ok(Json(report).into_response())
+}
+
 fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         let status = rejection.status();
@@ -177,6 +228,12 @@ async fn generate(
         )
         .with_code("context_length_exceeded"));
     }
+    let mut sampler = request.sampler.clone();
+    sampler.watermark = app.watermark.clone();
+    let watermark = app
+        .watermark
+        .as_ref()
+        .map(|w| WatermarkInfo::new(w, &sampler));
     let ticket = app.pool.acquire(&prompt).await?;
     let cancel = Arc::new(AtomicBool::new(false));
     let (events, receiver) = async_mpsc::unbounded_channel();
@@ -184,7 +241,7 @@ async fn generate(
         prompt,
         params: GenerateParams {
             max_tokens: request.max_tokens.unwrap_or(n_ctx),
-            sampler: request.sampler.clone(),
+            sampler,
         },
         stop: request.stop.clone(),
         cache_prompt: request.cache_prompt,
@@ -199,6 +256,7 @@ async fn generate(
         id: response_id(endpoint),
         created: unix_now(),
         model: app.limits.model_id.clone(),
+        watermark,
     };
     if request.stream {
         let stream = EventStream {
@@ -271,12 +329,46 @@ fn encode(app: &App, source: &PromptSource) -> Result<Vec<u32>, ApiError> {
     }
 }
 
+/// What a watermarked response says about its mark.
+struct WatermarkInfo {
+    key_id: String,
+    scheme: &'static str,
+    parameters: String,
+    /// Why this request's sampling cannot carry the mark (greedy and distortion-free).
+    limitation: Option<&'static str>,
+}
+
+impl WatermarkInfo {
+    fn new(w: &Watermark, sampler: &SamplerParams) -> WatermarkInfo {
+        WatermarkInfo {
+            key_id: w.key_id().to_string(),
+            scheme: w.scheme().kind().name(),
+            parameters: w.scheme().to_string(),
+            limitation: w.limitation(sampler),
+        }
+    }
+
+    /// The `watermark` field: `carried` is false (and `note` says why) when the request's
+    /// sampling leaves the key no choice, so the text is not watermarked.
+    fn field(&self, marked_tokens: usize) -> Value {
+        json!({
+            "key_id": self.key_id,
+            "scheme": self.scheme,
+            "parameters": self.parameters,
+            "carried": self.limitation.is_none(),
+            "marked_tokens": marked_tokens,
+            "note": self.limitation,
+        })
+    }
+}
+
 /// What every response object of one request repeats.
 struct Shape {
     endpoint: Endpoint,
     id: String,
     created: u64,
     model: String,
+    watermark: Option<WatermarkInfo>,
 }
 
 impl Shape {
@@ -317,6 +409,9 @@ impl Shape {
         let mut v = self.envelope(false, json!([choice]));
         v["usage"] = usage(o);
         v["timings"] = timings(o);
+        if let Some(w) = &self.watermark {
+            v["watermark"] = w.field(o.watermarked_tokens);
+        }
         v
     }
 
@@ -387,7 +482,10 @@ impl EventStream {
     fn finish(&mut self, outcome: Result<Outcome, ApiError>) {
         match outcome {
             Ok(o) if !matches!(o.finish, Finish::TimedOut | Finish::Shutdown) => {
-                let last = self.shape.chunk(None, false, Some(o.finish));
+                let mut last = self.shape.chunk(None, false, Some(o.finish));
+                if let Some(w) = &self.shape.watermark {
+                    last["watermark"] = w.field(o.watermarked_tokens);
+                }
                 self.queued.push_back(Self::data(&last));
                 if self.include_usage {
                     let mut u = self.shape.envelope(true, json!([]));

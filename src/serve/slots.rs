@@ -70,6 +70,8 @@ pub struct Outcome {
     pub prompt_ms: f64,
     /// Milliseconds generating.
     pub gen_ms: f64,
+    /// Generated tokens the watermark chose or moved (0 without one).
+    pub watermarked_tokens: usize,
     /// The slot that ran it.
     pub slot: usize,
 }
@@ -505,6 +507,7 @@ impl SlotPool {
             completion_tokens: g.generated_ids.len(),
             prompt_ms: g.prompt_time.as_secs_f64() * 1e3,
             gen_ms: g.gen_time.as_secs_f64() * 1e3,
+            watermarked_tokens: g.watermarked_tokens,
             slot,
         })
     }

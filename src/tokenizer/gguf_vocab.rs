@@ -77,7 +77,12 @@ impl GgufVocab {
     /// (BOS added for `llama` vocabularies, not for `gpt2` ones); a key present with the wrong
     /// type is an error naming it.
     pub fn from_gguf(file: &GgufFile) -> Result<GgufVocab, TokenizerError> {
-        let meta = file.metadata();
+        GgufVocab::from_metadata(file.metadata())
+    }
+
+    /// [`GgufVocab::from_gguf`] from the metadata alone (a [`GgufHeader`](crate::gguf::GgufHeader)
+    /// read without the tensor data, as the watermark verifier does).
+    pub fn from_metadata(meta: &Metadata) -> Result<GgufVocab, TokenizerError> {
         let model = meta.get_str("tokenizer.ggml.model")?.to_string();
         let tokens = meta.get_str_array("tokenizer.ggml.tokens")?.to_vec();
         let opt_u32 = |key: &str| meta.opt(key, Metadata::get_u32);
