@@ -1,43 +1,14 @@
 //! x86-64 kernels, one `#[target_feature]` leaf per kernel around an `#[inline(always)]` body,
 //! each the twin of a scalar kernel in [`crate::generic`] with the same signature.
 //!
+//! The kernels live in `avx2/` and `avx512/`, with the row×column walks both share here.
 //! `overlay_avx2` registers the AVX2 (+FMA +F16C) entries; `table::for_tier` calls it only
 //! when the CPU has those features. `overlay_avx512` registers the AVX-512 (F/BW/VL + VNNI)
 //! entries on top of the AVX2 table, for a CPU with those features as well. Adding a kernel:
-//! `mod` line here and one `t.set_…` line in the overlay.
+//! `mod` line in `avx2/mod.rs` or `avx512/mod.rs` and one `t.set_…` line in the overlay.
 
-pub mod avx2_f16;
-pub mod avx2_f32;
-mod avx2_k_blocks;
-mod avx2_legacy_lanes;
-mod avx2_legacy_tiles;
-pub mod avx2_q2_k;
-pub mod avx2_q3_k;
-pub mod avx2_q4_0;
-pub mod avx2_q4_1;
-pub mod avx2_q4_k;
-pub mod avx2_q5_0;
-pub mod avx2_q5_1;
-pub mod avx2_q5_k;
-pub mod avx2_q6_k;
-pub mod avx2_q8_0;
-pub mod avx2_q8_k;
-pub mod avx2_quantize_q8;
-pub mod avx512_float_dots;
-mod avx512_k_blocks;
-mod avx512_legacy_lanes;
-mod avx512_legacy_tiles;
-pub mod avx512_q2_k;
-pub mod avx512_q3_k;
-pub mod avx512_q4_0;
-pub mod avx512_q4_1;
-pub mod avx512_q4_k;
-pub mod avx512_q5_0;
-pub mod avx512_q5_1;
-pub mod avx512_q5_k;
-pub mod avx512_q6_k;
-pub mod avx512_q8_0;
-pub mod avx512_q8_k;
+pub mod avx2;
+pub mod avx512;
 mod k_tile_walk;
 mod legacy_tile_walk;
 
@@ -57,11 +28,11 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
 
     t.set_quantize(
         T::Q8_0,
-        quantize_entry!(BlockQ8_0, avx2_quantize_q8::quantize_row_q8_0_avx2),
+        quantize_entry!(BlockQ8_0, avx2::quantize_q8::quantize_row_q8_0_avx2),
     );
     t.set_quantize(
         T::Q8_1,
-        quantize_entry!(BlockQ8_1, avx2_quantize_q8::quantize_row_q8_1_avx2),
+        quantize_entry!(BlockQ8_1, avx2::quantize_q8::quantize_row_q8_1_avx2),
     );
 
     t.set_dot(
@@ -70,10 +41,10 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f32,
                 f32,
-                avx2_f32::vec_dot_f32_avx2,
+                avx2::f32_dot::vec_dot_f32_avx2,
                 features = "avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f32, f32, avx2_f32::gemv_f32_avx2)),
+            gemv: Some(gemv_entry!(f32, f32, avx2::f32_dot::gemv_f32_avx2)),
             gemm: None,
         },
     );
@@ -83,10 +54,10 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f16,
                 f16,
-                avx2_f16::vec_dot_f16_avx2,
+                avx2::f16_dot::vec_dot_f16_avx2,
                 features = "avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f16, f16, avx2_f16::gemv_f16_avx2)),
+            gemv: Some(gemv_entry!(f16, f16, avx2::f16_dot::gemv_f16_avx2)),
             gemm: None,
         },
     );
@@ -96,18 +67,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx2_q4_0::vec_dot_q4_0_q8_0_avx2,
+                avx2::q4_0::vec_dot_q4_0_q8_0_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx2_q4_0::gemv_q4_0_q8_0_avx2
+                avx2::q4_0::gemv_q4_0_q8_0_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx2_q4_0::gemm_q4_0_q8_0_avx2
+                avx2::q4_0::gemm_q4_0_q8_0_avx2
             )),
         },
     );
@@ -117,18 +88,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx2_q4_1::vec_dot_q4_1_q8_1_avx2,
+                avx2::q4_1::vec_dot_q4_1_q8_1_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx2_q4_1::gemv_q4_1_q8_1_avx2
+                avx2::q4_1::gemv_q4_1_q8_1_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx2_q4_1::gemm_q4_1_q8_1_avx2
+                avx2::q4_1::gemm_q4_1_q8_1_avx2
             )),
         },
     );
@@ -138,18 +109,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx2_q5_0::vec_dot_q5_0_q8_0_avx2,
+                avx2::q5_0::vec_dot_q5_0_q8_0_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx2_q5_0::gemv_q5_0_q8_0_avx2
+                avx2::q5_0::gemv_q5_0_q8_0_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx2_q5_0::gemm_q5_0_q8_0_avx2
+                avx2::q5_0::gemm_q5_0_q8_0_avx2
             )),
         },
     );
@@ -159,18 +130,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx2_q5_1::vec_dot_q5_1_q8_1_avx2,
+                avx2::q5_1::vec_dot_q5_1_q8_1_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx2_q5_1::gemv_q5_1_q8_1_avx2
+                avx2::q5_1::gemv_q5_1_q8_1_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx2_q5_1::gemm_q5_1_q8_1_avx2
+                avx2::q5_1::gemm_q5_1_q8_1_avx2
             )),
         },
     );
@@ -180,28 +151,28 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx2_q8_0::vec_dot_q8_0_q8_0_avx2,
+                avx2::q8_0::vec_dot_q8_0_q8_0_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx2_q8_0::gemv_q8_0_q8_0_avx2
+                avx2::q8_0::gemv_q8_0_q8_0_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx2_q8_0::gemm_q8_0_q8_0_avx2
+                avx2::q8_0::gemm_q8_0_q8_0_avx2
             )),
         },
     );
     // K-quants (kernels-kquants).
-    avx2_q2_k::register(t);
-    avx2_q3_k::register(t);
-    avx2_q4_k::register(t);
-    avx2_q5_k::register(t);
-    avx2_q6_k::register(t);
-    avx2_q8_k::register(t);
+    avx2::q2_k::register(t);
+    avx2::q3_k::register(t);
+    avx2::q4_k::register(t);
+    avx2::q5_k::register(t);
+    avx2::q6_k::register(t);
+    avx2::q8_k::register(t);
 }
 
 /// Puts the AVX-512 kernels into `t`, which already holds the AVX2 ones (types without an
@@ -217,10 +188,10 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f32,
                 f32,
-                avx512_float_dots::vec_dot_f32_avx512,
+                avx512::float_dots::vec_dot_f32_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f32, f32, avx512_float_dots::gemv_f32_avx512)),
+            gemv: Some(gemv_entry!(f32, f32, avx512::float_dots::gemv_f32_avx512)),
             gemm: None,
         },
     );
@@ -230,10 +201,10 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f16,
                 f16,
-                avx512_float_dots::vec_dot_f16_avx512,
+                avx512::float_dots::vec_dot_f16_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f16, f16, avx512_float_dots::gemv_f16_avx512)),
+            gemv: Some(gemv_entry!(f16, f16, avx512::float_dots::gemv_f16_avx512)),
             gemm: None,
         },
     );
@@ -243,10 +214,14 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 bf16,
                 bf16,
-                avx512_float_dots::vec_dot_bf16_avx512,
+                avx512::float_dots::vec_dot_bf16_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(bf16, bf16, avx512_float_dots::gemv_bf16_avx512)),
+            gemv: Some(gemv_entry!(
+                bf16,
+                bf16,
+                avx512::float_dots::gemv_bf16_avx512
+            )),
             gemm: None,
         },
     );
@@ -256,18 +231,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx512_q4_0::vec_dot_q4_0_q8_0_avx512,
+                avx512::q4_0::vec_dot_q4_0_q8_0_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx512_q4_0::gemv_q4_0_q8_0_avx512
+                avx512::q4_0::gemv_q4_0_q8_0_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx512_q4_0::gemm_q4_0_q8_0_avx512
+                avx512::q4_0::gemm_q4_0_q8_0_avx512
             )),
         },
     );
@@ -277,18 +252,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx512_q4_1::vec_dot_q4_1_q8_1_avx512,
+                avx512::q4_1::vec_dot_q4_1_q8_1_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx512_q4_1::gemv_q4_1_q8_1_avx512
+                avx512::q4_1::gemv_q4_1_q8_1_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx512_q4_1::gemm_q4_1_q8_1_avx512
+                avx512::q4_1::gemm_q4_1_q8_1_avx512
             )),
         },
     );
@@ -298,18 +273,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx512_q5_0::vec_dot_q5_0_q8_0_avx512,
+                avx512::q5_0::vec_dot_q5_0_q8_0_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx512_q5_0::gemv_q5_0_q8_0_avx512
+                avx512::q5_0::gemv_q5_0_q8_0_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx512_q5_0::gemm_q5_0_q8_0_avx512
+                avx512::q5_0::gemm_q5_0_q8_0_avx512
             )),
         },
     );
@@ -319,18 +294,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx512_q5_1::vec_dot_q5_1_q8_1_avx512,
+                avx512::q5_1::vec_dot_q5_1_q8_1_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx512_q5_1::gemv_q5_1_q8_1_avx512
+                avx512::q5_1::gemv_q5_1_q8_1_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx512_q5_1::gemm_q5_1_q8_1_avx512
+                avx512::q5_1::gemm_q5_1_q8_1_avx512
             )),
         },
     );
@@ -340,26 +315,26 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx512_q8_0::vec_dot_q8_0_q8_0_avx512,
+                avx512::q8_0::vec_dot_q8_0_q8_0_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx512_q8_0::gemv_q8_0_q8_0_avx512
+                avx512::q8_0::gemv_q8_0_q8_0_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx512_q8_0::gemm_q8_0_q8_0_avx512
+                avx512::q8_0::gemm_q8_0_q8_0_avx512
             )),
         },
     );
     // K-quants (avx512-kquants helper).
-    avx512_q2_k::register(t);
-    avx512_q3_k::register(t);
-    avx512_q4_k::register(t);
-    avx512_q5_k::register(t);
-    avx512_q6_k::register(t);
-    avx512_q8_k::register(t);
+    avx512::q2_k::register(t);
+    avx512::q3_k::register(t);
+    avx512::q4_k::register(t);
+    avx512::q5_k::register(t);
+    avx512::q6_k::register(t);
+    avx512::q8_k::register(t);
 }

@@ -3,11 +3,11 @@
 
 use core::arch::x86_64::*;
 
-use super::avx512_k_blocks::{self as kb, KWeightAvx512};
-use super::k_tile_walk as walk;
+use super::k_blocks::{self as kb, KWeightAvx512};
 use crate::blocks::{BlockQ3K, BlockQ8K};
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+use crate::x86::k_tile_walk as walk;
 
 /// A Q3_K block unpacked: stored quants `q + 4` in value order (64 per vector), the scales
 /// spread by [`kb::spread_scales16`], and the 16 scales for the `-4·Σ sc·bsum` correction.

@@ -3,12 +3,12 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_k_blocks::{self as kb, KWeightAvx2};
-use super::k_tile_walk as walk;
+use super::k_blocks::{self as kb, KWeightAvx2};
 use crate::blocks::{BlockQ5K, BlockQ8K};
 use crate::generic::q4_k::scales_mins_k4;
 use crate::ggml_type::GgmlType;
 use crate::table::{gemm_entry, gemv_entry, vec_dot_entry, DotKernels, KernelTable};
+use crate::x86::k_tile_walk as walk;
 
 /// A Q5_K block unpacked: quants in value order, scales, and the minimums spread over the 16
 /// per-16 activation sums.

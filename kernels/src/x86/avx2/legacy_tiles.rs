@@ -10,9 +10,9 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{sum8_epi32, sum8_epi32_folded};
-use super::legacy_tile_walk::{self as walk, group, prefetch_ahead, PREFETCH_BLOCKS};
+use super::legacy_lanes::{sum8_epi32, sum8_epi32_folded};
 use crate::generic::accumulate::{reduce8, BLOCK_LANES};
+use crate::x86::legacy_tile_walk::{self as walk, group, prefetch_ahead, PREFETCH_BLOCKS};
 
 /// One weight format paired with its activation format, as the driver needs it.
 pub(crate) trait LegacyPairAvx2 {

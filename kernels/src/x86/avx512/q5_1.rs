@@ -1,15 +1,15 @@
 //! AVX-512 VNNI kernels for Q5_1 weights × Q8_1 activations, bit-identical to the scalar twins in
-//! [`crate::generic::q5_1`], on the driver in [`avx512_legacy_tiles`](super::avx512_legacy_tiles).
+//! [`crate::generic::q5_1`], on the driver in [`legacy_tiles`](super::legacy_tiles).
 //!
 //! Integer part: the five-bit quants are the unsigned bytes (no bias; the minimum is a float
 //! term).
 
 use core::arch::x86_64::*;
 
-use super::avx2_q5_1::Q5_1Avx2;
-use super::avx512_legacy_lanes::{self as lanes, f16_fields8};
-use super::avx512_legacy_tiles::{avx512_legacy_leaves, LegacyPairAvx512};
+use super::legacy_lanes::{self as lanes, f16_fields8};
+use super::legacy_tiles::{avx512_legacy_leaves, LegacyPairAvx512};
 use crate::blocks::{BlockQ5_1, BlockQ8_1};
+use crate::x86::avx2::q5_1::Q5_1Avx2;
 
 impl LegacyPairAvx512 for Q5_1Avx2 {
     const BIAS: u8 = 0;

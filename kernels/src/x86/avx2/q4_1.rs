@@ -5,8 +5,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, gather_f16_pair};
-use super::avx2_legacy_tiles::{self as tiles, LegacyPairAvx2};
+use super::legacy_lanes::{self as lanes, gather_f16_pair};
+use super::legacy_tiles::{self as tiles, LegacyPairAvx2};
 use crate::blocks::{BlockQ4_1, BlockQ8_1};
 
 /// Marker for the Q4_1 × Q8_1 driver.

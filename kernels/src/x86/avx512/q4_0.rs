@@ -1,15 +1,15 @@
 //! AVX-512 VNNI kernels for Q4_0 weights × Q8_0 activations, bit-identical to the scalar twins in
-//! [`crate::generic::q4_0`], on the driver in [`avx512_legacy_tiles`](super::avx512_legacy_tiles).
+//! [`crate::generic::q4_0`], on the driver in [`legacy_tiles`](super::legacy_tiles).
 //!
 //! Integer part: the nibbles `q` are the unsigned bytes (bias 8: the quant is `q - 8`).
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::cvt_f16x8;
-use super::avx2_q4_0::Q4_0Avx2;
-use super::avx512_legacy_lanes::{self as lanes, f16_bits8};
-use super::avx512_legacy_tiles::{avx512_legacy_leaves, LegacyPairAvx512};
+use super::legacy_lanes::{self as lanes, f16_bits8};
+use super::legacy_tiles::{avx512_legacy_leaves, LegacyPairAvx512};
 use crate::blocks::{BlockQ4_0, BlockQ8_0};
+use crate::x86::avx2::legacy_lanes::cvt_f16x8;
+use crate::x86::avx2::q4_0::Q4_0Avx2;
 
 impl LegacyPairAvx512 for Q4_0Avx2 {
     const BIAS: u8 = 8;

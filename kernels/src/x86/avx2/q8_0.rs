@@ -16,8 +16,8 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::{self as lanes, gather_f16_packed};
-use super::avx2_legacy_tiles::{self as tiles, LegacyPairAvx2};
+use super::legacy_lanes::{self as lanes, gather_f16_packed};
+use super::legacy_tiles::{self as tiles, LegacyPairAvx2};
 use crate::blocks::BlockQ8_0;
 
 /// Marker for the Q8_0 × Q8_0 driver.

@@ -23,8 +23,8 @@
 
 use core::arch::x86_64::*;
 
-use super::k_tile_walk::{KGroups, PairSums, GROUP};
 use crate::blocks::BlockQ8K;
+use crate::x86::k_tile_walk::{KGroups, PairSums, GROUP};
 
 /// A K-quant weight type as the AVX-512 drivers see it.
 pub(crate) trait KWeightAvx512 {
@@ -191,7 +191,7 @@ pub(crate) unsafe fn dot_scaled(q: &[__m512i; 4], sc: &[__m512i; 4], a: &BlockQ8
 }
 
 /// The AVX2 bsums dot (the AVX-512 tier has AVX2): one copy for both drivers.
-pub(crate) use super::avx2_k_blocks::dot_bsums;
+pub(crate) use crate::x86::avx2::k_blocks::dot_bsums;
 
 /// The AVX-512 kernels of K-quant type `K` as the shared walk sees them.
 pub(crate) struct Avx512Groups<K>(core::marker::PhantomData<K>);

@@ -4,7 +4,7 @@
 //! then `reduce8`).
 //!
 //! Integer part: eight blocks at a time, four per pair of 512-bit vectors (see
-//! [`avx512_legacy_lanes`](super::avx512_legacy_lanes)), one `vpdpbusd` per 16 quants of four
+//! [`legacy_lanes`](super::legacy_lanes)), one `vpdpbusd` per 16 quants of four
 //! blocks. `vpdpbusd` multiplies unsigned by signed bytes, so a weight type stores its quants as
 //! unsigned bytes `q + BIAS` (the true quant is `q`), and every lane starts from
 //! `-BIAS * sum(a)` over its four activation bytes: the lane then ends at the exact `sum(q * a)`,
@@ -20,11 +20,11 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2_legacy_lanes::sum8_epi32;
-use super::avx2_legacy_tiles::LegacyPairAvx2;
-use super::avx512_legacy_lanes::{block_totals8, bytes_4x32, dot_quarters, neg_bias_sums};
-use super::legacy_tile_walk::{self as walk, group, prefetch_ahead, PREFETCH_BLOCKS};
+use super::legacy_lanes::{block_totals8, bytes_4x32, dot_quarters, neg_bias_sums};
 use crate::generic::accumulate::{reduce8, BLOCK_LANES};
+use crate::x86::avx2::legacy_lanes::sum8_epi32;
+use crate::x86::avx2::legacy_tiles::LegacyPairAvx2;
+use crate::x86::legacy_tile_walk::{self as walk, group, prefetch_ahead, PREFETCH_BLOCKS};
 
 /// A legacy weight format and its activation format, as the AVX-512 driver needs them. The AVX2
 /// side ([`LegacyPairAvx2`]) supplies the scales, the float terms and the short last group.
@@ -44,7 +44,7 @@ pub(crate) trait LegacyPairAvx512: LegacyPairAvx2 {
     fn act_qs(a: &Self::A) -> &[i8; 32];
 
     /// [`LegacyPairAvx2::w_scales`] without gathers (see
-    /// [`f16_bits8`](super::avx512_legacy_lanes::f16_bits8)): up to eight blocks, zero past the
+    /// [`f16_bits8`](super::legacy_lanes::f16_bits8)): up to eight blocks, zero past the
     /// end.
     ///
     /// # Safety
@@ -238,7 +238,7 @@ macro_rules! avx512_legacy_leaves {
         #[inline]
         pub unsafe fn $vec_dot(x: &[$w], y: &[$a]) -> f32 {
             // SAFETY: the caller guarantees the features.
-            unsafe { $crate::x86::avx512_legacy_tiles::vec_dot::<$pair>(x, y) }
+            unsafe { $crate::x86::avx512::legacy_tiles::vec_dot::<$pair>(x, y) }
         }
 
         #[doc = concat!("AVX-512 VNNI twin of [`crate::generic::gemv_", $twin, "`], four rows at a time.")]
@@ -248,7 +248,7 @@ macro_rules! avx512_legacy_leaves {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
         pub unsafe fn $gemv(w: &[$w], act: &[$a], out: &mut [f32]) {
             // SAFETY: the caller guarantees the features.
-            unsafe { $crate::x86::avx512_legacy_tiles::gemv::<$pair>(w, act, out) }
+            unsafe { $crate::x86::avx512::legacy_tiles::gemv::<$pair>(w, act, out) }
         }
 
         #[doc = concat!("AVX-512 VNNI twin of [`crate::generic::gemm_", $twin, "`], in tiles of four rows × four activation rows.")]
@@ -258,7 +258,7 @@ macro_rules! avx512_legacy_leaves {
         #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
         pub unsafe fn $gemm(w: &[$w], act: &[$a], n_act: usize, out: &mut [f32]) {
             // SAFETY: the caller guarantees the features.
-            unsafe { $crate::x86::avx512_legacy_tiles::gemm::<$pair>(w, act, n_act, out) }
+            unsafe { $crate::x86::avx512::legacy_tiles::gemm::<$pair>(w, act, n_act, out) }
         }
     };
 }

@@ -8,7 +8,7 @@
 //! offset term of Q3_K/Q6_K) per block, each as eight i32 lanes.
 //!
 //! The float side follows the scalar twins exactly, eight blocks at once, in the walk shared with
-//! the AVX-512 driver ([`super::k_tile_walk`]): the integer sums of eight consecutive blocks are
+//! the AVX-512 driver ([`crate::x86::k_tile_walk`]): the integer sums of eight consecutive blocks are
 //! reduced into one vector of main sums and one of second sums (block `j` in lane `j`),
 //! converted, multiplied by `d·da` / `dmin·da` with the twin's roundings (separate multiplies and
 //! subtraction, never fused), and added to lane `j` of the eight block lanes of
@@ -20,8 +20,8 @@
 
 use core::arch::x86_64::*;
 
-use super::k_tile_walk::{KGroups, PairSums, GROUP};
 use crate::blocks::BlockQ8K;
+use crate::x86::k_tile_walk::{KGroups, PairSums, GROUP};
 
 /// A K-quant weight type as the AVX2 drivers see it.
 pub(crate) trait KWeightAvx2 {

@@ -13,7 +13,7 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
-use super::avx2_legacy_lanes::cvt_f16x8;
+use crate::x86::avx2::legacy_lanes::cvt_f16x8;
 
 /// Four 16-byte chunks, chunk `j` from `p[j]`.
 ///
