@@ -6,7 +6,8 @@
 //!
 //! Layout:
 //! - [`ggml_type`]: the [`GgmlType`] table (block size, bytes per block, names).
-//! - [`blocks`]: `#[repr(C)]` block structs with compile-time size assertions.
+//! - [`blocks`]: `#[repr(C)]` block structs with compile-time size assertions; [`blocks_x8`]:
+//!   their row-interleaved forms (eight rows side by side).
 //! - [`tier`]: instruction-set tiers, run-time detection, the `RETORT_CPU_TIER` cap.
 //! - [`ops`]: the safe, length-checked entry points (dequantize, quantize, vec_dot, gemv, gemm).
 //! - [`table`]: the per-tier kernel table `ops` dispatches through; [`generic`]: the scalar twins.
@@ -20,6 +21,7 @@
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
 pub mod blocks;
+pub mod blocks_x8;
 pub mod error;
 pub mod generic;
 pub mod ggml_type;
