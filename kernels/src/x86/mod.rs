@@ -11,13 +11,16 @@ pub mod avx2;
 pub mod avx512;
 mod k_tile_walk;
 mod legacy_tile_walk;
+mod x8_walk;
 
 use half::{bf16, f16};
 
+use crate::blocks::BlockQ8K;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+use crate::blocks_x8::{BlockQ4Kx8, BlockQ4_1x8, BlockQ5_0x8, BlockQ6Kx8, BlockQ8_0x8};
 use crate::ggml_type::GgmlType;
 use crate::table::{
-    gemm_entry, gemv_entry, quantize_entry, vec_dot_entry, DotKernels, KernelTable,
+    gemm_entry, gemm_x8_entry, gemv_entry, quantize_entry, vec_dot_entry, DotKernels, KernelTable,
 };
 
 /// Puts the AVX2 kernels into `t`.
@@ -173,6 +176,27 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
     avx2::q5_k::register(t);
     avx2::q6_k::register(t);
     avx2::q8_k::register(t);
+    // Row-interleaved (x8) products.
+    t.set_x8_gemm(
+        T::Q4_1,
+        gemm_x8_entry!(BlockQ4_1x8, BlockQ8_1, avx2::q4_1_x8::gemm_q4_1x8_q8_1_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q5_0,
+        gemm_x8_entry!(BlockQ5_0x8, BlockQ8_0, avx2::q5_0_x8::gemm_q5_0x8_q8_0_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q8_0,
+        gemm_x8_entry!(BlockQ8_0x8, BlockQ8_0, avx2::q8_0_x8::gemm_q8_0x8_q8_0_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q4_K,
+        gemm_x8_entry!(BlockQ4Kx8, BlockQ8K, avx2::q4_k_x8::gemm_q4_kx8_q8_k_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q6_K,
+        gemm_x8_entry!(BlockQ6Kx8, BlockQ8K, avx2::q6_k_x8::gemm_q6_kx8_q8_k_avx2),
+    );
 }
 
 /// Puts the AVX-512 kernels into `t`, which already holds the AVX2 ones (types without an
