@@ -361,4 +361,45 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     avx512::q5_k::register(t);
     avx512::q6_k::register(t);
     avx512::q8_k::register(t);
+    // Row-interleaved (x8) products.
+    t.set_x8_gemm(
+        T::Q4_1,
+        gemm_x8_entry!(
+            BlockQ4_1x8,
+            BlockQ8_1,
+            avx512::q4_1_x8::gemm_q4_1x8_q8_1_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q5_0,
+        gemm_x8_entry!(
+            BlockQ5_0x8,
+            BlockQ8_0,
+            avx512::q5_0_x8::gemm_q5_0x8_q8_0_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q8_0,
+        gemm_x8_entry!(
+            BlockQ8_0x8,
+            BlockQ8_0,
+            avx512::q8_0_x8::gemm_q8_0x8_q8_0_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q4_K,
+        gemm_x8_entry!(
+            BlockQ4Kx8,
+            BlockQ8K,
+            avx512::q4_k_x8::gemm_q4_kx8_q8_k_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q6_K,
+        gemm_x8_entry!(
+            BlockQ6Kx8,
+            BlockQ8K,
+            avx512::q6_k_x8::gemm_q6_kx8_q8_k_avx512
+        ),
+    );
 }

@@ -20,9 +20,9 @@ pub(crate) struct Q4_1x8Avx2;
 /// scales and minimums.
 #[derive(Clone, Copy)]
 pub(crate) struct Q4_1Ready {
-    q: [__m256i; 8],
-    d: __m256,
-    m: __m256,
+    pub(crate) q: [__m256i; 8],
+    pub(crate) d: __m256,
+    pub(crate) m: __m256,
 }
 
 /// Each row's exact `Σ q·a` over the block, in its lane: unsigned quants of at most 15 (so the
@@ -39,6 +39,21 @@ pub(crate) unsafe fn dot_nibble_words(q: &[__m256i; 8], a: &[i8; 32]) -> __m256i
             s = _mm256_add_epi16(s, _mm256_maddubs_epi16(*qg, word_in_lanes(a, g)));
         }
         _mm256_madd_epi16(s, _mm256_set1_epi16(1))
+    }
+}
+
+/// The eight rows' float terms from their exact sums `isum`: `(dx·dy)·isum + m·s`, unfused, as
+/// the twin.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C.
+#[inline(always)]
+pub(crate) unsafe fn float_terms(isum: __m256i, r: &Q4_1Ready, a: &BlockQ8_1) -> __m256 {
+    // SAFETY: register-only AVX2/F16C operations.
+    unsafe {
+        let dd = _mm256_mul_ps(r.d, f16_in_lanes(a.d.to_bits()));
+        let ms = _mm256_mul_ps(r.m, f16_in_lanes(a.s.to_bits()));
+        _mm256_add_ps(_mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum)), ms)
     }
 }
 
@@ -71,13 +86,7 @@ impl X8Pair for Q4_1x8Avx2 {
     #[inline(always)]
     unsafe fn terms(r: &Q4_1Ready, a: &BlockQ8_1, _a_sum: i32) -> __m256 {
         // SAFETY: the caller guarantees AVX2 and F16C.
-        unsafe {
-            let isum = _mm256_cvtepi32_ps(dot_nibble_words(&r.q, &a.qs));
-            // (dx * dy) * isum + m * s, unfused, as the twin.
-            let dd = _mm256_mul_ps(r.d, f16_in_lanes(a.d.to_bits()));
-            let ms = _mm256_mul_ps(r.m, f16_in_lanes(a.s.to_bits()));
-            _mm256_add_ps(_mm256_mul_ps(dd, isum), ms)
-        }
+        unsafe { float_terms(dot_nibble_words(&r.q, &a.qs), r, a) }
     }
 }
 

@@ -20,11 +20,11 @@ pub(crate) struct Q4Kx8Avx2;
 /// A super-block unpacked for many activation rows: the 64 quant words, the sub-block scales
 /// and minimum pairs, the rows' super-block scales.
 pub(crate) struct Q4KReady {
-    words: [__m256i; 64],
-    scales: [__m256i; 8],
-    mins: [__m256i; 4],
-    d: __m256,
-    dmin: __m256,
+    pub(crate) words: [__m256i; 64],
+    pub(crate) scales: [__m256i; 8],
+    pub(crate) mins: [__m256i; 4],
+    pub(crate) d: __m256,
+    pub(crate) dmin: __m256,
 }
 
 impl KWords for Q4KReady {
@@ -70,7 +70,7 @@ impl KWords for BlockQ4Kx8 {
 /// # Safety
 /// The CPU supports AVX2.
 #[inline(always)]
-unsafe fn min_pairs(w: &BlockQ4Kx8, p: usize) -> __m256i {
+pub(crate) unsafe fn min_pairs(w: &BlockQ4Kx8, p: usize) -> __m256i {
     // SAFETY: reads the 16 bytes of `mins[p]`; the caller guarantees AVX2.
     unsafe { _mm256_cvtepu8_epi16(_mm_loadu_si128(w.mins[p].as_ptr() as *const __m128i)) }
 }
@@ -117,6 +117,25 @@ unsafe fn terms_from(
         isum = sub_sum::<5>(q, a, isum);
         isum = sub_sum::<6>(q, a, isum);
         isum = sub_sum::<7>(q, a, isum);
+        finish(isum, mins, d, dmin, a)
+    }
+}
+
+/// The eight rows' float terms from their scaled quant sums `isum`: the minimums' part from the
+/// activations' 16-value sums, then `(d·ad)·isum - (dmin·ad)·msum`, as the twin's block term.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA.
+#[inline(always)]
+pub(crate) unsafe fn finish(
+    isum: __m256i,
+    mins: [__m256i; 4],
+    d: __m256,
+    dmin: __m256,
+    a: &BlockQ8K,
+) -> __m256 {
+    // SAFETY: register-only AVX2 operations and reads inside `a`.
+    unsafe {
         // Sums of sub-blocks 2p and 2p + 1 (two 16-value sums each): dword 0, 1 of the low
         // half (p = 0, 1), 4, 5 of the high half (p = 2, 3).
         let bsums = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);

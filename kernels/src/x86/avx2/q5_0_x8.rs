@@ -21,8 +21,8 @@ pub(crate) struct Q5_0x8Avx2;
 /// and the rows' scales.
 #[derive(Clone, Copy)]
 pub(crate) struct Q5_0Ready {
-    q: [__m256i; 8],
-    d: __m256,
+    pub(crate) q: [__m256i; 8],
+    pub(crate) d: __m256,
 }
 
 /// Bit 4 of every byte of word `g`: the fifth bits, which `qh` keeps at bit `g` of each byte.
@@ -46,6 +46,36 @@ unsafe fn fifth_bits<const G: usize>(qh: __m256i) -> __m256i {
             _ => _mm256_srli_epi16::<3>(qh),
         };
         _mm256_and_si256(moved, _mm256_set1_epi8(0x10))
+    }
+}
+
+/// The exact sum of a Q8_0 block's 32 quants.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[inline(always)]
+pub(crate) unsafe fn quant_sum(a: &BlockQ8_0) -> i32 {
+    // SAFETY: the load reads the block's 32 quants; register-only AVX2 otherwise.
+    unsafe {
+        let pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), load32(&a.qs));
+        let s = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+        let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+        let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+        let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
+        _mm_cvtsi128_si32(s)
+    }
+}
+
+/// The eight rows' float terms `(dx·dy)·isum` of a Q8_0-activation pair, as the twin.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C.
+#[inline(always)]
+pub(crate) unsafe fn scaled_terms(isum: __m256i, d: __m256, a: &BlockQ8_0) -> __m256 {
+    // SAFETY: register-only AVX2/F16C operations.
+    unsafe {
+        let dd = _mm256_mul_ps(d, f16_in_lanes(a.d.to_bits()));
+        _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum))
     }
 }
 
@@ -100,23 +130,14 @@ impl X8Pair for Q5_0x8Avx2 {
             }
             let dot = _mm256_add_epi32(halves[0], halves[1]);
             let isum = _mm256_sub_epi32(dot, _mm256_set1_epi32(a_sum.wrapping_mul(16)));
-            // (dx * dy) * isum, as the twin.
-            let dd = _mm256_mul_ps(r.d, f16_in_lanes(a.d.to_bits()));
-            _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum))
+            scaled_terms(isum, r.d, a)
         }
     }
 
     #[inline(always)]
     unsafe fn act_sum(a: &BlockQ8_0) -> i32 {
-        // SAFETY: the caller guarantees AVX2; the load reads the block's 32 quants.
-        unsafe {
-            let pairs = _mm256_maddubs_epi16(_mm256_set1_epi8(1), load32(&a.qs));
-            let s = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-            let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
-            let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
-            let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
-            _mm_cvtsi128_si32(s)
-        }
+        // SAFETY: the caller guarantees AVX2.
+        unsafe { quant_sum(a) }
     }
 }
 

@@ -20,10 +20,10 @@ pub(crate) struct Q6Kx8Avx2;
 /// A super-block unpacked for many activation rows: the 64 quant words, the sub-block scales
 /// (both as one scale per lane and as pairs of neighbouring sub-blocks), the rows' scales.
 pub(crate) struct Q6KReady {
-    words: [__m256i; 64],
-    scales: [__m256i; 16],
-    scale_pairs: [__m256i; 8],
-    d: __m256,
+    pub(crate) words: [__m256i; 64],
+    pub(crate) scales: [__m256i; 16],
+    pub(crate) scale_pairs: [__m256i; 8],
+    pub(crate) d: __m256,
 }
 
 impl KWords for Q6KReady {
@@ -80,7 +80,7 @@ impl KWords for BlockQ6Kx8 {
 /// # Safety
 /// The CPU supports AVX2.
 #[inline(always)]
-unsafe fn scale_pairs(w: &BlockQ6Kx8, p: usize) -> __m256i {
+pub(crate) unsafe fn scale_pairs(w: &BlockQ6Kx8, p: usize) -> __m256i {
     // SAFETY: reads the 16 bytes of `scales[2p]` and `scales[2p + 1]` (adjacent); the caller
     // guarantees AVX2.
     unsafe {
@@ -144,6 +144,24 @@ unsafe fn terms_from(q: &impl KWords, pairs: &[__m256i; 8], d: __m256, a: &Block
         isum = group_sum::<13>(q, a, isum);
         isum = group_sum::<14>(q, a, isum);
         isum = group_sum::<15>(q, a, isum);
+        finish(isum, pairs, d, a)
+    }
+}
+
+/// The eight rows' float terms from their scaled quant sums `isum` (quants as stored, `q + 32`):
+/// `- 32·Σ sc·bsum` from the activations' 16-value sums, as the twin, then `(d·ad)·isum`.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[inline(always)]
+pub(crate) unsafe fn finish(
+    isum: __m256i,
+    pairs: &[__m256i; 8],
+    d: __m256,
+    a: &BlockQ8K,
+) -> __m256 {
+    // SAFETY: register-only AVX2 operations and four-byte reads inside `a.bsums`.
+    unsafe {
         let mut offset = _mm256_setzero_si256();
         for (p, sc2) in pairs.iter().enumerate() {
             let bs = core::ptr::read_unaligned(a.bsums.as_ptr().add(2 * p) as *const i32);

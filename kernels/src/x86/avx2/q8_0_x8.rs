@@ -8,7 +8,8 @@
 
 use core::arch::x86_64::*;
 
-use super::x8_lanes::{f16_in_lanes, f16x8, load32, word_in_lanes};
+use super::q5_0_x8::scaled_terms;
+use super::x8_lanes::{f16x8, load32, word_in_lanes};
 use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::BlockQ8_0x8;
 use crate::generic::x8::q8_0::Q8_0x8;
@@ -66,9 +67,7 @@ impl X8Pair for Q8_0x8Avx2 {
                 let pairs = _mm256_maddubs_epi16(r.abs[g], signed);
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, ones));
             }
-            // (dx * dy) * isum, as the twin.
-            let dd = _mm256_mul_ps(r.d, f16_in_lanes(a.d.to_bits()));
-            _mm256_mul_ps(dd, _mm256_cvtepi32_ps(isum))
+            scaled_terms(isum, r.d, a)
         }
     }
 
