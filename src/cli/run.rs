@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use retort::generate::{generate, GenerateParams, StopReason};
-use retort::model::{Model, OutputHead};
+use retort::model::{LoadParams, Model, OutputHead};
 use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
@@ -61,6 +61,10 @@ pub struct RunArgs {
     /// does) instead of twice (value and residual): less integer work, noisier at near-ties.
     #[arg(long)]
     quantized_head: bool,
+    /// Keep the file's weight layout instead of repacking the layer matrices at load
+    /// (slower products, the same numbers; for comparisons).
+    #[arg(long)]
+    no_repack: bool,
     /// End the output with one JSON line (ids, text, timings).
     #[arg(long)]
     json: bool,
@@ -89,7 +93,11 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let path = super::resolve_model(args.model.as_deref())?;
     let t_load = Instant::now();
-    let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
+    let load = LoadParams {
+        repack: !args.no_repack,
+    };
+    let model =
+        Model::open_with(&path, &load).with_context(|| format!("loading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
     let load_time = t_load.elapsed();
 
@@ -170,6 +178,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             "threads": session.n_threads(),
             "tier": retort_kernels::ops::active_tier().name(),
             "output_head": if args.quantized_head { "quantized" } else { "precise" },
+            "repacked": !args.no_repack,
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,
                 "prompt_ms": gen.prompt_time.as_secs_f64() * 1e3,

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use retort_kernels::{ops, GgmlType};
 
 use super::error::ModelError;
+use super::packed::rows_product;
 use super::weights::Matrix;
 
 /// Activations quantized for matrix products, cached per activation type until the input
@@ -71,7 +72,6 @@ pub fn matmul(
     let act_ty = m.ty.vec_dot_type();
     let xq = acts.get(x, act_ty)?;
     let act_row = xq.len() / t;
-    let w_row = m.bytes / m.rows;
     if t >= n_threads && t > 1 {
         // Prefill: each thread takes whole tokens against all rows (gemm).
         let per = t.div_ceil(n_threads);
@@ -79,18 +79,18 @@ pub fn matmul(
             .zip(xq.par_chunks(per * act_row))
             .try_for_each(|(o, a)| {
                 let n_act = a.len() / act_row;
-                ops::gemm(m.ty, m.cols, weights, a, n_act, o)
+                rows_product(m, weights, 0..m.rows, a, n_act, o, m.rows)
             })?;
     } else {
-        // Decode: split each token's rows across threads (gemv); chunks of at least 16 rows.
-        let chunk = m.rows.div_ceil(n_threads * 4).max(16);
+        // Decode: split each token's rows across threads (gemv); chunks of at least 16 rows,
+        // whole stripes of eight for repacked matrices.
+        let chunk = m.rows.div_ceil(n_threads * 4).max(16).next_multiple_of(8);
         for (o, a) in out.chunks_mut(m.rows).zip(xq.chunks(act_row)) {
             o.par_chunks_mut(chunk)
                 .enumerate()
                 .try_for_each(|(i, oc)| {
                     let r0 = i * chunk;
-                    let w = &weights[r0 * w_row..(r0 + oc.len()) * w_row];
-                    ops::gemv(m.ty, m.cols, w, a, oc)
+                    rows_product(m, weights, r0..r0 + oc.len(), a, 1, oc, oc.len())
                 })?;
         }
     }

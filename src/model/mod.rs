@@ -12,6 +12,7 @@ mod hparams;
 mod matmul;
 mod norm;
 mod output_head;
+mod packed;
 mod rope;
 mod scratch;
 mod spec;
@@ -23,11 +24,27 @@ pub use error::ModelError;
 pub use hparams::HyperParams;
 pub(crate) use output_head::HeadScratch;
 pub use output_head::OutputHead;
+pub use packed::PackedRows;
 pub(crate) use scratch::Scratch;
 pub use spec::{Activation, ArchSpec, LayerAttention, RopeStyle};
 pub use weights::{LayerWeights, Matrix, Vector, Weights};
 
 use crate::gguf::GgufFile;
+
+/// How a model is loaded.
+#[derive(Clone, Debug)]
+pub struct LoadParams {
+    /// Repack the layer matrices into row-interleaved stripes (faster products, same numbers)
+    /// and give the file's pages under them back, so the weights stay resident once. Only a
+    /// memory-mapped file ([`Model::open`]) is repacked; a caller's buffer is left as it is.
+    pub repack: bool,
+}
+
+impl Default for LoadParams {
+    fn default() -> Self {
+        LoadParams { repack: true }
+    }
+}
 
 /// A loaded model: the mapped file, its hyper-parameters, its family spec and weight views.
 pub struct Model {
@@ -52,14 +69,25 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Maps and validates the GGUF file at `path` and builds the model.
+    /// Maps and validates the GGUF file at `path` and builds the model (with the default
+    /// [`LoadParams`]: layer matrices repacked).
     pub fn open(path: impl AsRef<Path>) -> Result<Model, ModelError> {
-        Model::from_gguf(GgufFile::open(path)?)
+        Model::open_with(path, &LoadParams::default())
+    }
+
+    /// [`Model::open`] with `params`.
+    pub fn open_with(path: impl AsRef<Path>, params: &LoadParams) -> Result<Model, ModelError> {
+        Model::from_gguf_with(GgufFile::open(path)?, params)
     }
 
     /// Builds the model from an opened file: hyper-parameters, family spec, and every weight's
-    /// name, type and shape checked.
+    /// name, type and shape checked (default [`LoadParams`]).
     pub fn from_gguf(file: GgufFile) -> Result<Model, ModelError> {
+        Model::from_gguf_with(file, &LoadParams::default())
+    }
+
+    /// [`Model::from_gguf`] with `params`.
+    pub fn from_gguf_with(file: GgufFile, params: &LoadParams) -> Result<Model, ModelError> {
         let embd = file.require_tensor("token_embd.weight")?;
         let n_vocab = embd.shape.get(1).copied().unwrap_or(0) as usize;
         let hparams = HyperParams::from_metadata(file.metadata(), n_vocab)?;
@@ -79,7 +107,10 @@ impl Model {
             )));
         }
         let spec = arch::spec_for(file.metadata(), &hparams)?;
-        let weights = weights::WeightLoader { file: &file }.load(&hparams, &spec)?;
+        let mut weights = weights::WeightLoader { file: &file }.load(&hparams, &spec)?;
+        if params.repack && file.is_mapped() {
+            packed::repack_layers(&file, &mut weights)?;
+        }
         Ok(Model {
             file,
             hparams,
