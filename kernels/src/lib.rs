@@ -30,6 +30,8 @@ pub mod table;
 pub mod tier;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod x8_walk;
 
 pub use error::KernelError;
 pub use ggml_type::GgmlType;

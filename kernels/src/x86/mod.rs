@@ -11,7 +11,6 @@ pub mod avx2;
 pub mod avx512;
 mod k_tile_walk;
 mod legacy_tile_walk;
-mod x8_walk;
 
 use half::{bf16, f16};
 

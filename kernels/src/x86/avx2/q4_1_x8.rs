@@ -11,7 +11,7 @@ use super::x8_lanes::{f16_in_lanes, f16x8, nibble_words, word_in_lanes};
 use crate::blocks::BlockQ8_1;
 use crate::blocks_x8::BlockQ4_1x8;
 use crate::generic::x8::q4_1::Q4_1x8;
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q4_1 x8 × Q8_1 driver.
 pub(crate) struct Q4_1x8Avx2;
@@ -58,6 +58,7 @@ pub(crate) unsafe fn float_terms(isum: __m256i, r: &Q4_1Ready, a: &BlockQ8_1) ->
 }
 
 impl X8Pair for Q4_1x8Avx2 {
+    type Lanes = __m256;
     type Twin = Q4_1x8;
     type Ready = Q4_1Ready;
 

@@ -12,7 +12,7 @@ use super::x8_lanes::{byte_per_row_to_pairs, f16x8, load32, word_in_lanes, KWord
 use crate::blocks::BlockQ8K;
 use crate::blocks_x8::BlockQ4Kx8;
 use crate::generic::x8::q4_k::Q4Kx8;
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q4_K x8 × Q8_K driver.
 pub(crate) struct Q4Kx8Avx2;
@@ -156,6 +156,7 @@ pub(crate) unsafe fn finish(
 }
 
 impl X8Pair for Q4Kx8Avx2 {
+    type Lanes = __m256;
     type Twin = Q4Kx8;
     type Ready = Q4KReady;
 

@@ -12,7 +12,7 @@ use super::x8_lanes::{f16_in_lanes, f16x8, load32, nibble_words, word_in_lanes};
 use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::BlockQ5_0x8;
 use crate::generic::x8::q5_0::Q5_0x8;
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q5_0 x8 × Q8_0 driver.
 pub(crate) struct Q5_0x8Avx2;
@@ -80,6 +80,7 @@ pub(crate) unsafe fn scaled_terms(isum: __m256i, d: __m256, a: &BlockQ8_0) -> __
 }
 
 impl X8Pair for Q5_0x8Avx2 {
+    type Lanes = __m256;
     type Twin = Q5_0x8;
     type Ready = Q5_0Ready;
     const ACT_SUMS: bool = true;

@@ -12,7 +12,7 @@ use super::x8_lanes::{byte_per_row_to_pairs, f16x8, load32, word_in_lanes, KWord
 use crate::blocks::BlockQ8K;
 use crate::blocks_x8::BlockQ6Kx8;
 use crate::generic::x8::q6_k::Q6Kx8;
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q6_K x8 × Q8_K driver.
 pub(crate) struct Q6Kx8Avx2;
@@ -176,6 +176,7 @@ pub(crate) unsafe fn finish(
 }
 
 impl X8Pair for Q6Kx8Avx2 {
+    type Lanes = __m256;
     type Twin = Q6Kx8;
     type Ready = Q6KReady;
 

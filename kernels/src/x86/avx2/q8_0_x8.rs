@@ -13,7 +13,7 @@ use super::x8_lanes::{f16x8, load32, word_in_lanes};
 use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::BlockQ8_0x8;
 use crate::generic::x8::q8_0::Q8_0x8;
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q8_0 x8 × Q8_0 driver.
 pub(crate) struct Q8_0x8Avx2;
@@ -28,6 +28,7 @@ pub(crate) struct Q8_0Ready {
 }
 
 impl X8Pair for Q8_0x8Avx2 {
+    type Lanes = __m256;
     type Twin = Q8_0x8;
     type Ready = Q8_0Ready;
 

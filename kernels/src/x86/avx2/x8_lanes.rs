@@ -7,6 +7,30 @@
 
 use core::arch::x86_64::*;
 
+use crate::blocks_x8::X8_ROWS;
+use crate::x8_walk::RowLanes;
+
+/// Eight rows' floats in one register (AVX; every x86 tier with x8 products has it).
+impl RowLanes for __m256 {
+    #[inline(always)]
+    unsafe fn zero() -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_setzero_ps() }
+    }
+
+    #[inline(always)]
+    unsafe fn add(self, other: __m256) -> __m256 {
+        // SAFETY: the caller guarantees AVX.
+        unsafe { _mm256_add_ps(self, other) }
+    }
+
+    #[inline(always)]
+    unsafe fn store(self, out: &mut [f32; X8_ROWS]) {
+        // SAFETY: writes the eight floats of `out`; the caller guarantees AVX.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), self) }
+    }
+}
+
 /// Four activation quants (bytes `4g..4g+4` of `qs`) in every 32-bit lane.
 ///
 /// # Safety

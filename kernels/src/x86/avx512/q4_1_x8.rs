@@ -9,12 +9,13 @@ use crate::blocks::BlockQ8_1;
 use crate::blocks_x8::BlockQ4_1x8;
 use crate::generic::x8::q4_1::Q4_1x8;
 use crate::x86::avx2::q4_1_x8::{float_terms, Q4_1Ready, Q4_1x8Avx2};
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q4_1 x8 × Q8_1 driver, AVX-512 tier.
 pub(crate) struct Q4_1x8Avx512;
 
 impl X8Pair for Q4_1x8Avx512 {
+    type Lanes = __m256;
     type Twin = Q4_1x8;
     type Ready = Q4_1Ready;
 

@@ -11,7 +11,7 @@ use crate::blocks_x8::BlockQ4Kx8;
 use crate::generic::x8::q4_k::Q4Kx8;
 use crate::x86::avx2::q4_k_x8::{finish, min_pairs, Q4KReady, Q4Kx8Avx2};
 use crate::x86::avx2::x8_lanes::{f16x8, KWords};
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q4_K x8 × Q8_K driver, AVX-512 tier.
 pub(crate) struct Q4Kx8Avx512;
@@ -70,6 +70,7 @@ unsafe fn terms_from(
 }
 
 impl X8Pair for Q4Kx8Avx512 {
+    type Lanes = __m256;
     type Twin = Q4Kx8;
     type Ready = Q4KReady;
 

@@ -9,12 +9,13 @@ use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::BlockQ5_0x8;
 use crate::generic::x8::q5_0::Q5_0x8;
 use crate::x86::avx2::q5_0_x8::{quant_sum, scaled_terms, Q5_0Ready, Q5_0x8Avx2};
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q5_0 x8 × Q8_0 driver, AVX-512 tier.
 pub(crate) struct Q5_0x8Avx512;
 
 impl X8Pair for Q5_0x8Avx512 {
+    type Lanes = __m256;
     type Twin = Q5_0x8;
     type Ready = Q5_0Ready;
     const ACT_SUMS: bool = true;

@@ -11,7 +11,7 @@ use crate::blocks_x8::BlockQ6Kx8;
 use crate::generic::x8::q6_k::Q6Kx8;
 use crate::x86::avx2::q6_k_x8::{finish, scale_pairs, Q6KReady, Q6Kx8Avx2};
 use crate::x86::avx2::x8_lanes::{f16x8, KWords};
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q6_K x8 × Q8_K driver, AVX-512 tier.
 pub(crate) struct Q6Kx8Avx512;
@@ -68,6 +68,7 @@ unsafe fn terms_from(q: &impl KWords, pairs: &[__m256i; 8], d: __m256, a: &Block
 }
 
 impl X8Pair for Q6Kx8Avx512 {
+    type Lanes = __m256;
     type Twin = Q6Kx8;
     type Ready = Q6KReady;
 

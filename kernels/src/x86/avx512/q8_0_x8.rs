@@ -11,7 +11,7 @@ use crate::blocks_x8::BlockQ8_0x8;
 use crate::generic::x8::q8_0::Q8_0x8;
 use crate::x86::avx2::q5_0_x8::{quant_sum, scaled_terms};
 use crate::x86::avx2::x8_lanes::{f16x8, load32};
-use crate::x86::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, X8Pair};
 
 /// Marker for the Q8_0 x8 × Q8_0 driver, AVX-512 tier.
 pub(crate) struct Q8_0x8Avx512;
@@ -23,6 +23,7 @@ pub(crate) struct Q8_0BiasedReady {
 }
 
 impl X8Pair for Q8_0x8Avx512 {
+    type Lanes = __m256;
     type Twin = Q8_0x8;
     type Ready = Q8_0BiasedReady;
     const ACT_SUMS: bool = true;

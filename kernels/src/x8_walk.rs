@@ -1,7 +1,8 @@
-//! The walk of the row-interleaved (x8) products shared by the AVX2 and AVX-512 tiers: stripes
-//! of eight weight rows against any number of activation rows, each row in its own 32-bit lane
-//! of a 256-bit register. Each tier supplies only its pairs ([`X8Pair`]: unpacking and the
-//! integer sums), whose terms follow the twin's operations.
+//! The walk of the row-interleaved (x8) products shared by every SIMD tier: stripes of eight
+//! weight rows against any number of activation rows, each row in its own 32-bit lane (of one
+//! 256-bit register on x86, two 128-bit ones on aarch64: [`RowLanes`]). Each tier supplies only
+//! its pairs ([`X8Pair`]: unpacking and the integer sums), whose terms follow the twin's
+//! operations.
 //!
 //! Each output follows the scalar twin's float order ([`crate::generic::accumulate`]): block
 //! `b`'s term goes into accumulator lane `b % 8`, the eight lanes are reduced as `reduce8` does.
@@ -15,7 +16,6 @@
 //! ([`X8Pair::ready`]) and used for every activation row of the tile. One activation row
 //! (decode) skips the unpacked copy and keeps its eight accumulators in registers.
 
-use core::arch::x86_64::*;
 use core::mem::size_of;
 
 use crate::blocks_x8::X8_ROWS;
@@ -31,8 +31,31 @@ const ACT_BUDGET: usize = 192 * 1024;
 /// Activation block sums a column block may keep for pairs that need them.
 const SUMS_CAP: usize = 4096;
 
+/// Eight f32 lanes, one per row of a stripe, in a tier's registers.
+pub(crate) trait RowLanes: Copy {
+    /// All lanes `+0.0`.
+    ///
+    /// # Safety
+    /// The CPU supports the tier's features (so for every method).
+    unsafe fn zero() -> Self;
+
+    /// Lane-wise `self + other` (IEEE single precision, unfused).
+    ///
+    /// # Safety
+    /// As [`RowLanes::zero`].
+    unsafe fn add(self, other: Self) -> Self;
+
+    /// The eight lanes, row `k` in `out[k]`.
+    ///
+    /// # Safety
+    /// As [`RowLanes::zero`].
+    unsafe fn store(self, out: &mut [f32; X8_ROWS]);
+}
+
 /// A weight format with an x8 form, paired with its activation format, as the driver needs it.
 pub(crate) trait X8Pair {
+    /// The registers holding one float per row.
+    type Lanes: RowLanes;
     /// The scalar view, whose gemm is the fallback when [`X8Pair::exact_for`] says no.
     type Twin: X8Format;
     /// The weights of one x8 block unpacked for any number of activation rows.
@@ -43,7 +66,7 @@ pub(crate) trait X8Pair {
     /// An empty [`X8Pair::Ready`] to unpack into.
     ///
     /// # Safety
-    /// The CPU supports the pair's tier (AVX2, FMA and F16C at least; so for every method).
+    /// The CPU supports the pair's tier (so for every method).
     unsafe fn new_ready() -> Self::Ready;
 
     /// Unpacks x8 block `w` into `r`.
@@ -58,7 +81,7 @@ pub(crate) trait X8Pair {
     ///
     /// # Safety
     /// As [`X8Pair::new_ready`].
-    unsafe fn terms(r: &Self::Ready, a: &<Self::Twin as X8Format>::Act, a_sum: i32) -> __m256;
+    unsafe fn terms(r: &Self::Ready, a: &<Self::Twin as X8Format>::Act, a_sum: i32) -> Self::Lanes;
 
     /// [`X8Pair::terms`] straight from the x8 block (one activation row: nothing to share).
     ///
@@ -69,7 +92,7 @@ pub(crate) trait X8Pair {
         w: &<Self::Twin as X8Format>::Packed,
         a: &<Self::Twin as X8Format>::Act,
         a_sum: i32,
-    ) -> __m256 {
+    ) -> Self::Lanes {
         // SAFETY: forwarded.
         unsafe {
             let mut r = Self::new_ready();
@@ -105,7 +128,7 @@ type Act<P> = <<P as X8Pair>::Twin as X8Format>::Act;
 /// [`crate::table::GemmX8Fn`] contract.
 ///
 /// # Safety
-/// The CPU supports the pair's tier (AVX2, FMA and F16C at least).
+/// The CPU supports the pair's tier.
 #[inline(always)]
 pub(crate) unsafe fn gemm<P: X8Pair>(
     w: &[Packed<P>],
@@ -145,7 +168,7 @@ pub(crate) unsafe fn gemm<P: X8Pair>(
 /// without them).
 ///
 /// # Safety
-/// The CPU supports the pair's tier (AVX2, FMA and F16C at least); `act` holds `n_act >= 1` rows of `nb >= 1` blocks, `w`
+/// The CPU supports the pair's tier; `act` holds `n_act >= 1` rows of `nb >= 1` blocks, `w`
 /// `rows.div_ceil(8)` stripes of `nb`; `ld >= rows >= 1`, `out.len() >= (n_act - 1)·ld + rows`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -226,7 +249,7 @@ fn column_block<P: X8Pair>(nb: usize) -> usize {
 /// of row `t` at `out[t·ld..]`.
 ///
 /// # Safety
-/// The CPU supports the pair's tier (AVX2, FMA and F16C at least); `a.len() == nt·w.len()`, `1 <= nt <= TILE`; `sums` is
+/// The CPU supports the pair's tier; `a.len() == nt·w.len()`, `1 <= nt <= TILE`; `sums` is
 /// empty or `a.len()` long; `out.len() >= (nt - 1)·ld + live`, `live <= 8`.
 #[inline(always)]
 unsafe fn stripe_tile<P: X8Pair>(
@@ -240,10 +263,10 @@ unsafe fn stripe_tile<P: X8Pair>(
 ) {
     let nb = w.len();
     let kept_sums = P::ACT_SUMS && sums.len() == nt * nb;
-    // SAFETY: the pair's tier (AVX2/FMA/F16C at least) guaranteed by the caller; every pointer below stays inside `a`,
+    // SAFETY: the pair's tier guaranteed by the caller; every pointer below stays inside `a`,
     // `sums` or `acc` (indices `t < nt`, `b < nb`, lanes `< 8`).
     unsafe {
-        let mut acc = [[_mm256_setzero_ps(); BLOCK_LANES]; TILE];
+        let mut acc = [[P::Lanes::zero(); BLOCK_LANES]; TILE];
         let mut r = P::new_ready();
         for (b, wb) in w.iter().enumerate() {
             P::ready(wb, &mut r);
@@ -258,7 +281,7 @@ unsafe fn stripe_tile<P: X8Pair>(
                 } else {
                     P::act_sum(ab)
                 };
-                acc_t[lane] = _mm256_add_ps(acc_t[lane], P::terms(&r, ab, a_sum));
+                acc_t[lane] = acc_t[lane].add(P::terms(&r, ab, a_sum));
                 ap = ap.add(nb);
             }
         }
@@ -272,18 +295,18 @@ unsafe fn stripe_tile<P: X8Pair>(
 /// empty to work them out here, for pairs that need them): the eight block lanes.
 ///
 /// # Safety
-/// The CPU supports the pair's tier (AVX2, FMA and F16C at least); `a.len() == w.len()`; `sums` is empty or as long.
+/// The CPU supports the pair's tier; `a.len() == w.len()`; `sums` is empty or as long.
 #[inline(always)]
 unsafe fn stripe_one<P: X8Pair>(
     w: &[Packed<P>],
     a: &[Act<P>],
     sums: &[i32],
-) -> [__m256; BLOCK_LANES] {
+) -> [P::Lanes; BLOCK_LANES] {
     let kept_sums = P::ACT_SUMS && sums.len() == a.len();
-    // SAFETY: the pair's tier (AVX2/FMA/F16C at least) guaranteed by the caller; `a` (and `sums` when kept) hold as many
+    // SAFETY: the pair's tier guaranteed by the caller; `a` (and `sums` when kept) hold as many
     // blocks as `w`.
     unsafe {
-        let mut acc = [_mm256_setzero_ps(); BLOCK_LANES];
+        let mut acc = [P::Lanes::zero(); BLOCK_LANES];
         let full = w.len() - w.len() % BLOCK_LANES;
         let mut b = 0;
         while b < full {
@@ -291,19 +314,15 @@ unsafe fn stripe_one<P: X8Pair>(
             // in registers).
             for (l, acc_l) in acc.iter_mut().enumerate() {
                 let (wb, ab) = (w.get_unchecked(b + l), a.get_unchecked(b + l));
-                *acc_l = _mm256_add_ps(
-                    *acc_l,
-                    P::terms_direct(wb, ab, block_sum::<P>(a, sums, kept_sums, b + l)),
-                );
+                let a_sum = block_sum::<P>(a, sums, kept_sums, b + l);
+                *acc_l = acc_l.add(P::terms_direct(wb, ab, a_sum));
             }
             b += BLOCK_LANES;
         }
         for (l, acc_l) in acc.iter_mut().enumerate().take(w.len() - full) {
             let (wb, ab) = (w.get_unchecked(full + l), a.get_unchecked(full + l));
-            *acc_l = _mm256_add_ps(
-                *acc_l,
-                P::terms_direct(wb, ab, block_sum::<P>(a, sums, kept_sums, full + l)),
-            );
+            let a_sum = block_sum::<P>(a, sums, kept_sums, full + l);
+            *acc_l = acc_l.add(P::terms_direct(wb, ab, a_sum));
         }
         acc
     }
@@ -312,7 +331,7 @@ unsafe fn stripe_one<P: X8Pair>(
 /// Activation block `i`'s sum for pairs that need it: kept in `sums`, or worked out here.
 ///
 /// # Safety
-/// The CPU supports the pair's tier (AVX2, FMA and F16C at least); `i < a.len()`, and `i < sums.len()` when `kept`.
+/// The CPU supports the pair's tier; `i < a.len()`, and `i < sums.len()` when `kept`.
 #[inline(always)]
 unsafe fn block_sum<P: X8Pair>(a: &[Act<P>], sums: &[i32], kept: bool, i: usize) -> i32 {
     // SAFETY: in bounds by the caller's promise; AVX2/FMA/F16C likewise.
@@ -331,23 +350,23 @@ unsafe fn block_sum<P: X8Pair>(a: &[Act<P>], sums: &[i32], kept: bool, i: usize)
 /// l7))`, here for eight rows at once) and stores the first `live` rows at `out[0..live]`.
 ///
 /// # Safety
-/// The CPU supports AVX2; `out.len() >= live`, `live <= 8`.
+/// The CPU supports the lanes' tier; `out.len() >= live`, `live <= 8`.
 #[inline(always)]
-unsafe fn store_row(acc: &[__m256; BLOCK_LANES], out: &mut [f32], live: usize) {
-    // SAFETY: register arithmetic; the store writes `out[0..8]` (in bounds when `live == 8`,
-    // checked by the caller's promise) or goes through a local array.
+unsafe fn store_row<L: RowLanes>(acc: &[L; BLOCK_LANES], out: &mut [f32], live: usize) {
+    // SAFETY: register arithmetic of the caller's tier; the stores stay inside `out` or `tmp`.
     unsafe {
-        let s0 = _mm256_add_ps(acc[0], acc[4]);
-        let s1 = _mm256_add_ps(acc[1], acc[5]);
-        let s2 = _mm256_add_ps(acc[2], acc[6]);
-        let s3 = _mm256_add_ps(acc[3], acc[7]);
-        let v = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
-        if live == X8_ROWS {
-            _mm256_storeu_ps(out.as_mut_ptr(), v);
-        } else {
-            let mut tmp = [0.0f32; X8_ROWS];
-            _mm256_storeu_ps(tmp.as_mut_ptr(), v);
-            out[..live].copy_from_slice(&tmp[..live]);
+        let s0 = acc[0].add(acc[4]);
+        let s1 = acc[1].add(acc[5]);
+        let s2 = acc[2].add(acc[6]);
+        let s3 = acc[3].add(acc[7]);
+        let v = s0.add(s2).add(s1.add(s3));
+        match out.first_chunk_mut::<X8_ROWS>() {
+            Some(o) if live == X8_ROWS => v.store(o),
+            _ => {
+                let mut tmp = [0.0f32; X8_ROWS];
+                v.store(&mut tmp);
+                out[..live].copy_from_slice(&tmp[..live]);
+            }
         }
     }
 }
