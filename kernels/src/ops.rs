@@ -70,10 +70,12 @@ pub fn gemm(
     gemm_with(table::active(), ty, n, w, act, n_act, out)
 }
 
-/// Whether weight type `ty` has a row-interleaved (x8) form: eight rows' blocks side by side, for
-/// products that load each activation once for eight rows (see [`crate::blocks_x8`]).
+/// Whether the active tier has its own product over the row-interleaved (x8) form of weight type
+/// `ty` — eight rows' blocks side by side, each activation loaded once for eight rows (see
+/// [`crate::blocks_x8`]) — so that repacking pays. The generic tier only has the scalar twin, a
+/// reference slower than the plain products (the x8 calls work there all the same).
 pub fn has_x8(ty: GgmlType) -> bool {
-    table::active().get(ty).x8.is_some()
+    table::active().get(ty).x8.is_some_and(|k| k.native)
 }
 
 /// Bytes of one stripe — eight rows of `n` elements — of `ty` in x8 form.

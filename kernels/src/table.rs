@@ -40,6 +40,11 @@
 //! - Entries are `unsafe fn`s; see [`VecDotFn`] for what a caller promises. Only [`for_tier`]
 //!   installs tier entries, and only for a tier [`Tier::is_supported`] confirms.
 //!
+//! Row-interleaved (x8) weights ([`X8Kernels`]): the generic table sets each such type's
+//! repacking, row extraction and scalar product ([`crate::generic::x8`]); a tier replaces only
+//! the product ([`KernelTable::set_x8_gemm`]), which must give every output the bits of the
+//! plain `vec_dot` on that row (`kernels/tests/x8_twins.rs` checks it in every tier).
+//!
 //! Slots without a kernel hold `None`; `ops` reports them as [`crate::KernelError::Unsupported`].
 
 use crate::ggml_type::GgmlType;
@@ -138,6 +143,10 @@ pub struct X8Kernels {
     pub unpack_row: UnpackX8Fn,
     /// Products over stripes.
     pub gemm: GemmX8Fn,
+    /// Whether `gemm` is the tier's own (SIMD) product. The generic twin takes every row back
+    /// out of its stripe and is a reference, slower than the plain products: callers repack
+    /// only for a tier with its own ([`crate::ops::has_x8`]).
+    pub native: bool,
 }
 
 /// The dot-product kernels of one weight type in one tier, registered together.
@@ -233,6 +242,7 @@ impl KernelTable {
     pub const fn set_x8_gemm(&mut self, ty: GgmlType, gemm: GemmX8Fn) {
         if let Some(k) = &mut self.kernels[slot(ty)].x8 {
             k.gemm = gemm;
+            k.native = true;
         }
     }
 }

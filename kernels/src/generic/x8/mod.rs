@@ -173,6 +173,7 @@ macro_rules! x8_kernels {
             repack: repack_x8_entry!($row, $packed, $m::$repack),
             unpack_row: unpack_x8_entry!($row, $packed, $m::$unpack),
             gemm: gemm_x8_entry!($packed, $act, $m::$gemm),
+            native: false,
         }
     };
 }

@@ -5,6 +5,21 @@ use crate::blocks::{BlockQ5_0, BlockQ8_0};
 use crate::blocks_x8::{BlockQ5_0x8, X8_ROWS};
 use crate::generic::q5_0::{block_dot_q5_0_q8_0, block_term_q5_0_q8_0};
 
+/// Nibble `n` spread over four bytes: bit `j` of `n` at bit 0 of byte `j`.
+const SPREAD: [u32; 16] = {
+    let mut t = [0u32; 16];
+    let mut n = 0;
+    while n < 16 {
+        let mut j = 0;
+        while j < 4 {
+            t[n] |= ((n as u32 >> j) & 1) << (8 * j);
+            j += 1;
+        }
+        n += 1;
+    }
+    t
+};
+
 /// Q5_0 × Q8_0 in x8 form.
 pub struct Q5_0x8;
 
@@ -21,12 +36,14 @@ impl X8Format for Q5_0x8 {
         };
         interleave_words(gather(rows, |r| &r.qs), &mut p.qs);
         for (k, r) in rows.iter().enumerate() {
+            // Value 4g + j's fifth bit (bit j of the row's nibble g) goes to bit g of byte
+            // 4k + j: an 8×4 bit transpose, one spread nibble per g.
             let qh = u32::from_le_bytes(r.qh);
-            // Value 4g + j's fifth bit goes to bit g of byte 4k + j.
-            for v in 0..32 {
-                let (g, j) = (v / 4, v % 4);
-                p.qh[4 * k + j] |= (((qh >> v) & 1) as u8) << g;
+            let mut word = 0u32;
+            for g in 0..8 {
+                word |= SPREAD[((qh >> (4 * g)) & 0xf) as usize] << g;
             }
+            p.qh[4 * k..4 * k + 4].copy_from_slice(&word.to_le_bytes());
         }
         p
     }
