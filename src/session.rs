@@ -1,8 +1,15 @@
 //! A conversation with a model: its KV cache, scratch buffers and thread pool, all allocated
 //! when the session is created. `prefill` runs a prompt in batches; `decode` runs one token.
 
+use rayon::prelude::*;
+
 use crate::kv_cache::KvCache;
-use crate::model::{HeadScratch, Model, ModelError, OutputHead, Scratch};
+use crate::model::{log_prob, HeadScratch, Model, ModelError, OutputHead, Scratch};
+
+/// Most bytes of logits [`Session::token_log_probs`] holds at once: rows of the vocabulary are
+/// computed this many bytes' worth at a time (16 rows of Gemma 3's 262,144 entries), never a
+/// whole context of them.
+const SCORE_LOGITS_BYTES: usize = 16 << 20;
 
 /// How a session is sized.
 #[derive(Clone, Debug)]
@@ -107,6 +114,24 @@ impl<'m> Session<'m> {
     /// Forgets the conversation (the buffers are kept).
     pub fn reset(&mut self) {
         self.pos = 0;
+        self.kv.clear();
+    }
+
+    /// Rewinds the session to `pos`: positions from `pos` on are forgotten, those before it
+    /// are kept, so a prompt sharing its first `pos` tokens with what the session ran needs only
+    /// the rest prefilled. Returns the position the session now holds: `pos` (or the current
+    /// position, if `pos` is beyond it), or 0 when a sliding-window layer's ring has already
+    /// overwritten keys that position `pos` attends to; the whole prompt must then be run again.
+    pub fn truncate(&mut self, pos: usize) -> usize {
+        if pos >= self.pos {
+            return self.pos;
+        }
+        if self.kv.can_resume_at(pos) {
+            self.pos = pos;
+        } else {
+            self.reset();
+        }
+        self.pos
     }
 
     /// Bytes of KV cache and scratch this session allocated.
@@ -160,6 +185,55 @@ impl<'m> Session<'m> {
             }
         }
         Ok(())
+    }
+
+    /// Runs `tokens` after what the session holds and returns, for every `i` in
+    /// `from..tokens.len() - 1`, the natural-log probability the model gives `tokens[i + 1]`
+    /// after `tokens[..=i]` (and what the session held before): how text is scored.
+    ///
+    /// It runs at prefill speed: the tokens go through the network in batches, and the logits of
+    /// the scored positions come from batched products of the output head, a few rows at a time
+    /// (at most 16 MiB of logits), each row reduced to the one log-probability at once. The
+    /// logits of positions before `from` are never computed. Every value equals the one
+    /// [`Session::logits_all`] gives for the same position, whatever the thread count.
+    pub fn token_log_probs(&mut self, tokens: &[u32], from: usize) -> Result<Vec<f64>, ModelError> {
+        self.check_room(tokens.len())?;
+        let n_vocab = self.model.hparams.n_vocab;
+        // Targets are read before the batch that embeds (and checks) them runs.
+        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= n_vocab) {
+            return Err(ModelError::BadToken { id, n_vocab });
+        }
+        let last = tokens.len().saturating_sub(1);
+        let max_batch = self.scratch.max_batch;
+        let group = (SCORE_LOGITS_BYTES / (4 * n_vocab)).clamp(1, max_batch);
+        let mut logits = vec![0.0f32; group.min(last.saturating_sub(from)) * n_vocab];
+        let mut out = Vec::with_capacity(last.saturating_sub(from));
+        let mut start = 0;
+        for chunk in tokens.chunks(max_batch) {
+            self.run_batch(chunk)?;
+            let (lo, hi) = (from.max(start), last.min(start + chunk.len()));
+            let mut r = lo;
+            while r < hi {
+                let n = group.min(hi - r);
+                let rows = &mut logits[..n * n_vocab];
+                let targets = &tokens[r + 1..][..n];
+                let (model, sc, threads, head) =
+                    (self.model, &mut self.scratch, self.n_threads, self.head);
+                let lps: Vec<f64> = self.pool.install(|| {
+                    model.logits_of_rows(sc, r - start..r - start + n, rows, threads, head)?;
+                    Ok::<_, ModelError>(
+                        rows.par_chunks(n_vocab)
+                            .zip(targets)
+                            .map(|(row, &t)| log_prob(row, t as usize))
+                            .collect(),
+                    )
+                })?;
+                out.extend(lps);
+                r += n;
+            }
+            start += chunk.len();
+        }
+        Ok(out)
     }
 
     fn run_batch(&mut self, tokens: &[u32]) -> Result<(), ModelError> {

@@ -1,10 +1,18 @@
 //! The `retort` command line: one file per subcommand.
 
+pub mod bench;
+#[cfg(feature = "chat")]
+pub mod chat;
+pub mod compare;
 pub mod inspect;
 pub mod models;
+pub mod perplexity;
 pub mod progress;
 pub mod pull;
 pub mod run;
+pub mod sampling_args;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod tokenize;
 
 use std::path::PathBuf;
@@ -23,4 +31,14 @@ pub fn resolve_model(name_or_path: Option<&str>) -> Result<PathBuf> {
     let path = catalog::resolve(&catalog, &name, &mut bar)?;
     bar.finish();
     Ok(path)
+}
+
+/// Resolves an evaluation-text argument (catalog text name or path), pulling a catalog text on
+/// first use with a progress bar on stderr.
+pub fn resolve_text(name_or_path: &str) -> Result<PathBuf> {
+    let catalog = Catalog::builtin()?;
+    let mut bar = progress::Bar::new();
+    let path = catalog::resolve_text(&catalog, name_or_path, &mut bar);
+    bar.finish();
+    Ok(path?)
 }

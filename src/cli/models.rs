@@ -1,9 +1,10 @@
-//! `retort models`: the catalog and what is cached.
+//! `retort models`: the catalog (models and evaluation texts) and what is cached.
 
 use anyhow::Result;
 use retort::catalog::{self, Catalog};
 
-/// Prints one line per catalog model: name, architecture, quant, size, cached or not.
+/// Prints one line per catalog model (name, architecture, quant, size, cached or not), then one
+/// per evaluation text.
 pub fn run() -> Result<()> {
     let catalog = Catalog::builtin()?;
     println!(
@@ -32,6 +33,22 @@ pub fn run() -> Result<()> {
         );
     }
     println!("(* the default model)");
+    println!();
+    println!("{:<38} {:>10}  {:<8} description", "text", "size", "cached");
+    for t in catalog.texts() {
+        let cached = if catalog::is_text_cached(t)? {
+            "yes"
+        } else {
+            "no"
+        };
+        println!(
+            "{:<38} {:>10}  {:<8} {}",
+            t.name,
+            human_bytes(t.size),
+            cached,
+            t.description
+        );
+    }
     Ok(())
 }
 

@@ -7,7 +7,6 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use retort::generate::{generate, GenerateParams, StopReason};
 use retort::model::{LoadParams, Model, OutputHead};
-use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
 use serde_json::json;
@@ -30,24 +29,8 @@ pub struct RunArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 't', long = "threads")]
     threads: Option<usize>,
-    /// Temperature; 0 is greedy.
-    #[arg(long = "temp", default_value_t = 0.8)]
-    temp: f32,
-    /// Top-k (0 disables).
-    #[arg(long = "top-k", default_value_t = 40)]
-    top_k: usize,
-    /// Top-p (1 disables).
-    #[arg(long = "top-p", default_value_t = 0.95)]
-    top_p: f32,
-    /// Min-p (0 disables).
-    #[arg(long = "min-p", default_value_t = 0.05)]
-    min_p: f32,
-    /// Repetition penalty (1 disables).
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
-    repeat_penalty: f32,
-    /// RNG seed (default: random, printed with the statistics).
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    sampling: super::sampling_args::SamplingArgs,
     /// Wrap the prompt in the model's chat template as a user message.
     #[arg(long)]
     chat: bool,
@@ -75,21 +58,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let Some(prompt) = args.prompt.clone().or(args.prompt_pos.clone()) else {
         bail!("no prompt: give it as an argument or with -p");
     };
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64)
-    });
-    let sampler = SamplerParams {
-        temperature: args.temp,
-        top_k: args.top_k,
-        top_p: args.top_p,
-        min_p: args.min_p,
-        repeat_penalty: args.repeat_penalty,
-        seed,
-        ..SamplerParams::default()
-    };
-    sampler.validate()?;
+    let sampler = args.sampling.params()?;
+    let seed = sampler.seed;
 
     let path = super::resolve_model(args.model.as_deref())?;
     let t_load = Instant::now();
@@ -108,21 +78,14 @@ pub fn run(args: RunArgs) -> Result<()> {
             messages.push(ChatMessage::new("system", s.as_str()));
         }
         messages.push(ChatMessage::new("user", prompt.as_str()));
-        let rendered = template.render(
+        template.encode(
+            &tok,
             &messages,
             &ChatTemplateParams {
                 add_generation_prompt: true,
                 ..Default::default()
             },
-        )?;
-        let mut ids = tok.encode(&rendered, false)?;
-        if let Some(bos) = tok.bos_id() {
-            let with_bos = tok.encode("", true)?;
-            if with_bos.first() == Some(&bos) && ids.first() != Some(&bos) {
-                ids.insert(0, bos);
-            }
-        }
-        ids
+        )?
     } else {
         tok.encode(&prompt, true)?
     };

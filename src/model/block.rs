@@ -15,7 +15,6 @@ use super::attention::{attend, AttnShape};
 use super::error::ModelError;
 use super::matmul::matmul;
 use super::norm::{gelu_tanh, rms_norm, rms_norm_chunks_in_place, silu};
-use super::output_head::{refine_logits, OutputHead};
 use super::rope;
 use super::scratch::Scratch;
 use super::spec::Activation;
@@ -210,48 +209,6 @@ impl Model {
             &mut sc.proj[..t * d],
             lw.post_ffn_norm.as_ref(),
         );
-        Ok(())
-    }
-
-    /// Logits of the final hidden state in row `row` of `sc.x` into `sc.logits`.
-    pub(crate) fn logits_of_row(
-        &self,
-        sc: &mut Scratch,
-        row: usize,
-        n_threads: usize,
-        head: OutputHead,
-    ) -> Result<(), ModelError> {
-        let d = self.hparams.n_embd;
-        let w = &self.weights.output_norm;
-        rms_norm(
-            &sc.x[row * d..][..d],
-            self.vector(w),
-            self.hparams.norm_eps,
-            &mut sc.last,
-        );
-        let out = &self.weights.output;
-        sc.acts.invalidate();
-        self.project(out, &sc.last, 1, &mut sc.acts, &mut sc.logits, n_threads)?;
-        if let (OutputHead::Precise, Some(hs)) = (head, sc.head.as_mut()) {
-            let norms = self.head_row_norms()?;
-            // The activation bytes the product just used (cached, not quantized again).
-            let first = sc.acts.get(&sc.last, out.ty.vec_dot_type())?;
-            refine_logits(
-                self.data(out),
-                out,
-                norms,
-                &sc.last,
-                first,
-                &mut sc.logits,
-                hs,
-            )?;
-        }
-        sc.acts.invalidate();
-        if let Some(cap) = self.spec.final_logit_softcap {
-            sc.logits
-                .iter_mut()
-                .for_each(|l| *l = cap * (*l / cap).tanh());
-        }
         Ok(())
     }
 

@@ -42,7 +42,7 @@ pub enum ModelError {
         /// The model's training context.
         train: usize,
     },
-    /// Invalid session parameters.
-    #[error("invalid session parameter: {0}")]
+    /// Invalid parameters: of a session, a prompt, a measurement.
+    #[error("invalid parameter: {0}")]
     BadParam(String),
 }

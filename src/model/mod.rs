@@ -9,6 +9,7 @@ mod attention;
 mod block;
 mod error;
 mod hparams;
+mod logits;
 mod matmul;
 mod norm;
 mod output_head;
@@ -22,6 +23,7 @@ use std::path::Path;
 
 pub use error::ModelError;
 pub use hparams::HyperParams;
+pub(crate) use logits::log_prob;
 pub(crate) use output_head::HeadScratch;
 pub use output_head::OutputHead;
 pub use packed::PackedRows;

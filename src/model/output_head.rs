@@ -160,6 +160,7 @@ mod tests {
             cols,
             offset: 0,
             bytes: bytes.len(),
+            packed: None,
         };
         (m, bytes)
     }

@@ -143,6 +143,25 @@ impl ChatTemplate {
         self.render_value(Value::from_serialize(messages), params)
     }
 
+    /// Renders `messages` and encodes the prompt: control tokens in the text are matched whole,
+    /// and the BOS token is put first when the tokenizer adds one and the template did not.
+    pub fn encode(
+        &self,
+        tokenizer: &Tokenizer,
+        messages: &[ChatMessage],
+        params: &ChatTemplateParams,
+    ) -> Result<Vec<u32>, TokenizerError> {
+        let rendered = self.render(messages, params)?;
+        let mut ids = tokenizer.encode(&rendered, false)?;
+        if let Some(bos) = tokenizer.bos_id() {
+            let adds_bos = tokenizer.encode("", true)?.first() == Some(&bos);
+            if adds_bos && ids.first() != Some(&bos) {
+                ids.insert(0, bos);
+            }
+        }
+        Ok(ids)
+    }
+
     /// Renders messages given as a template value: a list of maps with `role`, `content` and
     /// whatever else the template reads (`tool_calls`, ...). JSON text becomes such a value
     /// through `serde_json::from_str::<minijinja::Value>`, which keeps the keys' order.

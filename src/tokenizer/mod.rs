@@ -294,6 +294,11 @@ impl Tokenizer {
         self.bos_id
     }
 
+    /// Whether encoding with `add_special` puts BOS first (the vocabulary's `add_bos_token`).
+    pub fn adds_bos(&self) -> bool {
+        self.add_bos && self.bos_id.is_some()
+    }
+
     /// End-of-sequence token.
     pub fn eos_id(&self) -> Option<u32> {
         self.eos_id

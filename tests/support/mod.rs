@@ -14,6 +14,14 @@ pub fn model_path(name: &str) -> PathBuf {
     })
 }
 
+/// The cached path of catalog text `name` (`botchan`, `alice`), pulling it first if needed.
+pub fn text_path(name: &str) -> PathBuf {
+    let catalog = Catalog::builtin().expect("built-in catalog");
+    catalog::resolve_text(&catalog, name, &mut NoProgress).unwrap_or_else(|e| {
+        panic!("catalog text '{name}' is not available and could not be pulled: {e}")
+    })
+}
+
 /// Full logits from the numpy reference forward pass: (positions, vocabulary) row-major.
 pub fn reference_logits(model: &std::path::Path, tokens: &[u32]) -> (usize, usize, Vec<f32>) {
     reference_logits_last(model, tokens, tokens.len())
