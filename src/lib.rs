@@ -14,5 +14,6 @@ pub mod model;
 pub mod sampling;
 pub mod session;
 pub mod tokenizer;
+pub(crate) mod worker_pool;
 
 pub use error::Error;

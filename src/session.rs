@@ -1,8 +1,9 @@
-//! A conversation with a model: its KV cache, scratch buffers and thread pool, all allocated
+//! A conversation with a model: its KV cache, scratch buffers and worker threads, all allocated
 //! when the session is created. `prefill` runs a prompt in batches; `decode` runs one token.
 
 use crate::kv_cache::KvCache;
 use crate::model::{HeadScratch, Model, ModelError, OutputHead, Scratch};
+use crate::worker_pool::WorkerPool;
 
 /// How a session is sized.
 #[derive(Clone, Debug)]
@@ -34,7 +35,7 @@ pub struct Session<'m> {
     model: &'m Model,
     kv: KvCache,
     scratch: Scratch,
-    pool: rayon::ThreadPool,
+    pool: WorkerPool,
     n_threads: usize,
     n_ctx: usize,
     pos: usize,
@@ -59,23 +60,19 @@ impl<'m> Session<'m> {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(n_threads)
-            .thread_name(|i| format!("retort-{i}"))
-            .build()
-            .map_err(|e| ModelError::BadParam(format!("cannot start {n_threads} threads: {e}")))?;
+        let mut pool = WorkerPool::new(n_threads)?;
         let max_batch = params.max_batch.min(n_ctx);
         let head = match params.output_head {
             OutputHead::Precise => Some(HeadScratch::new(&model.weights.output)?),
             OutputHead::Quantized => None,
         };
         if head.is_some() {
-            pool.install(|| model.head_row_norms())?;
+            model.head_row_norms(&mut pool)?;
         }
         Ok(Session {
             model,
             kv: KvCache::new(&model.hparams, &model.spec.layers, n_ctx, max_batch),
-            scratch: Scratch::new(&model.hparams, &model.spec, max_batch, head),
+            scratch: Scratch::new(&model.hparams, &model.spec, max_batch, n_threads, head),
             pool,
             n_threads,
             n_ctx,
@@ -163,21 +160,19 @@ impl<'m> Session<'m> {
     }
 
     fn run_batch(&mut self, tokens: &[u32]) -> Result<(), ModelError> {
-        let (model, sc, kv, pos, n) = (
-            self.model,
+        self.model.forward_batch(
+            &mut self.pool,
             &mut self.scratch,
             &mut self.kv,
+            tokens,
             self.pos,
-            self.n_threads,
-        );
-        self.pool
-            .install(|| model.forward_batch(sc, kv, tokens, pos, n))?;
+        )?;
         self.pos += tokens.len();
         Ok(())
     }
 
     fn logits_of(&mut self, row: usize) -> Result<(), ModelError> {
-        let (model, sc, n, head) = (self.model, &mut self.scratch, self.n_threads, self.head);
-        self.pool.install(|| model.logits_of_row(sc, row, n, head))
+        self.model
+            .logits_of_row(&mut self.pool, &mut self.scratch, row, self.head)
     }
 }

@@ -1,9 +1,8 @@
 //! Causal grouped-query attention over the KV cache, one pass per query with an online softmax
 //! (no score buffer: the output slot is the accumulator).
 
-use rayon::prelude::*;
-
 use crate::kv_cache::LayerCache;
+use crate::worker_pool::DisjointSlice;
 
 /// Geometry of one attention call.
 pub struct AttnShape {
@@ -22,42 +21,53 @@ pub struct AttnShape {
 }
 
 /// For queries `q` (t, n_head·head_dim) at positions `pos0..pos0+t`, attends over the cached
-/// keys and values (already holding those positions) and writes `out` (t, n_head·head_dim_v).
-pub fn attend(q: &[f32], pos0: usize, cache: &LayerCache, s: &AttnShape, out: &mut [f32]) {
+/// keys and values (already holding those positions) and writes the items `items` of `out`
+/// (t, n_head·head_dim_v), item `i` being head `i % n_head` of token `i / n_head`.
+///
+/// # Safety
+/// No other thread writes the same items of `out` at the same time.
+pub unsafe fn attend_items(
+    q: &[f32],
+    pos0: usize,
+    cache: &LayerCache,
+    s: &AttnShape,
+    out: &DisjointSlice<'_, f32>,
+    items: std::ops::Range<usize>,
+) {
     let group = s.n_head / s.n_head_kv;
     let q_stride = s.n_head * s.head_dim;
-    out.par_chunks_mut(s.head_dim_v)
-        .enumerate()
-        .for_each(|(idx, acc)| {
-            let (ti, h) = (idx / s.n_head, idx % s.n_head);
-            let pos = pos0 + ti;
-            let qh = &q[ti * q_stride + h * s.head_dim..][..s.head_dim];
-            let kvh = h / group;
-            let first = match s.window {
-                Some(w) => (pos + 1).saturating_sub(w),
-                None => 0,
-            };
-            acc.fill(0.0);
-            let mut max = f32::NEG_INFINITY;
-            let mut sum = 0.0f32;
-            for p in first..=pos {
-                let k = cache.key(p, kvh);
-                let score = dot(qh, k) * s.scale;
-                if score > max {
-                    let shrink = (max - score).exp();
-                    sum *= shrink;
-                    acc.iter_mut().for_each(|a| *a *= shrink);
-                    max = score;
-                }
-                let w = (score - max).exp();
-                sum += w;
-                for (a, &v) in acc.iter_mut().zip(cache.value(p, kvh)) {
-                    *a += w * v;
-                }
+    for idx in items {
+        // SAFETY: item `idx` is this caller's alone (the function's contract).
+        let acc = unsafe { out.range(idx * s.head_dim_v..(idx + 1) * s.head_dim_v) };
+        let (ti, h) = (idx / s.n_head, idx % s.n_head);
+        let pos = pos0 + ti;
+        let qh = &q[ti * q_stride + h * s.head_dim..][..s.head_dim];
+        let kvh = h / group;
+        let first = match s.window {
+            Some(w) => (pos + 1).saturating_sub(w),
+            None => 0,
+        };
+        acc.fill(0.0);
+        let mut max = f32::NEG_INFINITY;
+        let mut sum = 0.0f32;
+        for p in first..=pos {
+            let k = cache.key(p, kvh);
+            let score = dot(qh, k) * s.scale;
+            if score > max {
+                let shrink = (max - score).exp();
+                sum *= shrink;
+                acc.iter_mut().for_each(|a| *a *= shrink);
+                max = score;
             }
-            let inv = 1.0 / sum;
-            acc.iter_mut().for_each(|a| *a *= inv);
-        });
+            let w = (score - max).exp();
+            sum += w;
+            for (a, &v) in acc.iter_mut().zip(cache.value(p, kvh)) {
+                *a += w * v;
+            }
+        }
+        let inv = 1.0 / sum;
+        acc.iter_mut().for_each(|a| *a *= inv);
+    }
 }
 
 #[inline]

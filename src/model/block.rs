@@ -11,28 +11,29 @@
 //! h = act(xn·Wgᵀ) ⊙ (xn·Wuᵀ);  d = h·Wdᵀ;  d = post_norm(d)?;  x += d
 //! ```
 
-use super::attention::{attend, AttnShape};
+use super::attention::{attend_items, AttnShape};
 use super::error::ModelError;
-use super::matmul::matmul;
+use super::matmul::{chunks_for, Product, QuantizedActs};
 use super::norm::{gelu_tanh, rms_norm, rms_norm_chunks_in_place, silu};
 use super::output_head::{refine_logits, OutputHead};
 use super::rope;
 use super::scratch::Scratch;
 use super::spec::Activation;
-use super::weights::{LayerWeights, Vector};
+use super::weights::{LayerWeights, Matrix, Vector};
 use super::Model;
 use crate::kv_cache::KvCache;
+use crate::worker_pool::{part, DisjointSlice, WorkerPool, MAX_CHUNKS};
 
 impl Model {
     /// Runs `tokens` (at positions `pos0..`) through every layer, filling the KV cache; the
     /// final residual stream is left in `sc.x` (t, n_embd).
     pub(crate) fn forward_batch(
         &self,
+        pool: &mut WorkerPool,
         sc: &mut Scratch,
         kv: &mut KvCache,
         tokens: &[u32],
         pos0: usize,
-        n_threads: usize,
     ) -> Result<(), ModelError> {
         let hp = &self.hparams;
         let t = tokens.len();
@@ -40,8 +41,8 @@ impl Model {
         debug_assert!(t <= sc.max_batch);
         self.embed(tokens, &mut sc.x[..t * d])?;
         for (il, lw) in self.weights.layers.iter().enumerate() {
-            self.attention_sublayer(il, lw, sc, kv, t, pos0, n_threads)?;
-            self.ffn_sublayer(lw, sc, t, n_threads)?;
+            self.attention_sublayer(pool, il, lw, sc, kv, t, pos0)?;
+            self.ffn_sublayer(pool, lw, sc, t)?;
         }
         Ok(())
     }
@@ -70,13 +71,13 @@ impl Model {
     #[allow(clippy::too_many_arguments)]
     fn attention_sublayer(
         &self,
+        pool: &mut WorkerPool,
         il: usize,
         lw: &LayerWeights,
         sc: &mut Scratch,
         kv: &mut KvCache,
         t: usize,
         pos0: usize,
-        n_threads: usize,
     ) -> Result<(), ModelError> {
         let hp = &self.hparams;
         let d = hp.n_embd;
@@ -87,30 +88,17 @@ impl Model {
 
         self.norm_rows(&sc.x[..t * d], &lw.attn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
-        let xn = &sc.xn[..t * d];
-        self.project(
-            &lw.wq,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.q[..t * q_dim],
-            n_threads,
-        )?;
-        self.project(
-            &lw.wk,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.k[..t * k_dim],
-            n_threads,
-        )?;
-        self.project(
-            &lw.wv,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.v[..t * v_dim],
-            n_threads,
+        for m in [&lw.wq, &lw.wk, &lw.wv] {
+            sc.acts.prepare(&sc.xn[..t * d], m.ty.vec_dot_type())?;
+        }
+        self.run_products(
+            pool,
+            &mut sc.worker_tmp,
+            &[
+                self.product(&lw.wq, &sc.acts, t, &mut sc.q[..t * q_dim])?,
+                self.product(&lw.wk, &sc.acts, t, &mut sc.k[..t * k_dim])?,
+                self.product(&lw.wv, &sc.acts, t, &mut sc.v[..t * v_dim])?,
+            ],
         )?;
         self.add_bias(&mut sc.q[..t * q_dim], lw.bq.as_ref());
         self.add_bias(&mut sc.k[..t * k_dim], lw.bk.as_ref());
@@ -137,21 +125,24 @@ impl Model {
             scale: self.spec.attention_scale,
             window: self.spec.layers[il].sliding_window,
         };
-        attend(
-            &sc.q[..t * q_dim],
-            pos0,
-            layer_cache,
-            &shape,
-            &mut sc.attn[..t * a_dim],
-        );
+        {
+            let (q, cache) = (&sc.q[..t * q_dim], &*layer_cache);
+            let out = DisjointSlice::new(&mut sc.attn[..t * a_dim]);
+            let items = t * hp.n_head;
+            let chunks = items.min(MAX_CHUNKS);
+            pool.run(chunks, &|c, _| {
+                // SAFETY: the items of one chunk are its alone.
+                unsafe { attend_items(q, pos0, cache, &shape, &out, part(items, c, chunks, 1)) };
+                Ok(())
+            })?;
+        }
         sc.acts.invalidate();
-        self.project(
-            &lw.wo,
-            &sc.attn[..t * a_dim],
-            t,
-            &mut sc.acts,
-            &mut sc.proj[..t * d],
-            n_threads,
+        sc.acts
+            .prepare(&sc.attn[..t * a_dim], lw.wo.ty.vec_dot_type())?;
+        self.run_products(
+            pool,
+            &mut sc.worker_tmp,
+            &[self.product(&lw.wo, &sc.acts, t, &mut sc.proj[..t * d])?],
         )?;
         self.add_residual(
             &mut sc.x[..t * d],
@@ -163,47 +154,58 @@ impl Model {
 
     fn ffn_sublayer(
         &self,
+        pool: &mut WorkerPool,
         lw: &LayerWeights,
         sc: &mut Scratch,
         t: usize,
-        n_threads: usize,
     ) -> Result<(), ModelError> {
         let hp = &self.hparams;
         let (d, ff) = (hp.n_embd, hp.n_ff);
         self.norm_rows(&sc.x[..t * d], &lw.ffn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
-        let xn = &sc.xn[..t * d];
-        self.project(
-            &lw.w_gate,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.gate[..t * ff],
-            n_threads,
-        )?;
-        self.project(
-            &lw.w_up,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.up[..t * ff],
-            n_threads,
-        )?;
-        let act = self.spec.activation;
-        for (g, &u) in sc.gate[..t * ff].iter_mut().zip(&sc.up[..t * ff]) {
-            *g = match act {
-                Activation::Silu => silu(*g),
-                Activation::GeluTanh => gelu_tanh(*g),
-            } * u;
+        for m in [&lw.w_gate, &lw.w_up] {
+            sc.acts.prepare(&sc.xn[..t * d], m.ty.vec_dot_type())?;
+        }
+        {
+            // gate and up are cut alike, so each chunk applies the activation to the rows it
+            // has just computed (no second pass over the whole batch).
+            let gate = self.product(&lw.w_gate, &sc.acts, t, &mut sc.gate[..t * ff])?;
+            let up = self.product(&lw.w_up, &sc.acts, t, &mut sc.up[..t * ff])?;
+            let act = self.spec.activation;
+            let tmp = DisjointSlice::new(&mut sc.worker_tmp);
+            let n = pool.n_threads();
+            let per = tmp.len() / n;
+            let chunks = chunks_for(ff, n);
+            pool.run(chunks, &|c, thread| {
+                // SAFETY: thread `thread`'s slice of the scratch is its own.
+                let tmp = unsafe { tmp.range(thread * per..(thread + 1) * per) };
+                let rows = gate.chunk_rows(c, chunks);
+                // SAFETY: the chunks of one split are disjoint.
+                unsafe {
+                    gate.compute_rows(rows.clone(), tmp)?;
+                    up.compute_rows(rows.clone(), tmp)?;
+                }
+                for tok in 0..t {
+                    let at = tok * ff + rows.start..tok * ff + rows.end;
+                    // SAFETY: as above: these rows of every token are this chunk's.
+                    let (g, u) = unsafe { (gate.out.range(at.clone()), up.out.range(at)) };
+                    for (g, &u) in g.iter_mut().zip(u.iter()) {
+                        *g = match act {
+                            Activation::Silu => silu(*g),
+                            Activation::GeluTanh => gelu_tanh(*g),
+                        } * u;
+                    }
+                }
+                Ok(())
+            })?;
         }
         sc.acts.invalidate();
-        self.project(
-            &lw.w_down,
-            &sc.gate[..t * ff],
-            t,
-            &mut sc.acts,
-            &mut sc.proj[..t * d],
-            n_threads,
+        sc.acts
+            .prepare(&sc.gate[..t * ff], lw.w_down.ty.vec_dot_type())?;
+        self.run_products(
+            pool,
+            &mut sc.worker_tmp,
+            &[self.product(&lw.w_down, &sc.acts, t, &mut sc.proj[..t * d])?],
         )?;
         self.add_residual(
             &mut sc.x[..t * d],
@@ -216,9 +218,9 @@ impl Model {
     /// Logits of the final hidden state in row `row` of `sc.x` into `sc.logits`.
     pub(crate) fn logits_of_row(
         &self,
+        pool: &mut WorkerPool,
         sc: &mut Scratch,
         row: usize,
-        n_threads: usize,
         head: OutputHead,
     ) -> Result<(), ModelError> {
         let d = self.hparams.n_embd;
@@ -231,11 +233,19 @@ impl Model {
         );
         let out = &self.weights.output;
         sc.acts.invalidate();
-        self.project(out, &sc.last, 1, &mut sc.acts, &mut sc.logits, n_threads)?;
+        sc.acts.prepare(&sc.last, out.ty.vec_dot_type())?;
+        self.run_products(
+            pool,
+            &mut sc.worker_tmp,
+            &[self.product(out, &sc.acts, 1, &mut sc.logits)?],
+        )?;
         if let (OutputHead::Precise, Some(hs)) = (head, sc.head.as_mut()) {
-            let norms = self.head_row_norms()?;
-            // The activation bytes the product just used (cached, not quantized again).
-            let first = sc.acts.get(&sc.last, out.ty.vec_dot_type())?;
+            let norms = self.head_row_norms(pool)?;
+            // The activation bytes the product just used (held, not quantized again).
+            let first = sc
+                .acts
+                .get(out.ty.vec_dot_type())
+                .ok_or_else(|| ModelError::Unsupported("head activations".into()))?;
             refine_logits(
                 self.data(out),
                 out,
@@ -255,17 +265,45 @@ impl Model {
         Ok(())
     }
 
-    /// `out = x · mᵀ` through the kernels (see [`matmul`]).
-    fn project(
-        &self,
-        m: &super::weights::Matrix,
-        x: &[f32],
+    /// The product of `m` with the activations held for its type, into `out`.
+    fn product<'a>(
+        &'a self,
+        m: &'a Matrix,
+        acts: &'a QuantizedActs,
         t: usize,
-        acts: &mut super::matmul::QuantizedActs,
-        out: &mut [f32],
-        n_threads: usize,
+        out: &'a mut [f32],
+    ) -> Result<Product<'a>, ModelError> {
+        Product::new(m, self.data(m), acts, t, out)
+    }
+
+    /// Runs `products` as one job: each is cut into chunks of rows, all claimed from one pool.
+    fn run_products(
+        &self,
+        pool: &mut WorkerPool,
+        worker_tmp: &mut [f32],
+        products: &[Product<'_>],
     ) -> Result<(), ModelError> {
-        matmul(self.data(m), m, x, t, acts, out, n_threads)
+        const MOST: usize = 4;
+        debug_assert!(products.len() <= MOST);
+        let n = pool.n_threads();
+        let mut counts = [0usize; MOST];
+        for (c, p) in counts.iter_mut().zip(products) {
+            *c = chunks_for(p.m.rows, n);
+        }
+        let tmp = DisjointSlice::new(worker_tmp);
+        let per = tmp.len() / n;
+        pool.run(counts.iter().sum(), &|mut c, thread| {
+            // SAFETY: thread `thread`'s slice of the scratch is its own.
+            let tmp = unsafe { tmp.range(thread * per..(thread + 1) * per) };
+            for (p, &k) in products.iter().zip(&counts) {
+                if c < k {
+                    // SAFETY: the chunks of one split are disjoint.
+                    return unsafe { p.compute_rows(p.chunk_rows(c, k), tmp) };
+                }
+                c -= k;
+            }
+            Ok(())
+        })
     }
 
     /// `x += post_norm(proj)` (the norm only for families that have it), row by row.
