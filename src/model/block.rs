@@ -11,7 +11,7 @@
 //! h = act(xn·Wgᵀ) ⊙ (xn·Wuᵀ);  d = h·Wdᵀ;  d = post_norm(d)?;  x += d
 //! ```
 
-use super::attention::{attend_items, AttnShape};
+use super::attention::{attend, AttnShape};
 use super::error::ModelError;
 use super::matmul::{chunks_for, Product, QuantizedActs};
 use super::norm::{gelu_tanh, rms_norm, rms_norm_chunks_in_place, silu};
@@ -22,7 +22,7 @@ use super::spec::Activation;
 use super::weights::{LayerWeights, Matrix, Vector};
 use super::Model;
 use crate::kv_cache::KvCache;
-use crate::worker_pool::{part, DisjointSlice, WorkerPool, MAX_CHUNKS};
+use crate::worker_pool::{DisjointSlice, WorkerPool};
 
 impl Model {
     /// Runs `tokens` (at positions `pos0..`) through every layer, filling the KV cache; the
@@ -115,27 +115,22 @@ impl Model {
             let k = &mut sc.k[ti * k_dim..][..k_dim];
             rope::apply(q, hp.head_dim, inv_freq, pos, self.spec.rope_style);
             rope::apply(k, hp.head_dim, inv_freq, pos, self.spec.rope_style);
-            layer_cache.store(pos, k, &sc.v[ti * v_dim..][..v_dim]);
+            layer_cache.store(pos, k, &sc.v[ti * v_dim..][..v_dim])?;
         }
         let shape = AttnShape {
-            n_head: hp.n_head,
-            n_head_kv: hp.n_head_kv,
-            head_dim: hp.head_dim,
-            head_dim_v: hp.head_dim_v,
-            scale: self.spec.attention_scale,
             window: self.spec.layers[il].sliding_window,
+            ..self.attn_shape()
         };
-        {
-            let (q, cache) = (&sc.q[..t * q_dim], &*layer_cache);
-            let out = DisjointSlice::new(&mut sc.attn[..t * a_dim]);
-            let items = t * hp.n_head;
-            let chunks = items.min(MAX_CHUNKS);
-            pool.run(chunks, &|c, _| {
-                // SAFETY: the items of one chunk are its alone.
-                unsafe { attend_items(q, pos0, cache, &shape, &out, part(items, c, chunks, 1)) };
-                Ok(())
-            })?;
-        }
+        attend(
+            pool,
+            &sc.q[..t * q_dim],
+            t,
+            pos0,
+            layer_cache,
+            &shape,
+            &mut sc.attn_buf,
+            &mut sc.attn[..t * a_dim],
+        )?;
         sc.acts.invalidate();
         sc.acts
             .prepare(&sc.attn[..t * a_dim], lw.wo.ty.vec_dot_type())?;
@@ -263,6 +258,19 @@ impl Model {
                 .for_each(|l| *l = cap * (*l / cap).tanh());
         }
         Ok(())
+    }
+
+    /// The attention geometry of the model's layers (without a sliding window).
+    pub(crate) fn attn_shape(&self) -> AttnShape {
+        let hp = &self.hparams;
+        AttnShape {
+            n_head: hp.n_head,
+            n_head_kv: hp.n_head_kv,
+            head_dim: hp.head_dim,
+            head_dim_v: hp.head_dim_v,
+            scale: self.spec.attention_scale,
+            window: None,
+        }
     }
 
     /// The product of `m` with the activations held for its type, into `out`.

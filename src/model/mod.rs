@@ -19,6 +19,7 @@ mod weights;
 
 use std::path::Path;
 
+pub(crate) use attention::AttnBuffers;
 pub use error::ModelError;
 pub use hparams::HyperParams;
 pub(crate) use output_head::HeadScratch;

@@ -1,5 +1,6 @@
 //! Per-session work buffers, sized once for the largest batch (no allocation while decoding).
 
+use super::attention::AttnBuffers;
 use super::hparams::HyperParams;
 use super::matmul::{product_scratch_len, QuantizedActs};
 use super::output_head::HeadScratch;
@@ -36,6 +37,8 @@ pub struct Scratch {
     pub head: Option<HeadScratch>,
     /// Quantized activations shared by products with the same input.
     pub acts: QuantizedActs,
+    /// Attention's query, partial and per-thread buffers.
+    pub attn_buf: AttnBuffers,
     /// (n_threads, chunk) each thread's tile of a batched product's chunk (rows × tokens)
     /// before it is spread into the (t, rows) result.
     pub worker_tmp: Vec<f32>,
@@ -52,6 +55,7 @@ impl Scratch {
         max_batch: usize,
         n_threads: usize,
         head: Option<HeadScratch>,
+        attn_buf: AttnBuffers,
     ) -> Scratch {
         let b = max_batch;
         let widest = hp.n_embd.max(hp.n_ff).max(hp.n_head * hp.head_dim_v);
@@ -80,6 +84,7 @@ impl Scratch {
             last: vec![0.0; hp.n_embd],
             logits: vec![0.0; hp.n_vocab],
             head,
+            attn_buf,
             acts: QuantizedActs::with_capacity(3, act_bytes),
             worker_tmp: vec![0.0; n_threads * product_scratch_len(b, &rows, n_threads)],
             inv_freq: spec
@@ -109,6 +114,6 @@ impl Scratch {
         .iter()
         .map(|v| v.capacity())
         .sum::<usize>();
-        f * 4 + self.head.as_ref().map_or(0, HeadScratch::bytes)
+        f * 4 + self.head.as_ref().map_or(0, HeadScratch::bytes) + self.attn_buf.bytes()
     }
 }
