@@ -17,5 +17,6 @@ pub mod sampling;
 pub mod serve;
 pub mod session;
 pub mod tokenizer;
+pub(crate) mod worker_pool;
 
 pub use error::Error;

@@ -8,7 +8,6 @@ mod support;
 
 use retort::model::{LoadParams, Model};
 use retort::session::{Session, SessionParams};
-use retort_kernels::ops;
 
 /// Logits after every prompt token (batches of `batch`), then after three decode steps.
 fn logits(model: &Model, threads: usize, batch: usize, prompt: &[u32]) -> Vec<f32> {

@@ -11,6 +11,7 @@
 //! - [`tier`]: instruction-set tiers, run-time detection, the `RETORT_CPU_TIER` cap.
 //! - [`ops`]: the safe, length-checked entry points (dequantize, quantize, vec_dot, gemv, gemm).
 //! - [`table`]: the per-tier kernel table `ops` dispatches through; [`generic`]: the scalar twins.
+//! - [`attention`]: the softmax and value-sum kernels of attention over a KV cache.
 //! - [`error`]: the error type, [`KernelError`].
 //!
 //! The core is `no_std`; the default `std` feature adds run-time CPU detection.
@@ -20,6 +21,7 @@
 
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
+pub mod attention;
 pub mod blocks;
 pub mod blocks_x8;
 pub mod error;

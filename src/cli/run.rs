@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use retort::generate::{generate, GenerateParams, StopReason};
+use retort::kv_cache::KvCacheType;
 use retort::model::{LoadParams, Model, OutputHead};
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
@@ -48,6 +49,9 @@ pub struct RunArgs {
     /// (slower products, the same numbers; for comparisons).
     #[arg(long)]
     no_repack: bool,
+    /// KV cache element type: f16 (the default), f32 (exact) or q8_0 (smallest).
+    #[arg(long = "kv-cache", value_parser = super::bench::parse_kv_type)]
+    kv_cache: Option<KvCacheType>,
     /// End the output with one JSON line (ids, text, timings).
     #[arg(long)]
     json: bool,
@@ -100,6 +104,10 @@ pub fn run(args: RunArgs) -> Result<()> {
         },
         ..SessionParams::default()
     };
+    let session_params = SessionParams {
+        kv_cache: args.kv_cache.unwrap_or(session_params.kv_cache),
+        ..session_params
+    };
     let mut session = Session::new(&model, &session_params)?;
     let params = GenerateParams {
         max_tokens: args.n_predict,
@@ -142,6 +150,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             "tier": retort_kernels::ops::active_tier().name(),
             "output_head": if args.quantized_head { "quantized" } else { "precise" },
             "repacked": !args.no_repack,
+            "kv_cache": session_params.kv_cache.name(),
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,
                 "prompt_ms": gen.prompt_time.as_secs_f64() * 1e3,

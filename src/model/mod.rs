@@ -21,6 +21,7 @@ mod weights;
 
 use std::path::Path;
 
+pub(crate) use attention::AttnBuffers;
 pub use error::ModelError;
 pub use hparams::HyperParams;
 pub(crate) use logits::log_prob;
@@ -122,13 +123,17 @@ impl Model {
         })
     }
 
-    /// The Euclidean norm of every row of the output head (computed once, on the caller's
-    /// rayon pool, then shared by every session).
-    pub(crate) fn head_row_norms(&self) -> Result<&[f32], ModelError> {
+    /// The Euclidean norm of every row of the output head (computed once, by the first
+    /// session's workers, then shared by every session).
+    pub(crate) fn head_row_norms(
+        &self,
+        pool: &mut crate::worker_pool::WorkerPool,
+    ) -> Result<&[f32], ModelError> {
         if let Some(n) = self.head_norms.get() {
             return Ok(n);
         }
-        let norms = output_head::row_norms(self.data(&self.weights.output), &self.weights.output)?;
+        let norms =
+            output_head::row_norms(pool, self.data(&self.weights.output), &self.weights.output)?;
         // A racing session may have stored equal norms first; either copy is the same.
         Ok(self.head_norms.get_or_init(|| norms))
     }

@@ -14,7 +14,6 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytemuck::{Pod, Zeroable};
-use rayon::prelude::*;
 use retort_kernels::blocks_x8::X8_ROWS;
 use retort_kernels::{ops, GgmlType};
 
@@ -45,8 +44,8 @@ impl std::fmt::Debug for PackedRows {
 }
 
 impl PackedRows {
-    /// Repacks matrix `m` from `data`, its bytes in the file (stripes in parallel on the
-    /// current rayon pool).
+    /// Repacks matrix `m` from `data`, its bytes in the file (runs of stripes in parallel on
+    /// scoped threads, one per core; each stripe is the same whoever repacks it).
     pub(crate) fn repack(m: &Matrix, data: &[u8]) -> Result<PackedRows, ModelError> {
         let stripe_bytes = ops::x8_stripe_bytes(m.ty, m.cols)?;
         let stripes = m.rows.div_ceil(X8_ROWS);
@@ -56,14 +55,35 @@ impl PackedRows {
         let row_bytes = m.bytes / m.rows.max(1);
         let mut lines = vec![Line::zeroed(); len.div_ceil(64)];
         let out = &mut bytemuck::cast_slice_mut::<Line, u8>(&mut lines)[..len];
-        out.par_chunks_mut(stripe_bytes.max(1))
-            .enumerate()
-            .with_min_len(16)
-            .try_for_each(|(s, stripe)| {
+        let repack_run = |first: usize, run: &mut [u8]| -> Result<(), ModelError> {
+            for (i, stripe) in run.chunks_mut(stripe_bytes.max(1)).enumerate() {
+                let s = first + i;
                 let r1 = (X8_ROWS * (s + 1)).min(m.rows);
                 let rows = &data[X8_ROWS * s * row_bytes..r1 * row_bytes];
-                ops::repack_x8(m.ty, m.cols, rows, stripe)
+                ops::repack_x8(m.ty, m.cols, rows, stripe)?;
+            }
+            Ok(())
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // At least this many stripes a thread, so a small matrix is not worth a thread.
+        const MIN_STRIPES: usize = 16;
+        let n_threads = cores.min(stripes / MIN_STRIPES).max(1);
+        if n_threads == 1 || stripe_bytes == 0 {
+            repack_run(0, out)?;
+        } else {
+            let per = stripes.div_ceil(n_threads);
+            std::thread::scope(|scope| {
+                let runs: Vec<_> = out
+                    .chunks_mut(per * stripe_bytes)
+                    .enumerate()
+                    .map(|(i, run)| scope.spawn(move || repack_run(i * per, run)))
+                    .collect();
+                runs.into_iter().try_for_each(|h| {
+                    h.join()
+                        .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+                })
             })?;
+        }
         Ok(PackedRows {
             lines,
             len,

@@ -26,7 +26,7 @@
 
 mod block_dot;
 pub mod float_dot;
-mod instructions;
+pub(crate) mod instructions;
 mod int_dot;
 mod k_block_dot;
 mod lanes;
