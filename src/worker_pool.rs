@@ -73,7 +73,7 @@ struct Shared {
     sleeping: Box<[AtomicBool]>,
     /// The first error a chunk returned in the current job.
     error: Mutex<Option<ModelError>>,
-    /// The payload of the first panic in a worker's chunk of the current job.
+    /// The payload of the first panic in a chunk of the current job.
     panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
     /// The pool is being dropped.
     shutdown: AtomicBool,
@@ -89,9 +89,10 @@ unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 
 impl Shared {
-    /// Claims and runs chunks of job `job` until none is left; returns a caught panic.
-    fn work(&self, job: u32, thread: usize) -> Option<Box<dyn std::any::Any + Send>> {
-        let mut caught = None;
+    /// Claims and runs chunks of job `job` until none is left. A chunk's error or panic is
+    /// stored before the chunk counts itself done, so the caller, once every chunk is done,
+    /// finds it (and never a later job).
+    fn work(&self, job: u32, thread: usize) {
         let mut cur = Claim(self.claim.load(Ordering::Acquire));
         while cur.job() == job && cur.next() < cur.n_chunks() {
             let next = Claim(cur.0 + 1);
@@ -117,7 +118,9 @@ impl Shared {
                             }
                         }
                         Err(payload) => {
-                            caught.get_or_insert(payload);
+                            if let Ok(mut slot) = self.panic.lock() {
+                                slot.get_or_insert(payload);
+                            }
                         }
                     }
                     self.done.fetch_add(1, Ordering::Release);
@@ -126,7 +129,6 @@ impl Shared {
                 Err(now) => cur = Claim(now),
             }
         }
-        caught
     }
 }
 
@@ -208,9 +210,9 @@ impl WorkerPool {
                 t.thread().unpark();
             }
         }
-        let own_panic = s.work(self.job, 0);
+        s.work(self.job, 0);
         wait_while(|| s.done.load(Ordering::Acquire) != n_chunks);
-        let panic = own_panic.or_else(|| s.panic.lock().ok().and_then(|mut p| p.take()));
+        let panic = s.panic.lock().ok().and_then(|mut p| p.take());
         if let Some(payload) = panic {
             if let Ok(mut e) = s.error.lock() {
                 e.take();
@@ -260,11 +262,7 @@ fn worker_loop(s: &Shared, index: usize) {
         if s.shutdown.load(Ordering::SeqCst) {
             return;
         }
-        if let Some(payload) = s.work(seen, index) {
-            if let Ok(mut p) = s.panic.lock() {
-                p.get_or_insert(payload);
-            }
-        }
+        s.work(seen, index);
     }
 }
 
@@ -458,19 +456,23 @@ mod tests {
     #[test]
     fn a_panic_in_a_chunk_is_raised_in_the_caller_after_the_others() {
         let mut pool = WorkerPool::new(2).unwrap();
-        let finished = AtomicUsize::new(0);
-        let caught = catch_unwind(AssertUnwindSafe(|| {
-            let _ = pool.run(16, &|c, _| {
-                if c == 3 {
-                    panic!("boom");
-                }
-                std::thread::sleep(Duration::from_millis(1));
-                finished.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            });
-        }));
-        assert!(caught.is_err());
-        assert_eq!(finished.load(Ordering::Relaxed), 15);
-        pool.run(4, &|_, _| Ok(())).unwrap();
+        // Rounds, because which thread panics (and when it reports) depends on timing: a
+        // worker's panic must reach this job's caller, never a later job's.
+        for round in 0..20 {
+            let finished = AtomicUsize::new(0);
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                let _ = pool.run(16, &|c, _| {
+                    if c == 3 {
+                        panic!("boom");
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                    finished.fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                });
+            }));
+            assert!(caught.is_err(), "round {round}: the panic was lost");
+            assert_eq!(finished.load(Ordering::Relaxed), 15, "round {round}");
+            pool.run(4, &|_, _| Ok(())).unwrap();
+        }
     }
 }
