@@ -192,7 +192,15 @@ impl<'a> Product<'a> {
             return Ok(());
         }
         let tile = &mut tmp[..self.t * n_rows];
-        rows_product(m, self.weights, rows.clone(), self.acts, self.t, tile, n_rows)?;
+        rows_product(
+            m,
+            self.weights,
+            rows.clone(),
+            self.acts,
+            self.t,
+            tile,
+            n_rows,
+        )?;
         for (c, src) in tile.chunks_exact(n_rows).enumerate() {
             let at = c * m.rows + rows.start;
             // SAFETY: row range `rows` of token `c` is this thread's (the caller's promise).
@@ -250,7 +258,10 @@ mod tests {
             assert!(k >= chunks_for(rows, n));
             if t > 1 {
                 let biggest = (0..k).map(|c| part(rows, c, k, ROW_ALIGN).len()).max();
-                assert!(biggest.unwrap() * t <= tmp, "{rows} rows, {t} tokens, {tmp}");
+                assert!(
+                    biggest.unwrap() * t <= tmp,
+                    "{rows} rows, {t} tokens, {tmp}"
+                );
             }
         }
         assert!(chunks_within(576, 2, 2, 16).is_err());
