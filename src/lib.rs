@@ -23,5 +23,6 @@ pub mod serve;
 pub mod session;
 pub mod tokenizer;
 pub mod watermark;
+pub(crate) mod worker_pool;
 
 pub use error::Error;

@@ -217,10 +217,6 @@ fn valgrind_finds_no_memory_errors_and_no_definite_leaks() {
 
 /// Nothing possibly lost either (blocks reachable only through interior pointers).
 #[test]
-#[ignore = "fails on rayon: its pool's worker threads are not joined when the pool is dropped, \
-            and the crossbeam-epoch registration each one made (2304 bytes) is reported as \
-            possibly lost at exit; un-ignore when the session's own worker pool (branch speed) \
-            lands"]
 fn valgrind_finds_nothing_possibly_lost() {
     memcheck(
         "definite,indirect,possible",

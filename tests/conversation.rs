@@ -7,6 +7,7 @@ mod support;
 
 use retort::conversation::Conversation;
 use retort::generate::{generate, GenerateParams};
+use retort::kv_cache::BLOCK;
 use retort::model::Model;
 use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
@@ -138,9 +139,10 @@ fn gemma3_rewinds_inside_its_sliding_window_and_refuses_beyond_it() {
         .filter_map(|l| l.sliding_window)
         .min()
         .expect("Gemma 3 has sliding-window layers");
-    // A ring of window + batch - 1 positions; run past it so it wraps.
+    // A ring of window + batch - 1 positions, in whole blocks of the cache; run past it so it
+    // wraps.
     let batch = 16;
-    let ring = window + batch - 1;
+    let ring = (window + batch - 1).div_ceil(BLOCK) * BLOCK;
     let end = ring + 40;
     let sp = session_params(end + 64, batch);
     let ids = filler(&tok, end);

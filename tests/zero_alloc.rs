@@ -92,9 +92,6 @@ fn assert_steady_state_allocates_nothing(api: &str, readings: &[u64]) {
 }
 
 #[test]
-#[ignore = "fails on rayon: ThreadPool::install from the session's thread pushes each job into \
-            the pool's crossbeam Injector, which allocates a 1520-byte block every 63 jobs (2 \
-            jobs per token); un-ignore when the session's own worker pool (branch speed) lands"]
 fn rust_api_decodes_without_allocating() {
     let _counting = COUNTING.lock().unwrap_or_else(|e| e.into_inner());
     let model = Model::open(support::model_path("smollm2-135m-instruct-q4_1")).unwrap();
@@ -140,9 +137,6 @@ unsafe extern "C" fn record(_piece: *const c_char, _len: usize, user_data: *mut 
 
 #[cfg(feature = "capi")]
 #[test]
-#[ignore = "fails on rayon: ThreadPool::install from the session's thread pushes each job into \
-            the pool's crossbeam Injector, which allocates a 1520-byte block every 63 jobs (2 \
-            jobs per token); un-ignore when the session's own worker pool (branch speed) lands"]
 fn c_api_decodes_without_allocating() {
     use retort::capi::*;
 

@@ -1,4 +1,5 @@
-//! `vec_dot` and `gemv`, ours against ggml's, each timed as the fastest of many short batches.
+//! `vec_dot` and `gemv`, ours against ggml's, and our row-interleaved (x8) products against our
+//! plain ones, each timed as the fastest of many short batches.
 //!
 //! On a shared host whose speed comes and goes, interference only ever adds time, comes in
 //! phases of seconds to tens of seconds, and does not slow both sides alike. This bench
@@ -9,9 +10,13 @@
 //! (`fixtures/rows.rs`).
 //!
 //! Run (x86-64; every argument is optional):
-//! `cargo bench -p retort-kernels --bench kernels_fastest -- [vec_dot|gemv] [TYPES] [SECONDS]`,
-//! e.g. `-- vec_dot q8_0,q4_k 30`. Defaults: both products, every quantized type of the catalog,
-//! passes for 120 seconds (at least two), each of up to 50 batch pairs a row.
+//! `cargo bench -p retort-kernels --bench kernels_fastest -- [vec_dot|gemv|x8] [TYPES] [SECONDS]`,
+//! e.g. `-- vec_dot q8_0,q4_k 30`. Defaults: vec_dot and gemv, every quantized type of the
+//! catalog, passes for 120 seconds (at least two), each of up to 50 batch pairs a row.
+//!
+//! `x8` times, on the model shapes, `ops::gemm_x8` over repacked weights against the plain
+//! product of the same tier on the file's rows: one activation row (decode: `gemv`) and
+//! [`X8_TOKENS`] rows (a prefill batch: `gemm`). The two give the same bits.
 
 #[cfg(target_arch = "x86_64")]
 #[path = "fixtures/ggml.rs"]
@@ -19,6 +24,10 @@ mod ggml;
 #[cfg(target_arch = "x86_64")]
 #[path = "fixtures/rows.rs"]
 mod rows;
+
+/// Activation rows of the x8 table's prefill rows.
+#[cfg(target_arch = "x86_64")]
+const X8_TOKENS: usize = 64;
 
 /// Batch pairs per row and pass.
 #[cfg(target_arch = "x86_64")]
@@ -75,12 +84,16 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let (vec_dot, gemv) = match args.first().map(String::as_str) {
-        Some("vec_dot") => (true, false),
-        Some("gemv") => (false, true),
-        _ => (true, true),
+    let (vec_dot, gemv, x8) = match args.first().map(String::as_str) {
+        Some("vec_dot") => (true, false, false),
+        Some("gemv") => (false, true, false),
+        Some("x8") => (false, false, true),
+        _ => (true, true, false),
     };
-    if matches!(args.first().map(String::as_str), Some("vec_dot" | "gemv")) {
+    if matches!(
+        args.first().map(String::as_str),
+        Some("vec_dot" | "gemv" | "x8")
+    ) {
         args.remove(0);
     }
     let types: Vec<GgmlType> = match args.first() {
@@ -94,7 +107,7 @@ fn main() {
         // The quantized ones: the float rows are far ahead and memory-bound.
         None => rows::TYPES
             .into_iter()
-            .filter(|t| t.block_size() > 1)
+            .filter(|t| t.block_size() > 1 && (!x8 || ops::has_x8(*t)))
             .collect(),
     };
     let seconds: u64 = args
@@ -105,7 +118,12 @@ fn main() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x7e71);
     let mut dots: Vec<Case> = Vec::new();
     let mut gemvs: Vec<Case> = Vec::new();
+    let mut x8s: Vec<Case> = Vec::new();
     for &ty in &types {
+        if x8 {
+            x8_cases(ty, &mut rng, &mut x8s);
+            continue;
+        }
         let f = ggml::vec_dot_fn(ty);
         if vec_dot {
             for n in rows::ROW_LENGTHS {
@@ -178,7 +196,11 @@ fn main() {
     let start = std::time::Instant::now();
     let mut passes = 0;
     while passes < 2 || start.elapsed().as_secs() < seconds {
-        for case in dots.iter_mut().chain(gemvs.iter_mut()) {
+        for case in dots
+            .iter_mut()
+            .chain(gemvs.iter_mut())
+            .chain(x8s.iter_mut())
+        {
             case.pass();
         }
         passes += 1;
@@ -196,11 +218,17 @@ fn main() {
             "| type | rows×n | ours µs | ggml µs | ggml/ours |",
             1e3,
         ),
+        (
+            &x8s,
+            "| type | rows×n | tokens | x8 µs | plain µs | plain/x8 |",
+            1e3,
+        ),
     ] {
         if cases.is_empty() {
             continue;
         }
-        println!("{head}\n|---|---|---|---|---|");
+        let columns = head.matches('|').count() - 1;
+        println!("{head}\n|{}", "---|".repeat(columns));
         for c in cases {
             let [ours, theirs] = c.best;
             println!(
@@ -212,6 +240,98 @@ fn main() {
             );
         }
         println!();
+    }
+}
+
+/// The x8 table's rows of `ty`: each model shape, one activation row and [`X8_TOKENS`] of them,
+/// `ops::gemm_x8` on the repacked matrix ("ours") against the plain product ("theirs").
+#[cfg(target_arch = "x86_64")]
+fn x8_cases(
+    ty: retort_kernels::GgmlType,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    cases: &mut Vec<Case>,
+) {
+    use std::hint::black_box;
+    use std::rc::Rc;
+
+    use retort_kernels::ops;
+
+    for (rows_n, n) in rows::gemv_shapes(ty) {
+        if rows_n > 100_000 {
+            // The vocabulary matrix is the output head, which keeps the file's rows.
+            continue;
+        }
+        let w = Rc::new(rows::weights(ty, rows_n, n, rng));
+        let rb = rows::row_bytes(ty, n);
+        let sb = ops::x8_stripe_bytes(ty, n).expect("x8 form");
+        let mut packed = rows::Aligned::zeroed(rows_n.div_ceil(8) * sb);
+        for (s, stripe) in packed.bytes_mut().chunks_exact_mut(sb).enumerate() {
+            let r1 = (8 * s + 8).min(rows_n);
+            ops::repack_x8(ty, n, &w.bytes()[8 * s * rb..r1 * rb], stripe).expect("repack");
+        }
+        let packed = Rc::new(packed);
+        for tokens in [1, X8_TOKENS] {
+            let at = ty.vec_dot_type();
+            let mut acts = rows::Aligned::zeroed(tokens * rows::row_bytes(at, n));
+            for row in acts.bytes_mut().chunks_exact_mut(rows::row_bytes(at, n)) {
+                row.copy_from_slice(rows::activation(ty, n, rng).bytes());
+            }
+            let a = Rc::new(acts);
+            let (w2, a2, p) = (Rc::clone(&w), Rc::clone(&a), Rc::clone(&packed));
+            let mut out = vec![0.0f32; tokens * rows_n];
+            let mut plain_out = vec![0.0f32; tokens * rows_n];
+            // Same bits both ways (checked once here; the tests check it everywhere).
+            ops::gemm_x8(
+                ty,
+                n,
+                p.bytes(),
+                a.bytes(),
+                tokens,
+                &mut out,
+                rows_n,
+                rows_n,
+            )
+            .expect("x8");
+            ops::gemm(ty, n, w.bytes(), a.bytes(), tokens, &mut plain_out).expect("gemm");
+            assert!(
+                out.iter()
+                    .zip(&plain_out)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{ty} {rows_n}×{n}: x8 and plain products differ"
+            );
+            cases.push(Case {
+                label: format!("{ty} | {rows_n}×{n} | {tokens}"),
+                batch: 1,
+                ours: Box::new(move |calls| {
+                    for _ in 0..calls {
+                        ops::gemm_x8(
+                            ty,
+                            n,
+                            black_box(p.bytes()),
+                            black_box(a.bytes()),
+                            tokens,
+                            &mut out,
+                            rows_n,
+                            rows_n,
+                        )
+                        .expect("x8");
+                        black_box(&out);
+                    }
+                }),
+                theirs: Box::new(move |calls| {
+                    for _ in 0..calls {
+                        let (w, a) = (black_box(w2.bytes()), black_box(a2.bytes()));
+                        if tokens == 1 {
+                            ops::gemv(ty, n, w, a, &mut plain_out).expect("gemv");
+                        } else {
+                            ops::gemm(ty, n, w, a, tokens, &mut plain_out).expect("gemm");
+                        }
+                        black_box(&plain_out);
+                    }
+                }),
+                best: [f64::MAX; 2],
+            });
+        }
     }
 }
 

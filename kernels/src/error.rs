@@ -17,6 +17,8 @@ pub enum KernelOp {
     Quantize,
     /// `ops::vec_dot`, `ops::gemv`, `ops::gemm` (they share their kernels).
     Dot,
+    /// The row-interleaved (x8) form: `ops::repack_x8`, `ops::unpack_x8_row`, `ops::gemm_x8`.
+    Interleaved,
 }
 
 impl KernelOp {
@@ -26,6 +28,7 @@ impl KernelOp {
             KernelOp::Dequantize => "dequantize",
             KernelOp::Quantize => "quantize",
             KernelOp::Dot => "dot product",
+            KernelOp::Interleaved => "row-interleaved",
         }
     }
 }
@@ -103,6 +106,16 @@ pub enum KernelError {
         /// The number of activation rows given.
         n_act: usize,
     },
+    /// A row-interleaved product was asked for rows its stripes do not hold, or for an output
+    /// whose row stride is shorter than a row of outputs.
+    InterleavedShape {
+        /// Rows asked for.
+        rows: usize,
+        /// Stripes of eight rows given.
+        stripes: usize,
+        /// Output elements from one activation row's outputs to the next.
+        ld: usize,
+    },
     /// The sizes implied by the arguments overflow `usize`.
     Overflow {
         /// The element type.
@@ -141,6 +154,10 @@ impl fmt::Display for KernelError {
             KernelError::OutputShape { out_len, n_act } => write!(
                 f,
                 "gemm output of {out_len} elements is not a whole number of columns for {n_act} activation rows"
+            ),
+            KernelError::InterleavedShape { rows, stripes, ld } => write!(
+                f,
+                "row-interleaved product of {rows} rows with {stripes} stripes of 8 rows and an output stride of {ld}"
             ),
             KernelError::Overflow { ty, n } => {
                 write!(f, "sizes for rows of {n} {ty} elements overflow usize")

@@ -6,10 +6,12 @@
 //!
 //! Layout:
 //! - [`ggml_type`]: the [`GgmlType`] table (block size, bytes per block, names).
-//! - [`blocks`]: `#[repr(C)]` block structs with compile-time size assertions.
+//! - [`blocks`]: `#[repr(C)]` block structs with compile-time size assertions; [`blocks_x8`]:
+//!   their row-interleaved forms (eight rows side by side).
 //! - [`tier`]: instruction-set tiers, run-time detection, the `RETORT_CPU_TIER` cap.
 //! - [`ops`]: the safe, length-checked entry points (dequantize, quantize, vec_dot, gemv, gemm).
 //! - [`table`]: the per-tier kernel table `ops` dispatches through; [`generic`]: the scalar twins.
+//! - [`attention`]: the softmax and value-sum kernels of attention over a KV cache.
 //! - [`error`]: the error type, [`KernelError`].
 //!
 //! The core is `no_std`; the default `std` feature adds run-time CPU detection.
@@ -19,7 +21,9 @@
 
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
+pub mod attention;
 pub mod blocks;
+pub mod blocks_x8;
 pub mod error;
 pub mod generic;
 pub mod ggml_type;
@@ -28,6 +32,8 @@ pub mod table;
 pub mod tier;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod x8_walk;
 
 pub use error::KernelError;
 pub use ggml_type::GgmlType;

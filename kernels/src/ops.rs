@@ -6,9 +6,10 @@
 //! threads in any way and get the same numbers. (When an output is NaN, only its NaN-ness is
 //! promised: x86 picks a NaN's payload by operand order, which the compiler may commute.)
 
+use crate::blocks_x8::{x8_block_bytes, X8_ALIGN, X8_ROWS};
 use crate::error::{KernelError, KernelOp, Operand};
 use crate::ggml_type::GgmlType;
-use crate::table::{self, DotKernels, KernelTable};
+use crate::table::{self, DotKernels, KernelTable, X8Kernels};
 use crate::tier::Tier;
 
 /// The tier whose kernel table `ops` uses in this process.
@@ -67,6 +68,57 @@ pub fn gemm(
     out: &mut [f32],
 ) -> Result<(), KernelError> {
     gemm_with(table::active(), ty, n, w, act, n_act, out)
+}
+
+/// Whether the active tier has its own product over the row-interleaved (x8) form of weight type
+/// `ty` — eight rows' blocks side by side, each activation loaded once for eight rows (see
+/// [`crate::blocks_x8`]) — so that repacking pays. The generic tier only has the scalar twin, a
+/// reference slower than the plain products (the x8 calls work there all the same).
+pub fn has_x8(ty: GgmlType) -> bool {
+    table::active().get(ty).x8.is_some_and(|k| k.native)
+}
+
+/// Bytes of one stripe — eight rows of `n` elements — of `ty` in x8 form.
+pub fn x8_stripe_bytes(ty: GgmlType, n: usize) -> Result<usize, KernelError> {
+    stripe_bytes(table::active(), ty, n)
+}
+
+/// Repacks `rows` — one to eight rows of `n` elements of `ty`, one after another — into the x8
+/// stripe `dst` ([`x8_stripe_bytes`] long); missing rows become zero blocks. Lossless:
+/// [`unpack_x8_row`] gives every row back.
+pub fn repack_x8(ty: GgmlType, n: usize, rows: &[u8], dst: &mut [u8]) -> Result<(), KernelError> {
+    repack_x8_with(table::active(), ty, n, rows, dst)
+}
+
+/// Row `k` (`< 8`) of an x8 stripe of rows of `n` elements, back in `ty`'s own blocks.
+pub fn unpack_x8_row(
+    ty: GgmlType,
+    n: usize,
+    stripe: &[u8],
+    k: usize,
+    dst: &mut [u8],
+) -> Result<(), KernelError> {
+    unpack_x8_row_with(table::active(), ty, n, stripe, k, dst)
+}
+
+/// `out[t·ld + r] = vec_dot(row r, activation row t)` for `r < rows`, `t < n_act`, with the rows
+/// held as `rows.div_ceil(8)` x8 stripes in `w` (rows past `rows` in the last stripe are padding,
+/// never written) and `n_act` activation rows of `n` elements in `act`.
+///
+/// Every output has the bits [`vec_dot`] gives on the original row, so a caller may mix x8 and
+/// plain products and split rows and tokens however it likes.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_x8(
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+    n_act: usize,
+    out: &mut [f32],
+    ld: usize,
+    rows: usize,
+) -> Result<(), KernelError> {
+    gemm_x8_with(table::active(), ty, n, w, act, n_act, out, ld, rows)
 }
 
 /// The `ops` functions bound to one tier's table instead of the active one, so tests and benches
@@ -131,6 +183,45 @@ impl TierOps {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         gemv_with(&self.table, ty, n, w, act, out)
+    }
+
+    /// [`repack_x8`] with this tier's kernels.
+    pub fn repack_x8(
+        &self,
+        ty: GgmlType,
+        n: usize,
+        rows: &[u8],
+        dst: &mut [u8],
+    ) -> Result<(), KernelError> {
+        repack_x8_with(&self.table, ty, n, rows, dst)
+    }
+
+    /// [`unpack_x8_row`] with this tier's kernels.
+    pub fn unpack_x8_row(
+        &self,
+        ty: GgmlType,
+        n: usize,
+        stripe: &[u8],
+        k: usize,
+        dst: &mut [u8],
+    ) -> Result<(), KernelError> {
+        unpack_x8_row_with(&self.table, ty, n, stripe, k, dst)
+    }
+
+    /// [`gemm_x8`] with this tier's kernels.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_x8(
+        &self,
+        ty: GgmlType,
+        n: usize,
+        w: &[u8],
+        act: &[u8],
+        n_act: usize,
+        out: &mut [f32],
+        ld: usize,
+        rows: usize,
+    ) -> Result<(), KernelError> {
+        gemm_x8_with(&self.table, ty, n, w, act, n_act, out, ld, rows)
     }
 
     /// [`gemm`] with this tier's kernels.
@@ -449,6 +540,163 @@ pub(crate) fn gemm_with(
             }
         }
     }
+    Ok(())
+}
+
+fn x8_kernels(t: &KernelTable, ty: GgmlType) -> Result<X8Kernels, KernelError> {
+    t.get(ty).x8.ok_or(KernelError::Unsupported {
+        ty,
+        op: KernelOp::Interleaved,
+        tier: t.tier,
+    })
+}
+
+/// [`x8_stripe_bytes`] through table `t`.
+fn stripe_bytes(t: &KernelTable, ty: GgmlType, n: usize) -> Result<usize, KernelError> {
+    let block = x8_block_bytes(ty).ok_or(KernelError::Unsupported {
+        ty,
+        op: KernelOp::Interleaved,
+        tier: t.tier,
+    })?;
+    row_bytes(ty, n)?;
+    (n / ty.block_size())
+        .checked_mul(block)
+        .ok_or(KernelError::Overflow { ty, n })
+}
+
+/// Checks that an x8 operand is `expected` bytes long and aligned for x8 blocks.
+fn check_x8(ty: GgmlType, what: Operand, bytes: &[u8], expected: usize) -> Result<(), KernelError> {
+    if bytes.len() != expected {
+        return Err(KernelError::Length {
+            ty,
+            what,
+            expected,
+            given: bytes.len(),
+        });
+    }
+    if !bytes.is_empty() && !(bytes.as_ptr() as usize).is_multiple_of(X8_ALIGN) {
+        return Err(KernelError::Misaligned {
+            ty,
+            what,
+            align: X8_ALIGN,
+        });
+    }
+    Ok(())
+}
+
+/// [`repack_x8`] through table `t`.
+fn repack_x8_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    n: usize,
+    rows: &[u8],
+    dst: &mut [u8],
+) -> Result<(), KernelError> {
+    let k = x8_kernels(t, ty)?;
+    let stripe = stripe_bytes(t, ty, n)?;
+    let rb = row_bytes(ty, n)?;
+    // One to eight whole rows (none for rows of no elements).
+    let whole_rows = match rb {
+        0 => rows.is_empty(),
+        _ => rows.len().is_multiple_of(rb) && (1..=X8_ROWS).contains(&(rows.len() / rb)),
+    };
+    if !whole_rows {
+        return Err(KernelError::Length {
+            ty,
+            what: Operand::Src,
+            expected: X8_ROWS * rb,
+            given: rows.len(),
+        });
+    }
+    check_packed(ty, Operand::Src, rows, rows.len())?;
+    check_x8(ty, Operand::Dst, dst, stripe)?;
+    if n == 0 {
+        return Ok(());
+    }
+    // SAFETY: `rows` holds 1..=8 whole rows of `n / block_size` aligned blocks and `dst` exactly
+    // that many aligned x8 blocks (checked above).
+    unsafe { (k.repack)(rows, n / ty.block_size(), dst) };
+    Ok(())
+}
+
+/// [`unpack_x8_row`] through table `t`.
+fn unpack_x8_row_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    n: usize,
+    stripe: &[u8],
+    k: usize,
+    dst: &mut [u8],
+) -> Result<(), KernelError> {
+    let kern = x8_kernels(t, ty)?;
+    check_x8(ty, Operand::Src, stripe, stripe_bytes(t, ty, n)?)?;
+    check_packed(ty, Operand::Dst, dst, row_bytes(ty, n)?)?;
+    if k >= X8_ROWS {
+        return Err(KernelError::InterleavedShape {
+            rows: k + 1,
+            stripes: 1,
+            ld: 0,
+        });
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    // SAFETY: whole aligned blocks on both sides, as many of each (checked above).
+    unsafe { (kern.unpack_row)(stripe, k, dst) };
+    Ok(())
+}
+
+/// [`gemm_x8`] through table `t`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_x8_with(
+    t: &KernelTable,
+    ty: GgmlType,
+    n: usize,
+    w: &[u8],
+    act: &[u8],
+    n_act: usize,
+    out: &mut [f32],
+    ld: usize,
+    rows: usize,
+) -> Result<(), KernelError> {
+    let k = x8_kernels(t, ty)?;
+    let stripes = rows.div_ceil(X8_ROWS);
+    let w_total = stripe_bytes(t, ty, n)?
+        .checked_mul(stripes)
+        .ok_or(KernelError::Overflow { ty, n })?;
+    check_x8(ty, Operand::Weights, w, w_total)?;
+    check_dot_rows(ty, n, act, n_act)?;
+    if ld < rows {
+        return Err(KernelError::InterleavedShape { rows, stripes, ld });
+    }
+    let out_needed = match n_act {
+        0 => 0,
+        _ => (n_act - 1)
+            .checked_mul(ld)
+            .and_then(|v| v.checked_add(rows))
+            .ok_or(KernelError::Overflow { ty, n })?,
+    };
+    if out.len() < out_needed {
+        return Err(KernelError::Length {
+            ty: GgmlType::F32,
+            what: Operand::Dst,
+            expected: out_needed,
+            given: out.len(),
+        });
+    }
+    if rows == 0 || n_act == 0 {
+        return Ok(());
+    }
+    if n == 0 {
+        for c in 0..n_act {
+            out[c * ld..c * ld + rows].fill(0.0);
+        }
+        return Ok(());
+    }
+    // SAFETY: `w` holds `stripes` stripes of `n / block_size` blocks, `act` `n_act >= 1` rows of
+    // as many blocks, all whole and aligned; `ld >= rows >= 1` and `out` is long enough (all
+    // checked above); the table holds entries of a supported tier only.
+    unsafe { (k.gemm)(w, act, n_act, out, ld, rows) };
     Ok(())
 }
 

@@ -40,6 +40,11 @@
 //! - Entries are `unsafe fn`s; see [`VecDotFn`] for what a caller promises. Only [`for_tier`]
 //!   installs tier entries, and only for a tier [`Tier::is_supported`] confirms.
 //!
+//! Row-interleaved (x8) weights ([`X8Kernels`]): the generic table sets each such type's
+//! repacking, row extraction and scalar product ([`crate::generic::x8`]); a tier replaces only
+//! the product ([`KernelTable::set_x8_gemm`]), which must give every output the bits of the
+//! plain `vec_dot` on that row (`kernels/tests/x8_twins.rs` checks it in every tier).
+//!
 //! Slots without a kernel hold `None`; `ops` reports them as [`crate::KernelError::Unsupported`].
 
 use crate::ggml_type::GgmlType;
@@ -103,6 +108,47 @@ pub type GemvFn = unsafe fn(w: &[u8], act: &[u8], out: &mut [f32]);
 /// As [`GemvFn`], with `act` holding `n_act >= 1` rows and `out.len()` a multiple of `n_act`.
 pub type GemmFn = unsafe fn(w: &[u8], act: &[u8], n_act: usize, out: &mut [f32]);
 
+/// Repacks up to eight weight rows of `nb` blocks each (`src`, one row after another) into one
+/// stripe of `nb` row-interleaved blocks (`dst`); rows past the end of `src` are zero blocks.
+///
+/// # Safety
+/// `src` holds `r·nb` whole blocks, `1 <= r <= 8`, and `dst` exactly `nb` x8 blocks, both aligned
+/// for their structs.
+pub type RepackX8Fn = unsafe fn(src: &[u8], nb: usize, dst: &mut [u8]);
+
+/// Row `k < 8` of a stripe back into `dst`, the row's own blocks.
+///
+/// # Safety
+/// `stripe` holds whole x8 blocks and `dst` as many row blocks, both aligned for their structs.
+pub type UnpackX8Fn = unsafe fn(stripe: &[u8], k: usize, dst: &mut [u8]);
+
+/// `out[t·ld + r] = vec_dot(row r, activation row t)` for `r < rows`, `t < n_act`, the rows held
+/// as stripes in `w`: bit for bit the plain `vec_dot` of the tier's table (see
+/// [`crate::generic::x8`]).
+///
+/// # Safety
+/// `act` holds `n_act >= 1` rows of `nb >= 1` whole aligned activation blocks; `w` holds
+/// `rows.div_ceil(8)` stripes of `nb` aligned x8 blocks, `rows >= 1`; `ld >= rows` and
+/// `out.len() >= (n_act - 1)·ld + rows`; the CPU supports the tier whose table holds the entry.
+pub type GemmX8Fn =
+    unsafe fn(w: &[u8], act: &[u8], n_act: usize, out: &mut [f32], ld: usize, rows: usize);
+
+/// The row-interleaved (x8) kernels of one weight type: repacking is the same in every tier, the
+/// product is the tier's own.
+#[derive(Clone, Copy, Debug)]
+pub struct X8Kernels {
+    /// Eight rows into one stripe.
+    pub repack: RepackX8Fn,
+    /// One row back out of a stripe.
+    pub unpack_row: UnpackX8Fn,
+    /// Products over stripes.
+    pub gemm: GemmX8Fn,
+    /// Whether `gemm` is the tier's own (SIMD) product. The generic twin takes every row back
+    /// out of its stripe and is a reference, slower than the plain products: callers repack
+    /// only for a tier with its own ([`crate::ops::has_x8`]).
+    pub native: bool,
+}
+
 /// The dot-product kernels of one weight type in one tier, registered together.
 #[derive(Clone, Copy, Debug)]
 pub struct DotKernels {
@@ -134,6 +180,8 @@ pub struct TypeKernels {
     pub quantize: Option<QuantizeFn>,
     /// Dot products with the type's `vec_dot_type` activations.
     pub dot: Option<DotKernels>,
+    /// The row-interleaved form and its products (types whose hot products use it).
+    pub x8: Option<X8Kernels>,
 }
 
 impl TypeKernels {
@@ -142,6 +190,7 @@ impl TypeKernels {
         dequantize: None,
         quantize: None,
         dot: None,
+        x8: None,
     };
 }
 
@@ -181,6 +230,20 @@ impl KernelTable {
     /// Sets (or replaces) all dot kernels of weight type `ty` at once.
     pub const fn set_dot(&mut self, ty: GgmlType, k: DotKernels) {
         self.kernels[slot(ty)].dot = Some(k);
+    }
+
+    /// Sets the row-interleaved kernels of weight type `ty`.
+    pub const fn set_x8(&mut self, ty: GgmlType, k: X8Kernels) {
+        self.kernels[slot(ty)].x8 = Some(k);
+    }
+
+    /// Replaces the x8 product of `ty`, keeping its repacking (a tier's overlay; the generic
+    /// table has set both). No effect for a type without an x8 form.
+    pub const fn set_x8_gemm(&mut self, ty: GgmlType, gemm: GemmX8Fn) {
+        if let Some(k) = &mut self.kernels[slot(ty)].x8 {
+            k.gemm = gemm;
+            k.native = true;
+        }
     }
 }
 
@@ -254,6 +317,23 @@ pub(crate) unsafe fn blocks_of<T: bytemuck::Pod>(bytes: &[u8]) -> &[T] {
     // SAFETY: whole, aligned `T`s (the caller's promise), read-only for the borrow of `bytes`;
     // `T: Pod` makes every bit pattern a valid `T`.
     unsafe { core::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) }
+}
+
+/// [`blocks_of`] for a destination.
+///
+/// # Safety
+/// As [`blocks_of`].
+#[inline(always)]
+pub(crate) unsafe fn blocks_of_mut<T: bytemuck::Pod>(bytes: &mut [u8]) -> &mut [T] {
+    if bytes.is_empty() {
+        return &mut [];
+    }
+    let size = core::mem::size_of::<T>();
+    debug_assert!(bytes.len().is_multiple_of(size));
+    debug_assert!((bytes.as_ptr() as usize).is_multiple_of(core::mem::align_of::<T>()));
+    // SAFETY: whole, aligned `T`s (the caller's promise), borrowed mutably for the borrow of
+    // `bytes`; `T: Pod` makes every bit pattern a valid `T` and every `T` valid bytes.
+    unsafe { core::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), bytes.len() / size) }
 }
 
 // `block_rows` counts a row's blocks on the weight side only: every type and its `vec_dot_type`
@@ -379,8 +459,71 @@ macro_rules! gemm_entry {
     }};
 }
 
+/// Makes a [`RepackX8Fn`] from `fn(&[Row], usize, &mut [Packed])`.
+macro_rules! repack_x8_entry {
+    ($row:ty, $packed:ty, $f:path) => {{
+        unsafe fn entry(src: &[u8], nb: usize, dst: &mut [u8]) {
+            // SAFETY: the entry's caller upholds the table contract (whole aligned blocks).
+            let (src, dst) = unsafe {
+                (
+                    $crate::table::blocks_of::<$row>(src),
+                    $crate::table::blocks_of_mut::<$packed>(dst),
+                )
+            };
+            $f(src, nb, dst)
+        }
+        entry as $crate::table::RepackX8Fn
+    }};
+}
+
+/// Makes an [`UnpackX8Fn`] from `fn(&[Packed], usize, &mut [Row])`.
+macro_rules! unpack_x8_entry {
+    ($row:ty, $packed:ty, $f:path) => {{
+        unsafe fn entry(stripe: &[u8], k: usize, dst: &mut [u8]) {
+            // SAFETY: as in `repack_x8_entry!`.
+            let (stripe, dst) = unsafe {
+                (
+                    $crate::table::blocks_of::<$packed>(stripe),
+                    $crate::table::blocks_of_mut::<$row>(dst),
+                )
+            };
+            $f(stripe, k, dst)
+        }
+        entry as $crate::table::UnpackX8Fn
+    }};
+}
+
+/// Makes a [`GemmX8Fn`] from `fn(&[Packed], &[A], usize, &mut [f32], usize, usize)` (safe or
+/// `unsafe`).
+macro_rules! gemm_x8_entry {
+    ($packed:ty, $a:ty, $f:path) => {{
+        #[allow(unused_unsafe)]
+        unsafe fn entry(
+            w: &[u8],
+            act: &[u8],
+            n_act: usize,
+            out: &mut [f32],
+            ld: usize,
+            rows: usize,
+        ) {
+            // SAFETY: as in `repack_x8_entry!`; the kernel's contract is the entry's.
+            unsafe {
+                let (w, act) = (
+                    $crate::table::blocks_of::<$packed>(w),
+                    $crate::table::blocks_of::<$a>(act),
+                );
+                $f(w, act, n_act, out, ld, rows)
+            }
+        }
+        entry as $crate::table::GemmX8Fn
+    }};
+}
+
 #[allow(unused_imports)]
-pub(crate) use {dequantize_entry, gemm_entry, gemv_entry, quantize_entry, vec_dot_entry};
+pub(crate) use {
+    dequantize_entry, gemm_entry, gemm_x8_entry, gemv_entry, quantize_entry, repack_x8_entry,
+    unpack_x8_entry, vec_dot_entry,
+};
 
 #[cfg(test)]
 mod tests {

@@ -17,9 +17,13 @@ use rand_chacha::ChaCha8Rng;
 use retort_kernels::blocks::{BlockQ2K, BlockQ3K, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K};
 use retort_kernels::generic::{q2_k, q3_k, q4_k, q5_k, q6_k, q8_k};
 use retort_kernels::ggml_type::QK_K;
-use retort_kernels::x86::{avx2_q2_k, avx2_q3_k, avx2_q4_k, avx2_q5_k, avx2_q6_k, avx2_q8_k};
-use retort_kernels::x86::{
-    avx512_q2_k, avx512_q3_k, avx512_q4_k, avx512_q5_k, avx512_q6_k, avx512_q8_k,
+use retort_kernels::x86::avx2::{
+    q2_k as avx2_q2_k, q3_k as avx2_q3_k, q4_k as avx2_q4_k, q5_k as avx2_q5_k, q6_k as avx2_q6_k,
+    q8_k as avx2_q8_k,
+};
+use retort_kernels::x86::avx512::{
+    q2_k as avx512_q2_k, q3_k as avx512_q3_k, q4_k as avx512_q4_k, q5_k as avx512_q5_k,
+    q6_k as avx512_q6_k, q8_k as avx512_q8_k,
 };
 use retort_kernels::Tier;
 

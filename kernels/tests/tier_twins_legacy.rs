@@ -338,7 +338,7 @@ fn avx2_is_exact_on_extreme_quants() {
         9
     ];
     // SAFETY: `avx2()` checked the CPU features.
-    let got = unsafe { x86::avx2_q8_0::vec_dot_q8_0_q8_0_avx2(&w, &w) };
+    let got = unsafe { x86::avx2::q8_0::vec_dot_q8_0_q8_0_avx2(&w, &w) };
     assert_eq!(got, (9 * 32 * 128 * 128) as f32);
     assert_eq!(generic::vec_dot_q8_0_q8_0(&w, &w), got);
 }
@@ -359,7 +359,7 @@ fn avx512_is_exact_on_extreme_quants() {
         9
     ];
     // SAFETY: `avx512()` checked the CPU features.
-    let got = unsafe { x86::avx512_q8_0::vec_dot_q8_0_q8_0_avx512(&w, &w) };
+    let got = unsafe { x86::avx512::q8_0::vec_dot_q8_0_q8_0_avx512(&w, &w) };
     assert_eq!(got, (9 * 32 * 128 * 128) as f32);
 }
 
@@ -385,12 +385,12 @@ fn typed_twins_agree() {
     let mut fast = vec![0.0f32; rows];
     generic::gemv_q4_0_q8_0(&w, &a, &mut slow);
     // SAFETY: `avx2()` checked the CPU features.
-    unsafe { x86::avx2_q4_0::gemv_q4_0_q8_0_avx2(&w, &a, &mut fast) };
+    unsafe { x86::avx2::q4_0::gemv_q4_0_q8_0_avx2(&w, &a, &mut fast) };
     assert_eq!(slow, fast);
     for r in 0..rows {
         let row = &w[r * nb..(r + 1) * nb];
         // SAFETY: as above.
-        let d = unsafe { x86::avx2_q4_0::vec_dot_q4_0_q8_0_avx2(row, &a) };
+        let d = unsafe { x86::avx2::q4_0::vec_dot_q4_0_q8_0_avx2(row, &a) };
         assert_eq!(d.to_bits(), fast[r].to_bits());
     }
     // gemm with five activation rows (one 4-wide tile and a remainder column).
@@ -408,7 +408,7 @@ fn typed_twins_agree() {
     let mut fast = vec![0.0f32; rows * 5];
     generic::gemm_q4_0_q8_0(&w, &acts, 5, &mut slow);
     // SAFETY: as above.
-    unsafe { x86::avx2_q4_0::gemm_q4_0_q8_0_avx2(&w, &acts, 5, &mut fast) };
+    unsafe { x86::avx2::q4_0::gemm_q4_0_q8_0_avx2(&w, &acts, 5, &mut fast) };
     assert_eq!(slow, fast);
 }
 

@@ -127,6 +127,8 @@ pub struct ModelBench {
     pub n_ctx: usize,
     /// Largest prefill batch.
     pub max_batch: usize,
+    /// KV cache element type (`f32`, `f16`, `q8_0`).
+    pub kv_cache: String,
     /// Bytes of KV cache and scratch the session allocated.
     pub session_bytes: usize,
     /// Timed runs of each test.

@@ -168,6 +168,7 @@ pub fn bench_model(
         info,
         n_ctx,
         max_batch,
+        kv_cache: session_params.kv_cache.name().to_owned(),
         session_bytes,
         repetitions: reps,
         warmup: params.warmup,

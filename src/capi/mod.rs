@@ -36,8 +36,9 @@ pub use model::{
     retort_model_open_memory, RETORT_MODEL_MEMORY_ALIGN,
 };
 pub use session::{
-    retort_session, retort_session_default_params, retort_session_free, retort_session_get_info,
-    retort_session_info, retort_session_new, retort_session_params, retort_session_reset,
+    retort_kv_cache_type, retort_session, retort_session_default_params, retort_session_free,
+    retort_session_get_info, retort_session_info, retort_session_new, retort_session_params,
+    retort_session_reset,
 };
 pub use text::{
     retort_chat_apply, retort_chat_default_params, retort_chat_message, retort_chat_params,

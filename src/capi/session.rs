@@ -6,8 +6,45 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use super::args::{self, Out};
 use super::model::retort_model;
 use crate::error::Error;
+use crate::kv_cache::KvCacheType;
 use crate::model::OutputHead;
 use crate::session::{Session, SessionParams};
+
+/// The element type of a session's KV cache (`retort_session_params.kv_cache`, an `int32_t`
+/// holding one of these).
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum retort_kv_cache_type {
+    /// IEEE half precision, 2 bytes an element: half of F32's memory; the default.
+    F16 = 0,
+    /// 32-bit floats, 4 bytes an element.
+    F32 = 1,
+    /// ggml's Q8_0, 34 bytes per 32 elements (about a quarter of F32); less exact.
+    Q8_0 = 2,
+}
+
+impl From<KvCacheType> for retort_kv_cache_type {
+    fn from(t: KvCacheType) -> Self {
+        match t {
+            KvCacheType::F16 => retort_kv_cache_type::F16,
+            KvCacheType::F32 => retort_kv_cache_type::F32,
+            KvCacheType::Q8_0 => retort_kv_cache_type::Q8_0,
+        }
+    }
+}
+
+/// The cache type a C caller's `int32_t` names.
+fn kv_cache_type(v: i32) -> Result<KvCacheType, Error> {
+    match v {
+        0 => Ok(KvCacheType::F16),
+        1 => Ok(KvCacheType::F32),
+        2 => Ok(KvCacheType::Q8_0),
+        _ => Err(Error::InvalidArgument {
+            name: "params.kv_cache",
+            reason: format!("is {v}, not a retort_kv_cache_type (0 F16, 1 F32, 2 Q8_0)"),
+        }),
+    }
+}
 
 /// How a session is sized. Get one from `retort_session_default_params()`, change what you
 /// need, pass it by value.
@@ -26,6 +63,10 @@ pub struct retort_session_params {
     /// llama.cpp does), instead of refining near-ties with the quantized residual. Default
     /// false (the precise head).
     pub quantized_head: bool,
+    /// The KV cache's element type, a `retort_kv_cache_type`; any other value makes
+    /// `retort_session_new` fail with `RETORT_STATUS_INVALID_ARGUMENT`. Default
+    /// `RETORT_KV_CACHE_TYPE_F16`.
+    pub kv_cache: i32,
 }
 
 impl From<&SessionParams> for retort_session_params {
@@ -35,14 +76,17 @@ impl From<&SessionParams> for retort_session_params {
             n_threads: p.n_threads.map_or(0, args::saturating_u32),
             max_batch: args::saturating_u32(p.max_batch),
             quantized_head: p.output_head == OutputHead::Quantized,
+            kv_cache: retort_kv_cache_type::from(p.kv_cache) as i32,
         }
     }
 }
 
-impl From<retort_session_params> for SessionParams {
-    fn from(p: retort_session_params) -> Self {
+impl TryFrom<retort_session_params> for SessionParams {
+    type Error = Error;
+
+    fn try_from(p: retort_session_params) -> Result<Self, Error> {
         let positive = |v: u32| (v != 0).then_some(v as usize);
-        SessionParams {
+        Ok(SessionParams {
             n_ctx: positive(p.n_ctx),
             n_threads: positive(p.n_threads),
             max_batch: p.max_batch as usize,
@@ -51,7 +95,8 @@ impl From<retort_session_params> for SessionParams {
             } else {
                 OutputHead::Precise
             },
-        }
+            kv_cache: kv_cache_type(p.kv_cache)?,
+        })
     }
 }
 
@@ -61,6 +106,7 @@ const SESSION_DEFAULTS: retort_session_params = retort_session_params {
     n_threads: 0,
     max_batch: 64,
     quantized_head: false,
+    kv_cache: retort_kv_cache_type::F16 as i32,
 };
 
 /// The defaults of every session parameter. Any thread, any time.
@@ -157,7 +203,7 @@ pub unsafe extern "C" fn retort_session_new(
         // dropped, and `state` (the only holder of this reference) is dropped before `model`
         // (field order), so the extended lifetime never outlives the model.
         let borrowed: &'static retort_model = unsafe { &*Arc::as_ptr(&model) };
-        let session = Session::new(&borrowed.model, &params.into())?;
+        let session = Session::new(&borrowed.model, &SessionParams::try_from(params)?)?;
         // The longest piece, each byte possibly turned into a 3-byte U+FFFD, a held-back
         // incomplete character, and the NUL.
         let piece = Vec::with_capacity(3 * (borrowed.tokenizer.max_piece_len() + 3) + 1);
@@ -259,10 +305,34 @@ mod tests {
     fn c_defaults_are_the_rust_defaults() {
         let rust = SessionParams::default();
         assert_eq!(retort_session_default_params(), (&rust).into());
-        let back = SessionParams::from(retort_session_default_params());
+        let back = SessionParams::try_from(retort_session_default_params()).unwrap();
         assert_eq!(
-            (back.n_ctx, back.n_threads, back.max_batch, back.output_head),
-            (rust.n_ctx, rust.n_threads, rust.max_batch, rust.output_head)
+            (
+                back.n_ctx,
+                back.n_threads,
+                back.max_batch,
+                back.output_head,
+                back.kv_cache
+            ),
+            (
+                rust.n_ctx,
+                rust.n_threads,
+                rust.max_batch,
+                rust.output_head,
+                rust.kv_cache
+            )
         );
+    }
+
+    #[test]
+    fn every_kv_cache_type_round_trips_and_others_are_refused() {
+        for ty in KvCacheType::ALL {
+            let c = retort_kv_cache_type::from(ty) as i32;
+            assert_eq!(kv_cache_type(c).unwrap(), ty);
+        }
+        for bad in [-1, 3, i32::MAX] {
+            let err = kv_cache_type(bad).unwrap_err().to_string();
+            assert!(err.contains("params.kv_cache"), "{err}");
+        }
     }
 }

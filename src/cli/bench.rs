@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retort::bench::{bench_model, BenchParams, ModelBench, Summary};
+use retort::kv_cache::KvCacheType;
 use retort::model::OutputHead;
 use retort::session::SessionParams;
 use serde_json::json;
@@ -59,6 +60,10 @@ pub struct BenchArgs {
     /// Context size (default: what the largest test needs, as llama-bench does).
     #[arg(long)]
     ctx: Option<usize>,
+    /// KV cache element type: f16 (the default), f32 or q8_0 (llama-bench's -ctk/-ctv; one
+    /// type for both).
+    #[arg(long = "kv-cache", alias = "ctk", value_parser = parse_kv_type)]
+    kv_cache: Option<KvCacheType>,
     /// Logits with activations quantized once, like llama.cpp (see `retort run --help`).
     #[arg(long)]
     quantized_head: bool,
@@ -106,6 +111,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
             }
             if args.quantized_head {
                 session.output_head = OutputHead::Quantized;
+            }
+            if let Some(ty) = args.kv_cache {
+                session.kv_cache = ty;
             }
             let params = BenchParams {
                 n_prompt: args.n_prompt.clone(),
@@ -202,13 +210,14 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
     }
     let m = &first.machine;
     out.push_str(&format!(
-        "\n{} ({} logical CPUs), tier {}, load average {} when the first row started. \
+        "\n{} ({} logical CPUs), tier {}, {} KV cache, load average {} when the first row started. \
          Median ± standard deviation of {} runs{}; pp/tg: random token ids, \
          sampling not timed; TTFT: open the file (page cache warm) + tokenizer + {}-token \
          prompt + first token.\n",
         m.cpu,
         m.logical_cpus,
         m.tier,
+        first.kv_cache,
         m.load_avg_1m
             .map_or("unknown".into(), |l| format!("{l:.2}")),
         first.repetitions,
@@ -223,6 +232,11 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// Parses `--kv-cache` (shared with `retort run`).
+pub fn parse_kv_type(s: &str) -> Result<KvCacheType, String> {
+    KvCacheType::from_name(s).ok_or_else(|| format!("'{s}': expected f32, f16 or q8_0"))
+}
 
 fn cell(s: &Summary, decimals: usize) -> String {
     format!("{:.*} ± {:.*}", decimals, s.median, decimals, s.stddev)

@@ -6,7 +6,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use retort::generate::{generate, GenerateParams, StopReason};
-use retort::model::{Model, OutputHead};
+use retort::kv_cache::KvCacheType;
+use retort::model::{LoadParams, Model, OutputHead};
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
 use serde_json::json;
@@ -44,6 +45,13 @@ pub struct RunArgs {
     /// does) instead of twice (value and residual): less integer work, noisier at near-ties.
     #[arg(long)]
     quantized_head: bool,
+    /// Keep the file's weight layout instead of repacking the layer matrices at load
+    /// (slower products, the same numbers; for comparisons).
+    #[arg(long)]
+    no_repack: bool,
+    /// KV cache element type: f16 (the default), f32 (exact) or q8_0 (smallest).
+    #[arg(long = "kv-cache", value_parser = super::bench::parse_kv_type)]
+    kv_cache: Option<KvCacheType>,
     /// End the output with one JSON line (ids, text, timings).
     #[arg(long)]
     json: bool,
@@ -59,7 +67,11 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let path = super::resolve_model(args.model.as_deref())?;
     let t_load = Instant::now();
-    let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
+    let load = LoadParams {
+        repack: !args.no_repack,
+    };
+    let model =
+        Model::open_with(&path, &load).with_context(|| format!("loading {}", path.display()))?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
     let load_time = t_load.elapsed();
     sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
@@ -80,6 +92,10 @@ pub fn run(args: RunArgs) -> Result<()> {
             OutputHead::Precise
         },
         ..SessionParams::default()
+    };
+    let session_params = SessionParams {
+        kv_cache: args.kv_cache.unwrap_or(session_params.kv_cache),
+        ..session_params
     };
     let mut session = Session::new(&model, &session_params)?;
     let watermark = sampler.watermark.clone();
@@ -138,6 +154,8 @@ pub fn run(args: RunArgs) -> Result<()> {
                 "parameters": w.scheme().to_string(),
                 "marked_tokens": gen.watermarked_tokens,
             })),
+            "repacked": !args.no_repack,
+            "kv_cache": session_params.kv_cache.name(),
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,
                 "prompt_ms": gen.prompt_time.as_secs_f64() * 1e3,

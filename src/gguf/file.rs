@@ -32,6 +32,9 @@ impl<T: AsRef<[u8]> + Send + Sync + 'static> GgufBytes for T {}
 /// A validated GGUF file. Tensor data are borrowed slices of its bytes.
 pub struct GgufFile {
     bytes: Box<dyn GgufBytes>,
+    /// Whether `bytes` is a read-only shared map of a file made by [`GgufFile::open`] (so its
+    /// pages can be given back: see [`GgufFile::release`]).
+    mapped: bool,
     version: u32,
     metadata: Metadata,
     tensors: Vec<TensorInfo>,
@@ -65,7 +68,9 @@ impl GgufFile {
         // open (the catalog only ever replaces a file by renaming a complete new one over it,
         // which leaves this mapping on the old inode).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Self::from_bytes(map)
+        let mut file = Self::from_bytes(map)?;
+        file.mapped = true;
+        Ok(file)
     }
 
     /// Validates a GGUF image held by the caller (a buffer, a map of flash, a `&'static [u8]`).
@@ -74,6 +79,7 @@ impl GgufFile {
         let header = parse(bytes.as_ref().as_ref())?;
         Ok(GgufFile {
             bytes,
+            mapped: false,
             version: header.version,
             metadata: header.metadata,
             tensors: header.tensors,
@@ -85,6 +91,59 @@ impl GgufFile {
     /// The whole file.
     pub fn bytes(&self) -> &[u8] {
         self.bytes.as_ref().as_ref()
+    }
+
+    /// Whether the bytes are a memory map of a file ([`GgufFile::open`]), whose pages
+    /// [`GgufFile::release`] can give back, rather than a caller's buffer.
+    pub fn is_mapped(&self) -> bool {
+        self.mapped
+    }
+
+    /// Gives back the memory pages lying wholly inside `range` of the file: for a model that
+    /// keeps its own (repacked) copy of those bytes, they leave the process's resident set. They
+    /// stay readable: the OS reads them back from the file if anything touches them again.
+    /// Returns the bytes given back — 0 for a caller's buffer, a range shorter than a page, or
+    /// an OS without the advice.
+    pub fn release(&self, range: std::ops::Range<usize>) -> usize {
+        #[cfg(unix)]
+        {
+            if !self.mapped || range.end > self.bytes().len() || range.start >= range.end {
+                return 0;
+            }
+            // SAFETY: `sysconf` only reads a system constant.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let Ok(page) = usize::try_from(page) else {
+                return 0;
+            };
+            if page == 0 || !page.is_power_of_two() {
+                return 0;
+            }
+            let base = self.bytes().as_ptr() as usize;
+            let start = (base + range.start).next_multiple_of(page);
+            let end = (base + range.end) & !(page - 1);
+            if end <= start {
+                return 0;
+            }
+            // SAFETY: `[start, end)` lies inside the map (checked above) and is page-aligned.
+            // The map is a read-only shared map of a file (`mapped` is set only by `open`), so
+            // MADV_DONTNEED only drops the pages from this process's page tables: a later read
+            // faults them back in from the file with the same contents (we require, as for the
+            // map itself, that the file is not modified while open), and every `&[u8]` into the
+            // map keeps seeing the same bytes.
+            let rc = unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED)
+            };
+            if rc == 0 {
+                end - start
+            } else {
+                0
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = range;
+            0
+        }
     }
 
     /// File length in bytes.

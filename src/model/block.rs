@@ -13,25 +13,26 @@
 
 use super::attention::{attend, AttnShape};
 use super::error::ModelError;
-use super::matmul::matmul;
+use super::matmul::{chunks_for, chunks_within, Product, QuantizedActs};
 use super::norm::{gelu_tanh, rms_norm, rms_norm_chunks_in_place, silu};
 use super::rope;
 use super::scratch::Scratch;
 use super::spec::Activation;
-use super::weights::{LayerWeights, Vector};
+use super::weights::{LayerWeights, Matrix, Vector};
 use super::Model;
 use crate::kv_cache::KvCache;
+use crate::worker_pool::{DisjointSlice, WorkerPool};
 
 impl Model {
     /// Runs `tokens` (at positions `pos0..`) through every layer, filling the KV cache; the
     /// final residual stream is left in `sc.x` (t, n_embd).
     pub(crate) fn forward_batch(
         &self,
+        pool: &mut WorkerPool,
         sc: &mut Scratch,
         kv: &mut KvCache,
         tokens: &[u32],
         pos0: usize,
-        n_threads: usize,
     ) -> Result<(), ModelError> {
         let hp = &self.hparams;
         let t = tokens.len();
@@ -39,8 +40,8 @@ impl Model {
         debug_assert!(t <= sc.max_batch);
         self.embed(tokens, &mut sc.x[..t * d])?;
         for (il, lw) in self.weights.layers.iter().enumerate() {
-            self.attention_sublayer(il, lw, sc, kv, t, pos0, n_threads)?;
-            self.ffn_sublayer(lw, sc, t, n_threads)?;
+            self.attention_sublayer(pool, il, lw, sc, kv, t, pos0)?;
+            self.ffn_sublayer(pool, lw, sc, t)?;
         }
         Ok(())
     }
@@ -69,13 +70,13 @@ impl Model {
     #[allow(clippy::too_many_arguments)]
     fn attention_sublayer(
         &self,
+        pool: &mut WorkerPool,
         il: usize,
         lw: &LayerWeights,
         sc: &mut Scratch,
         kv: &mut KvCache,
         t: usize,
         pos0: usize,
-        n_threads: usize,
     ) -> Result<(), ModelError> {
         let hp = &self.hparams;
         let d = hp.n_embd;
@@ -86,30 +87,17 @@ impl Model {
 
         self.norm_rows(&sc.x[..t * d], &lw.attn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
-        let xn = &sc.xn[..t * d];
-        self.project(
-            &lw.wq,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.q[..t * q_dim],
-            n_threads,
-        )?;
-        self.project(
-            &lw.wk,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.k[..t * k_dim],
-            n_threads,
-        )?;
-        self.project(
-            &lw.wv,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.v[..t * v_dim],
-            n_threads,
+        for m in [&lw.wq, &lw.wk, &lw.wv] {
+            sc.acts.prepare(&sc.xn[..t * d], m.ty.vec_dot_type())?;
+        }
+        self.run_products(
+            pool,
+            &mut sc.worker_tmp,
+            &[
+                self.product(&lw.wq, &sc.acts, t, &mut sc.q[..t * q_dim])?,
+                self.product(&lw.wk, &sc.acts, t, &mut sc.k[..t * k_dim])?,
+                self.product(&lw.wv, &sc.acts, t, &mut sc.v[..t * v_dim])?,
+            ],
         )?;
         self.add_bias(&mut sc.q[..t * q_dim], lw.bq.as_ref());
         self.add_bias(&mut sc.k[..t * k_dim], lw.bk.as_ref());
@@ -126,31 +114,29 @@ impl Model {
             let k = &mut sc.k[ti * k_dim..][..k_dim];
             rope::apply(q, hp.head_dim, inv_freq, pos, self.spec.rope_style);
             rope::apply(k, hp.head_dim, inv_freq, pos, self.spec.rope_style);
-            layer_cache.store(pos, k, &sc.v[ti * v_dim..][..v_dim]);
+            layer_cache.store(pos, k, &sc.v[ti * v_dim..][..v_dim])?;
         }
         let shape = AttnShape {
-            n_head: hp.n_head,
-            n_head_kv: hp.n_head_kv,
-            head_dim: hp.head_dim,
-            head_dim_v: hp.head_dim_v,
-            scale: self.spec.attention_scale,
             window: self.spec.layers[il].sliding_window,
+            ..self.attn_shape()
         };
         attend(
+            pool,
             &sc.q[..t * q_dim],
+            t,
             pos0,
             layer_cache,
             &shape,
+            &mut sc.attn_buf,
             &mut sc.attn[..t * a_dim],
-        );
+        )?;
         sc.acts.invalidate();
-        self.project(
-            &lw.wo,
-            &sc.attn[..t * a_dim],
-            t,
-            &mut sc.acts,
-            &mut sc.proj[..t * d],
-            n_threads,
+        sc.acts
+            .prepare(&sc.attn[..t * a_dim], lw.wo.ty.vec_dot_type())?;
+        self.run_products(
+            pool,
+            &mut sc.worker_tmp,
+            &[self.product(&lw.wo, &sc.acts, t, &mut sc.proj[..t * d])?],
         )?;
         self.add_residual(
             &mut sc.x[..t * d],
@@ -162,47 +148,58 @@ impl Model {
 
     fn ffn_sublayer(
         &self,
+        pool: &mut WorkerPool,
         lw: &LayerWeights,
         sc: &mut Scratch,
         t: usize,
-        n_threads: usize,
     ) -> Result<(), ModelError> {
         let hp = &self.hparams;
         let (d, ff) = (hp.n_embd, hp.n_ff);
         self.norm_rows(&sc.x[..t * d], &lw.ffn_norm, &mut sc.xn[..t * d]);
         sc.acts.invalidate();
-        let xn = &sc.xn[..t * d];
-        self.project(
-            &lw.w_gate,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.gate[..t * ff],
-            n_threads,
-        )?;
-        self.project(
-            &lw.w_up,
-            xn,
-            t,
-            &mut sc.acts,
-            &mut sc.up[..t * ff],
-            n_threads,
-        )?;
-        let act = self.spec.activation;
-        for (g, &u) in sc.gate[..t * ff].iter_mut().zip(&sc.up[..t * ff]) {
-            *g = match act {
-                Activation::Silu => silu(*g),
-                Activation::GeluTanh => gelu_tanh(*g),
-            } * u;
+        for m in [&lw.w_gate, &lw.w_up] {
+            sc.acts.prepare(&sc.xn[..t * d], m.ty.vec_dot_type())?;
+        }
+        {
+            // gate and up are cut alike, so each chunk applies the activation to the rows it
+            // has just computed (no second pass over the whole batch).
+            let gate = self.product(&lw.w_gate, &sc.acts, t, &mut sc.gate[..t * ff])?;
+            let up = self.product(&lw.w_up, &sc.acts, t, &mut sc.up[..t * ff])?;
+            let act = self.spec.activation;
+            let tmp = DisjointSlice::new(&mut sc.worker_tmp);
+            let n = pool.n_threads();
+            let per = tmp.len() / n;
+            let chunks = chunks_for(ff, n);
+            pool.run(chunks, &|c, thread| {
+                // SAFETY: thread `thread`'s slice of the scratch is its own.
+                let tmp = unsafe { tmp.range(thread * per..(thread + 1) * per) };
+                let rows = gate.chunk_rows(c, chunks);
+                // SAFETY: the chunks of one split are disjoint.
+                unsafe {
+                    gate.compute_rows(rows.clone(), tmp)?;
+                    up.compute_rows(rows.clone(), tmp)?;
+                }
+                for tok in 0..t {
+                    let at = tok * ff + rows.start..tok * ff + rows.end;
+                    // SAFETY: as above: these rows of every token are this chunk's.
+                    let (g, u) = unsafe { (gate.out.range(at.clone()), up.out.range(at)) };
+                    for (g, &u) in g.iter_mut().zip(u.iter()) {
+                        *g = match act {
+                            Activation::Silu => silu(*g),
+                            Activation::GeluTanh => gelu_tanh(*g),
+                        } * u;
+                    }
+                }
+                Ok(())
+            })?;
         }
         sc.acts.invalidate();
-        self.project(
-            &lw.w_down,
-            &sc.gate[..t * ff],
-            t,
-            &mut sc.acts,
-            &mut sc.proj[..t * d],
-            n_threads,
+        sc.acts
+            .prepare(&sc.gate[..t * ff], lw.w_down.ty.vec_dot_type())?;
+        self.run_products(
+            pool,
+            &mut sc.worker_tmp,
+            &[self.product(&lw.w_down, &sc.acts, t, &mut sc.proj[..t * d])?],
         )?;
         self.add_residual(
             &mut sc.x[..t * d],
@@ -212,17 +209,58 @@ impl Model {
         Ok(())
     }
 
-    /// `out = x · mᵀ` through the kernels (see [`matmul`]).
-    fn project(
-        &self,
-        m: &super::weights::Matrix,
-        x: &[f32],
+    /// The attention geometry of the model's layers (without a sliding window).
+    pub(crate) fn attn_shape(&self) -> AttnShape {
+        let hp = &self.hparams;
+        AttnShape {
+            n_head: hp.n_head,
+            n_head_kv: hp.n_head_kv,
+            head_dim: hp.head_dim,
+            head_dim_v: hp.head_dim_v,
+            scale: self.spec.attention_scale,
+            window: None,
+        }
+    }
+
+    /// The product of `m` with the activations held for its type, into `out`.
+    pub(super) fn product<'a>(
+        &'a self,
+        m: &'a Matrix,
+        acts: &'a QuantizedActs,
         t: usize,
-        acts: &mut super::matmul::QuantizedActs,
-        out: &mut [f32],
-        n_threads: usize,
+        out: &'a mut [f32],
+    ) -> Result<Product<'a>, ModelError> {
+        Product::new(m, self.data(m), acts, t, out)
+    }
+
+    /// Runs `products` as one job: each is cut into chunks of rows, all claimed from one pool.
+    pub(super) fn run_products(
+        &self,
+        pool: &mut WorkerPool,
+        worker_tmp: &mut [f32],
+        products: &[Product<'_>],
     ) -> Result<(), ModelError> {
-        matmul(self.data(m), m, x, t, acts, out, n_threads)
+        const MOST: usize = 4;
+        debug_assert!(products.len() <= MOST);
+        let n = pool.n_threads();
+        let per = worker_tmp.len() / n;
+        let mut counts = [0usize; MOST];
+        for (c, p) in counts.iter_mut().zip(products) {
+            *c = chunks_within(p.m.rows, p.t, n, per)?;
+        }
+        let tmp = DisjointSlice::new(worker_tmp);
+        pool.run(counts.iter().sum(), &|mut c, thread| {
+            // SAFETY: thread `thread`'s slice of the scratch is its own.
+            let tmp = unsafe { tmp.range(thread * per..(thread + 1) * per) };
+            for (p, &k) in products.iter().zip(&counts) {
+                if c < k {
+                    // SAFETY: the chunks of one split are disjoint.
+                    return unsafe { p.compute_rows(p.chunk_rows(c, k), tmp) };
+                }
+                c -= k;
+            }
+            Ok(())
+        })
     }
 
     /// `x += post_norm(proj)` (the norm only for families that have it), row by row.

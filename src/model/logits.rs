@@ -7,19 +7,20 @@
 //! make every gemm element equal to the gemv element bit for bit, and the precise head refines
 //! each row on its own, so a row's logits do not depend on how many rows were computed with it.
 
-use super::matmul::{matmul, QuantizedActs};
+use super::matmul::QuantizedActs;
 use super::norm::rms_norm;
 use super::output_head::{refine_logits, HeadScratch, OutputHead};
 use super::scratch::Scratch;
 use super::{Model, ModelError};
+use crate::worker_pool::WorkerPool;
 
 impl Model {
     /// Logits of the final hidden state in row `row` of `sc.x` into `sc.logits`.
     pub(crate) fn logits_of_row(
         &self,
+        pool: &mut WorkerPool,
         sc: &mut Scratch,
         row: usize,
-        n_threads: usize,
         head: OutputHead,
     ) -> Result<(), ModelError> {
         let d = self.hparams.n_embd;
@@ -30,8 +31,12 @@ impl Model {
             self.hparams.norm_eps,
             &mut sc.last,
         );
-        let hs = sc.head.as_mut();
-        self.head_product(&sc.last, &mut sc.acts, hs, &mut sc.logits, n_threads, head)
+        let parts = HeadParts {
+            acts: &mut sc.acts,
+            worker_tmp: &mut sc.worker_tmp,
+            hs: sc.head.as_mut(),
+        };
+        self.head_product(pool, &sc.last, parts, &mut sc.logits, head)
     }
 
     /// Logits of the final hidden states in rows `rows` of `sc.x` (at most `sc.max_batch`)
@@ -39,10 +44,10 @@ impl Model {
     /// for the normed rows, so it must run after the forward pass, before the next one.
     pub(crate) fn logits_of_rows(
         &self,
+        pool: &mut WorkerPool,
         sc: &mut Scratch,
         rows: std::ops::Range<usize>,
         out: &mut [f32],
-        n_threads: usize,
         head: OutputHead,
     ) -> Result<(), ModelError> {
         let d = self.hparams.n_embd;
@@ -53,30 +58,42 @@ impl Model {
         for (r, xn) in rows.zip(sc.xn.chunks_exact_mut(d)) {
             rms_norm(&sc.x[r * d..][..d], w, self.hparams.norm_eps, xn);
         }
-        let hs = sc.head.as_mut();
-        self.head_product(&sc.xn[..n * d], &mut sc.acts, hs, out, n_threads, head)
+        let parts = HeadParts {
+            acts: &mut sc.acts,
+            worker_tmp: &mut sc.worker_tmp,
+            hs: sc.head.as_mut(),
+        };
+        self.head_product(pool, &sc.xn[..n * d], parts, out, head)
     }
 
     /// `out` (t, n_vocab) = the output head applied to the normed rows `xn` (t, n_embd),
     /// refined row by row for the precise head, then soft-capped as the family asks.
     fn head_product(
         &self,
+        pool: &mut WorkerPool,
         xn: &[f32],
-        acts: &mut QuantizedActs,
-        hs: Option<&mut HeadScratch>,
+        parts: HeadParts<'_>,
         out: &mut [f32],
-        n_threads: usize,
         head: OutputHead,
     ) -> Result<(), ModelError> {
+        let HeadParts {
+            acts,
+            worker_tmp,
+            hs,
+        } = parts;
         let (d, n_vocab) = (self.hparams.n_embd, self.hparams.n_vocab);
         let t = xn.len() / d;
         let m = &self.weights.output;
         acts.invalidate();
-        matmul(self.data(m), m, xn, t, acts, out, n_threads)?;
+        acts.prepare(xn, m.ty.vec_dot_type())?;
+        // A batch of rows is cut into chunks whose tiles fit the workers' scratch.
+        self.run_products(pool, worker_tmp, &[self.product(m, acts, t, out)?])?;
         if let (OutputHead::Precise, Some(hs)) = (head, hs) {
-            let norms = self.head_row_norms()?;
-            // The activation bytes the product just used (cached, not quantized again).
-            let first = acts.get(xn, m.ty.vec_dot_type())?;
+            let norms = self.head_row_norms(pool)?;
+            // The activation bytes the product just used (held, not quantized again).
+            let first = acts
+                .get(m.ty.vec_dot_type())
+                .ok_or_else(|| ModelError::Unsupported("head activations".into()))?;
             let act_row = first.len() / t;
             for ((x, q), logits) in xn
                 .chunks_exact(d)
@@ -92,6 +109,13 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// The session's buffers a product of the output head uses.
+struct HeadParts<'a> {
+    acts: &'a mut QuantizedActs,
+    worker_tmp: &'a mut [f32],
+    hs: Option<&'a mut HeadScratch>,
 }
 
 /// The natural-log probability of token `tok` under the softmax of `logits`, as llama.cpp's

@@ -13,6 +13,7 @@ mod logits;
 mod matmul;
 mod norm;
 mod output_head;
+mod packed;
 mod rope;
 mod scratch;
 mod spec;
@@ -20,16 +21,33 @@ mod weights;
 
 use std::path::Path;
 
+pub(crate) use attention::AttnBuffers;
 pub use error::ModelError;
 pub use hparams::HyperParams;
 pub(crate) use logits::log_prob;
 pub(crate) use output_head::HeadScratch;
 pub use output_head::OutputHead;
+pub use packed::PackedRows;
 pub(crate) use scratch::Scratch;
 pub use spec::{Activation, ArchSpec, LayerAttention, RopeStyle};
 pub use weights::{LayerWeights, Matrix, Vector, Weights};
 
 use crate::gguf::GgufFile;
+
+/// How a model is loaded.
+#[derive(Clone, Debug)]
+pub struct LoadParams {
+    /// Repack the layer matrices into row-interleaved stripes (faster products, same numbers)
+    /// and give the file's pages under them back, so the weights stay resident once. Only a
+    /// memory-mapped file ([`Model::open`]) is repacked; a caller's buffer is left as it is.
+    pub repack: bool,
+}
+
+impl Default for LoadParams {
+    fn default() -> Self {
+        LoadParams { repack: true }
+    }
+}
 
 /// A loaded model: the mapped file, its hyper-parameters, its family spec and weight views.
 pub struct Model {
@@ -54,14 +72,25 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Maps and validates the GGUF file at `path` and builds the model.
+    /// Maps and validates the GGUF file at `path` and builds the model (with the default
+    /// [`LoadParams`]: layer matrices repacked).
     pub fn open(path: impl AsRef<Path>) -> Result<Model, ModelError> {
-        Model::from_gguf(GgufFile::open(path)?)
+        Model::open_with(path, &LoadParams::default())
+    }
+
+    /// [`Model::open`] with `params`.
+    pub fn open_with(path: impl AsRef<Path>, params: &LoadParams) -> Result<Model, ModelError> {
+        Model::from_gguf_with(GgufFile::open(path)?, params)
     }
 
     /// Builds the model from an opened file: hyper-parameters, family spec, and every weight's
-    /// name, type and shape checked.
+    /// name, type and shape checked (default [`LoadParams`]).
     pub fn from_gguf(file: GgufFile) -> Result<Model, ModelError> {
+        Model::from_gguf_with(file, &LoadParams::default())
+    }
+
+    /// [`Model::from_gguf`] with `params`.
+    pub fn from_gguf_with(file: GgufFile, params: &LoadParams) -> Result<Model, ModelError> {
         let embd = file.require_tensor("token_embd.weight")?;
         let n_vocab = embd.shape.get(1).copied().unwrap_or(0) as usize;
         let hparams = HyperParams::from_metadata(file.metadata(), n_vocab)?;
@@ -81,7 +110,10 @@ impl Model {
             )));
         }
         let spec = arch::spec_for(file.metadata(), &hparams)?;
-        let weights = weights::WeightLoader { file: &file }.load(&hparams, &spec)?;
+        let mut weights = weights::WeightLoader { file: &file }.load(&hparams, &spec)?;
+        if params.repack && file.is_mapped() {
+            packed::repack_layers(&file, &mut weights)?;
+        }
         Ok(Model {
             file,
             hparams,
@@ -91,13 +123,17 @@ impl Model {
         })
     }
 
-    /// The Euclidean norm of every row of the output head (computed once, on the caller's
-    /// rayon pool, then shared by every session).
-    pub(crate) fn head_row_norms(&self) -> Result<&[f32], ModelError> {
+    /// The Euclidean norm of every row of the output head (computed once, by the first
+    /// session's workers, then shared by every session).
+    pub(crate) fn head_row_norms(
+        &self,
+        pool: &mut crate::worker_pool::WorkerPool,
+    ) -> Result<&[f32], ModelError> {
         if let Some(n) = self.head_norms.get() {
             return Ok(n);
         }
-        let norms = output_head::row_norms(self.data(&self.weights.output), &self.weights.output)?;
+        let norms =
+            output_head::row_norms(pool, self.data(&self.weights.output), &self.weights.output)?;
         // A racing session may have stored equal norms first; either copy is the same.
         Ok(self.head_norms.get_or_init(|| norms))
     }

@@ -16,11 +16,11 @@
 //! far tail keeps its one-level values. Every step is a deterministic function of the quantized
 //! logits, which do not depend on the thread count, so neither do these.
 
-use rayon::prelude::*;
 use retort_kernels::{ops, GgmlType};
 
 use super::error::ModelError;
 use super::weights::Matrix;
+use crate::worker_pool::{part, DisjointSlice, WorkerPool, MAX_CHUNKS};
 
 /// How a session computes the logits.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,22 +66,27 @@ impl HeadScratch {
     }
 }
 
-/// The Euclidean norm of every (dequantized) row of `m`, in parallel on the current pool.
-pub fn row_norms(weights: &[u8], m: &Matrix) -> Result<Vec<f32>, ModelError> {
+/// The Euclidean norm of every (dequantized) row of `m`, computed by the workers of `pool`.
+pub fn row_norms(
+    pool: &mut WorkerPool,
+    weights: &[u8],
+    m: &Matrix,
+) -> Result<Vec<f32>, ModelError> {
     let w_row = m.bytes / m.rows;
     let mut norms = vec![0.0f32; m.rows];
-    norms
-        .par_chunks_mut(256)
-        .enumerate()
-        .try_for_each(|(i, out)| {
-            let mut row = vec![0.0f32; m.cols];
-            for (j, n) in out.iter_mut().enumerate() {
-                let r = i * 256 + j;
-                ops::dequantize_row(m.ty, &weights[r * w_row..][..w_row], &mut row)?;
-                *n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-            }
-            Ok::<(), ModelError>(())
-        })?;
+    let out = DisjointSlice::new(&mut norms);
+    let chunks = m.rows.div_ceil(256).min(MAX_CHUNKS);
+    pool.run(chunks, &|c, _| {
+        let rows = part(m.rows, c, chunks, 1);
+        // SAFETY: the chunks of one split are disjoint.
+        let out = unsafe { out.range(rows.clone()) };
+        let mut row = vec![0.0f32; m.cols];
+        for (n, r) in out.iter_mut().zip(rows) {
+            ops::dequantize_row(m.ty, &weights[r * w_row..][..w_row], &mut row)?;
+            *n = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        }
+        Ok(())
+    })?;
     Ok(norms)
 }
 
@@ -160,6 +165,7 @@ mod tests {
             cols,
             offset: 0,
             bytes: bytes.len(),
+            packed: None,
         };
         (m, bytes)
     }
@@ -169,7 +175,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         let (rows, cols) = (2048, 640);
         let (m, w) = head(rows, cols, &mut rng);
-        let norms = row_norms(&w, &m).unwrap();
+        let norms = row_norms(&mut WorkerPool::new(2).unwrap(), &w, &m).unwrap();
         let mut hs = HeadScratch::new(&m).unwrap();
         let w_row = m.bytes / rows;
         let mut refined_somewhere = false;

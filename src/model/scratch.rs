@@ -1,7 +1,8 @@
 //! Per-session work buffers, sized once for the largest batch (no allocation while decoding).
 
+use super::attention::AttnBuffers;
 use super::hparams::HyperParams;
-use super::matmul::QuantizedActs;
+use super::matmul::{product_scratch_len, QuantizedActs};
 use super::output_head::HeadScratch;
 use super::rope;
 use super::spec::ArchSpec;
@@ -36,6 +37,11 @@ pub struct Scratch {
     pub head: Option<HeadScratch>,
     /// Quantized activations shared by products with the same input.
     pub acts: QuantizedActs,
+    /// Attention's query, partial and per-thread buffers.
+    pub attn_buf: AttnBuffers,
+    /// (n_threads, chunk) each thread's tile of a batched product's chunk (rows × tokens)
+    /// before it is spread into the (t, rows) result.
+    pub worker_tmp: Vec<f32>,
     /// (n_layer, n_rot/2) rotary inverse frequencies per layer.
     pub inv_freq: Vec<Vec<f32>>,
 }
@@ -47,12 +53,23 @@ impl Scratch {
         hp: &HyperParams,
         spec: &ArchSpec,
         max_batch: usize,
+        n_threads: usize,
         head: Option<HeadScratch>,
+        attn_buf: AttnBuffers,
     ) -> Scratch {
         let b = max_batch;
         let widest = hp.n_embd.max(hp.n_ff).max(hp.n_head * hp.head_dim_v);
-        // Q8_1 has the most bytes per element of the activation types (36 per 32).
-        let act_bytes = b * widest.div_ceil(32) * 36 + 64;
+        // Q8_K has the most bytes per element of the activation types (292 per 256, under 37
+        // per 32); Q8_0/Q8_1 take 34/36 per 32.
+        let act_bytes = b * widest.div_ceil(32) * 37 + 64;
+        // Row counts of the products a batch runs (the output head runs one token only).
+        let rows = [
+            hp.n_ff,
+            hp.n_embd,
+            hp.n_head * hp.head_dim,
+            hp.n_head_kv * hp.head_dim,
+            hp.n_head_kv * hp.head_dim_v,
+        ];
         Scratch {
             max_batch: b,
             x: vec![0.0; b * hp.n_embd],
@@ -67,7 +84,9 @@ impl Scratch {
             last: vec![0.0; hp.n_embd],
             logits: vec![0.0; hp.n_vocab],
             head,
+            attn_buf,
             acts: QuantizedActs::with_capacity(3, act_bytes),
+            worker_tmp: vec![0.0; n_threads * product_scratch_len(b, &rows, n_threads)],
             inv_freq: spec
                 .layers
                 .iter()
@@ -90,10 +109,11 @@ impl Scratch {
             &self.up,
             &self.last,
             &self.logits,
+            &self.worker_tmp,
         ]
         .iter()
         .map(|v| v.capacity())
         .sum::<usize>();
-        f * 4 + self.head.as_ref().map_or(0, HeadScratch::bytes)
+        f * 4 + self.head.as_ref().map_or(0, HeadScratch::bytes) + self.attn_buf.bytes()
     }
 }

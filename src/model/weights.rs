@@ -1,6 +1,9 @@
 //! Typed weight views: where each tensor's data lies in the map, with its shape checked against
-//! the hyper-parameters when the model is built. Nothing is copied; the bytes are borrowed from
-//! the [`GgufFile`] at use.
+//! the hyper-parameters when the model is built. The bytes are borrowed from the [`GgufFile`] at
+//! use, except for matrices repacked at load ([`super::packed`]), whose repacked copy replaces
+//! the file's rows.
+
+use std::sync::Arc;
 
 use retort_kernels::GgmlType;
 
@@ -25,6 +28,9 @@ pub struct Matrix {
     pub offset: usize,
     /// Bytes of data.
     pub bytes: usize,
+    /// The rows repacked into row-interleaved stripes, when the loader made them; the products
+    /// then use these instead of the file's bytes.
+    pub packed: Option<Arc<super::packed::PackedRows>>,
 }
 
 /// An F32 vector (norm weight or bias).
@@ -137,6 +143,7 @@ impl WeightLoader<'_> {
             cols,
             offset: t.offset as usize,
             bytes: t.bytes as usize,
+            packed: None,
         })
     }
 

@@ -26,10 +26,11 @@
 
 mod block_dot;
 pub mod float_dot;
-mod instructions;
+pub(crate) mod instructions;
 mod int_dot;
 mod k_block_dot;
 mod lanes;
+mod x8_lanes;
 
 /// Declares a block pair's public leaves: vec_dot for the NEON and dotprod tiers, gemm for the
 /// NEON, dotprod and i8mm tiers (the i8mm tier's vec_dot is the dotprod one).
@@ -115,16 +116,71 @@ macro_rules! tier_leaves {
 }
 use tier_leaves;
 
+/// Declares a pair's x8 product leaves for the NEON and dotprod tiers (the i8mm tier keeps the
+/// dotprod one): the shared walk ([`crate::x8_walk`]) on the tier's integer step.
+macro_rules! x8_leaves {
+    ($pair:ident, $w:ty, $a:ty, $what:literal, $neon:ident, $dotprod:ident) => {
+        #[doc = concat!($what, " products, NEON tier (`smlal`): each output is the plain `vec_dot`'s.")]
+        ///
+        /// # Safety
+        /// The operands meet the [`crate::table::GemmX8Fn`] contract.
+        #[target_feature(enable = "neon")]
+        pub unsafe fn $neon(
+            w: &[$w],
+            act: &[$a],
+            n_act: usize,
+            out: &mut [f32],
+            ld: usize,
+            rows: usize,
+        ) {
+            // SAFETY: NEON is baseline on aarch64; the operands are the caller's promise.
+            unsafe {
+                $crate::x8_walk::gemm::<$pair<$crate::aarch64::x8_lanes::NeonRowDot>>(
+                    w, act, n_act, out, ld, rows,
+                )
+            }
+        }
+
+        #[doc = concat!($what, " products, dotprod tier (`sdot`): each output is the plain `vec_dot`'s.")]
+        ///
+        /// # Safety
+        /// The CPU must implement FEAT_DotProd; the operands meet the
+        /// [`crate::table::GemmX8Fn`] contract.
+        #[target_feature(enable = "neon,dotprod")]
+        pub unsafe fn $dotprod(
+            w: &[$w],
+            act: &[$a],
+            n_act: usize,
+            out: &mut [f32],
+            ld: usize,
+            rows: usize,
+        ) {
+            // SAFETY: the caller guarantees dotprod and the operands.
+            unsafe {
+                $crate::x8_walk::gemm::<$pair<$crate::aarch64::x8_lanes::SdotRowDot>>(
+                    w, act, n_act, out, ld, rows,
+                )
+            }
+        }
+    };
+}
+use x8_leaves;
+
 pub mod q2_k;
 pub mod q3_k;
 pub mod q4_0;
 pub mod q4_1;
+pub mod q4_1_x8;
 pub mod q4_k;
+pub mod q4_k_x8;
 pub mod q5_0;
+pub mod q5_0_x8;
 pub mod q5_1;
 pub mod q5_k;
 pub mod q6_k;
+pub mod q6_k_x8;
 pub mod q8_0;
+pub mod q8_0_x8;
 
 use half::{bf16, f16};
 
@@ -132,8 +188,9 @@ use crate::blocks::{
     BlockQ2K, BlockQ3K, BlockQ4K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K,
     BlockQ8K, BlockQ8_0, BlockQ8_1,
 };
+use crate::blocks_x8::{BlockQ4Kx8, BlockQ4_1x8, BlockQ5_0x8, BlockQ6Kx8, BlockQ8_0x8};
 use crate::ggml_type::GgmlType;
-use crate::table::{gemm_entry, vec_dot_entry, DotKernels, KernelTable};
+use crate::table::{gemm_entry, gemm_x8_entry, vec_dot_entry, DotKernels, KernelTable};
 use crate::tier::Tier;
 
 /// Overlays `t` with the kernels of `tier` and of the aarch64 tiers below it (`Neon`, then
@@ -183,6 +240,11 @@ fn overlay_neon(t: &mut KernelTable) {
     set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_neon, gemm_q5_k_q8_k_neon);
     set_dot!(t, Q2_K, q2_k, BlockQ2K, BlockQ8K, vec_dot_q2_k_q8_k_neon, gemm_q2_k_q8_k_neon);
     set_dot!(t, Q3_K, q3_k, BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k_neon, gemm_q3_k_q8_k_neon);
+    t.set_x8_gemm(GgmlType::Q4_1, gemm_x8_entry!(BlockQ4_1x8, BlockQ8_1, q4_1_x8::gemm_q4_1x8_q8_1_neon));
+    t.set_x8_gemm(GgmlType::Q5_0, gemm_x8_entry!(BlockQ5_0x8, BlockQ8_0, q5_0_x8::gemm_q5_0x8_q8_0_neon));
+    t.set_x8_gemm(GgmlType::Q8_0, gemm_x8_entry!(BlockQ8_0x8, BlockQ8_0, q8_0_x8::gemm_q8_0x8_q8_0_neon));
+    t.set_x8_gemm(GgmlType::Q4_K, gemm_x8_entry!(BlockQ4Kx8, BlockQ8K, q4_k_x8::gemm_q4_kx8_q8_k_neon));
+    t.set_x8_gemm(GgmlType::Q6_K, gemm_x8_entry!(BlockQ6Kx8, BlockQ8K, q6_k_x8::gemm_q6_kx8_q8_k_neon));
 }
 
 #[rustfmt::skip]
@@ -197,9 +259,15 @@ fn overlay_dotprod(t: &mut KernelTable) {
     set_dot!(t, Q5_K, q5_k, BlockQ5K, BlockQ8K, vec_dot_q5_k_q8_k_dotprod, gemm_q5_k_q8_k_dotprod);
     set_dot!(t, Q2_K, q2_k, BlockQ2K, BlockQ8K, vec_dot_q2_k_q8_k_dotprod, gemm_q2_k_q8_k_dotprod);
     set_dot!(t, Q3_K, q3_k, BlockQ3K, BlockQ8K, vec_dot_q3_k_q8_k_dotprod, gemm_q3_k_q8_k_dotprod);
+    t.set_x8_gemm(GgmlType::Q4_1, gemm_x8_entry!(BlockQ4_1x8, BlockQ8_1, q4_1_x8::gemm_q4_1x8_q8_1_dotprod));
+    t.set_x8_gemm(GgmlType::Q5_0, gemm_x8_entry!(BlockQ5_0x8, BlockQ8_0, q5_0_x8::gemm_q5_0x8_q8_0_dotprod));
+    t.set_x8_gemm(GgmlType::Q8_0, gemm_x8_entry!(BlockQ8_0x8, BlockQ8_0, q8_0_x8::gemm_q8_0x8_q8_0_dotprod));
+    t.set_x8_gemm(GgmlType::Q4_K, gemm_x8_entry!(BlockQ4Kx8, BlockQ8K, q4_k_x8::gemm_q4_kx8_q8_k_dotprod));
+    t.set_x8_gemm(GgmlType::Q6_K, gemm_x8_entry!(BlockQ6Kx8, BlockQ8K, q6_k_x8::gemm_q6_kx8_q8_k_dotprod));
 }
 
-/// The i8mm tier keeps the dotprod vec_dot (`smmla` needs two rows) and tiles gemm 2×2.
+/// The i8mm tier keeps the dotprod vec_dot (`smmla` needs two rows) and x8 products, and tiles
+/// gemm 2×2.
 #[rustfmt::skip]
 fn overlay_i8mm(t: &mut KernelTable) {
     set_dot!(t, Q8_0, q8_0, BlockQ8_0, BlockQ8_0, vec_dot_q8_0_q8_0_dotprod, gemm_q8_0_q8_0_i8mm);

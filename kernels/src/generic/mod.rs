@@ -26,6 +26,7 @@ pub mod q8_1;
 pub mod q8_k;
 pub mod rounding;
 pub mod scale_search;
+pub mod x8;
 
 pub use bf16_row::{dequantize_row_bf16, quantize_row_bf16, vec_dot_bf16};
 pub use f16_row::{dequantize_row_f16, quantize_row_f16, vec_dot_f16};
@@ -247,4 +248,5 @@ pub const fn register(t: &mut KernelTable) {
             DotKernels::vec_dot_only(vec_dot_entry!(BlockQ6K, BlockQ8K, vec_dot_q6_k_q8_k)),
         );
     }
+    x8::register(t);
 }

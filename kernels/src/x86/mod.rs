@@ -1,52 +1,25 @@
 //! x86-64 kernels, one `#[target_feature]` leaf per kernel around an `#[inline(always)]` body,
 //! each the twin of a scalar kernel in [`crate::generic`] with the same signature.
 //!
+//! The kernels live in `avx2/` and `avx512/`, with the row×column walks both share here.
 //! `overlay_avx2` registers the AVX2 (+FMA +F16C) entries; `table::for_tier` calls it only
 //! when the CPU has those features. `overlay_avx512` registers the AVX-512 (F/BW/VL + VNNI)
 //! entries on top of the AVX2 table, for a CPU with those features as well. Adding a kernel:
-//! `mod` line here and one `t.set_…` line in the overlay.
+//! `mod` line in `avx2/mod.rs` or `avx512/mod.rs` and one `t.set_…` line in the overlay.
 
-pub mod avx2_f16;
-pub mod avx2_f32;
-mod avx2_k_blocks;
-mod avx2_legacy_lanes;
-mod avx2_legacy_tiles;
-pub mod avx2_q2_k;
-pub mod avx2_q3_k;
-pub mod avx2_q4_0;
-pub mod avx2_q4_1;
-pub mod avx2_q4_k;
-pub mod avx2_q5_0;
-pub mod avx2_q5_1;
-pub mod avx2_q5_k;
-pub mod avx2_q6_k;
-pub mod avx2_q8_0;
-pub mod avx2_q8_k;
-pub mod avx2_quantize_q8;
-pub mod avx512_float_dots;
-mod avx512_k_blocks;
-mod avx512_legacy_lanes;
-mod avx512_legacy_tiles;
-pub mod avx512_q2_k;
-pub mod avx512_q3_k;
-pub mod avx512_q4_0;
-pub mod avx512_q4_1;
-pub mod avx512_q4_k;
-pub mod avx512_q5_0;
-pub mod avx512_q5_1;
-pub mod avx512_q5_k;
-pub mod avx512_q6_k;
-pub mod avx512_q8_0;
-pub mod avx512_q8_k;
+pub mod avx2;
+pub mod avx512;
 mod k_tile_walk;
 mod legacy_tile_walk;
 
 use half::{bf16, f16};
 
+use crate::blocks::BlockQ8K;
 use crate::blocks::{BlockQ4_0, BlockQ4_1, BlockQ5_0, BlockQ5_1, BlockQ8_0, BlockQ8_1};
+use crate::blocks_x8::{BlockQ4Kx8, BlockQ4_1x8, BlockQ5_0x8, BlockQ6Kx8, BlockQ8_0x8};
 use crate::ggml_type::GgmlType;
 use crate::table::{
-    gemm_entry, gemv_entry, quantize_entry, vec_dot_entry, DotKernels, KernelTable,
+    gemm_entry, gemm_x8_entry, gemv_entry, quantize_entry, vec_dot_entry, DotKernels, KernelTable,
 };
 
 /// Puts the AVX2 kernels into `t`.
@@ -57,11 +30,11 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
 
     t.set_quantize(
         T::Q8_0,
-        quantize_entry!(BlockQ8_0, avx2_quantize_q8::quantize_row_q8_0_avx2),
+        quantize_entry!(BlockQ8_0, avx2::quantize_q8::quantize_row_q8_0_avx2),
     );
     t.set_quantize(
         T::Q8_1,
-        quantize_entry!(BlockQ8_1, avx2_quantize_q8::quantize_row_q8_1_avx2),
+        quantize_entry!(BlockQ8_1, avx2::quantize_q8::quantize_row_q8_1_avx2),
     );
 
     t.set_dot(
@@ -70,10 +43,10 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f32,
                 f32,
-                avx2_f32::vec_dot_f32_avx2,
+                avx2::f32_dot::vec_dot_f32_avx2,
                 features = "avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f32, f32, avx2_f32::gemv_f32_avx2)),
+            gemv: Some(gemv_entry!(f32, f32, avx2::f32_dot::gemv_f32_avx2)),
             gemm: None,
         },
     );
@@ -83,10 +56,10 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f16,
                 f16,
-                avx2_f16::vec_dot_f16_avx2,
+                avx2::f16_dot::vec_dot_f16_avx2,
                 features = "avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f16, f16, avx2_f16::gemv_f16_avx2)),
+            gemv: Some(gemv_entry!(f16, f16, avx2::f16_dot::gemv_f16_avx2)),
             gemm: None,
         },
     );
@@ -96,18 +69,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx2_q4_0::vec_dot_q4_0_q8_0_avx2,
+                avx2::q4_0::vec_dot_q4_0_q8_0_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx2_q4_0::gemv_q4_0_q8_0_avx2
+                avx2::q4_0::gemv_q4_0_q8_0_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx2_q4_0::gemm_q4_0_q8_0_avx2
+                avx2::q4_0::gemm_q4_0_q8_0_avx2
             )),
         },
     );
@@ -117,18 +90,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx2_q4_1::vec_dot_q4_1_q8_1_avx2,
+                avx2::q4_1::vec_dot_q4_1_q8_1_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx2_q4_1::gemv_q4_1_q8_1_avx2
+                avx2::q4_1::gemv_q4_1_q8_1_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx2_q4_1::gemm_q4_1_q8_1_avx2
+                avx2::q4_1::gemm_q4_1_q8_1_avx2
             )),
         },
     );
@@ -138,18 +111,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx2_q5_0::vec_dot_q5_0_q8_0_avx2,
+                avx2::q5_0::vec_dot_q5_0_q8_0_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx2_q5_0::gemv_q5_0_q8_0_avx2
+                avx2::q5_0::gemv_q5_0_q8_0_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx2_q5_0::gemm_q5_0_q8_0_avx2
+                avx2::q5_0::gemm_q5_0_q8_0_avx2
             )),
         },
     );
@@ -159,18 +132,18 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx2_q5_1::vec_dot_q5_1_q8_1_avx2,
+                avx2::q5_1::vec_dot_q5_1_q8_1_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx2_q5_1::gemv_q5_1_q8_1_avx2
+                avx2::q5_1::gemv_q5_1_q8_1_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx2_q5_1::gemm_q5_1_q8_1_avx2
+                avx2::q5_1::gemm_q5_1_q8_1_avx2
             )),
         },
     );
@@ -180,28 +153,49 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx2_q8_0::vec_dot_q8_0_q8_0_avx2,
+                avx2::q8_0::vec_dot_q8_0_q8_0_avx2,
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx2_q8_0::gemv_q8_0_q8_0_avx2
+                avx2::q8_0::gemv_q8_0_q8_0_avx2
             )),
             gemm: Some(gemm_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx2_q8_0::gemm_q8_0_q8_0_avx2
+                avx2::q8_0::gemm_q8_0_q8_0_avx2
             )),
         },
     );
     // K-quants (kernels-kquants).
-    avx2_q2_k::register(t);
-    avx2_q3_k::register(t);
-    avx2_q4_k::register(t);
-    avx2_q5_k::register(t);
-    avx2_q6_k::register(t);
-    avx2_q8_k::register(t);
+    avx2::q2_k::register(t);
+    avx2::q3_k::register(t);
+    avx2::q4_k::register(t);
+    avx2::q5_k::register(t);
+    avx2::q6_k::register(t);
+    avx2::q8_k::register(t);
+    // Row-interleaved (x8) products.
+    t.set_x8_gemm(
+        T::Q4_1,
+        gemm_x8_entry!(BlockQ4_1x8, BlockQ8_1, avx2::q4_1_x8::gemm_q4_1x8_q8_1_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q5_0,
+        gemm_x8_entry!(BlockQ5_0x8, BlockQ8_0, avx2::q5_0_x8::gemm_q5_0x8_q8_0_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q8_0,
+        gemm_x8_entry!(BlockQ8_0x8, BlockQ8_0, avx2::q8_0_x8::gemm_q8_0x8_q8_0_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q4_K,
+        gemm_x8_entry!(BlockQ4Kx8, BlockQ8K, avx2::q4_k_x8::gemm_q4_kx8_q8_k_avx2),
+    );
+    t.set_x8_gemm(
+        T::Q6_K,
+        gemm_x8_entry!(BlockQ6Kx8, BlockQ8K, avx2::q6_k_x8::gemm_q6_kx8_q8_k_avx2),
+    );
 }
 
 /// Puts the AVX-512 kernels into `t`, which already holds the AVX2 ones (types without an
@@ -217,10 +211,10 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f32,
                 f32,
-                avx512_float_dots::vec_dot_f32_avx512,
+                avx512::float_dots::vec_dot_f32_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f32, f32, avx512_float_dots::gemv_f32_avx512)),
+            gemv: Some(gemv_entry!(f32, f32, avx512::float_dots::gemv_f32_avx512)),
             gemm: None,
         },
     );
@@ -230,10 +224,10 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 f16,
                 f16,
-                avx512_float_dots::vec_dot_f16_avx512,
+                avx512::float_dots::vec_dot_f16_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(f16, f16, avx512_float_dots::gemv_f16_avx512)),
+            gemv: Some(gemv_entry!(f16, f16, avx512::float_dots::gemv_f16_avx512)),
             gemm: None,
         },
     );
@@ -243,10 +237,14 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 bf16,
                 bf16,
-                avx512_float_dots::vec_dot_bf16_avx512,
+                avx512::float_dots::vec_dot_bf16_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
-            gemv: Some(gemv_entry!(bf16, bf16, avx512_float_dots::gemv_bf16_avx512)),
+            gemv: Some(gemv_entry!(
+                bf16,
+                bf16,
+                avx512::float_dots::gemv_bf16_avx512
+            )),
             gemm: None,
         },
     );
@@ -256,18 +254,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx512_q4_0::vec_dot_q4_0_q8_0_avx512,
+                avx512::q4_0::vec_dot_q4_0_q8_0_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx512_q4_0::gemv_q4_0_q8_0_avx512
+                avx512::q4_0::gemv_q4_0_q8_0_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_0,
                 BlockQ8_0,
-                avx512_q4_0::gemm_q4_0_q8_0_avx512
+                avx512::q4_0::gemm_q4_0_q8_0_avx512
             )),
         },
     );
@@ -277,18 +275,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx512_q4_1::vec_dot_q4_1_q8_1_avx512,
+                avx512::q4_1::vec_dot_q4_1_q8_1_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx512_q4_1::gemv_q4_1_q8_1_avx512
+                avx512::q4_1::gemv_q4_1_q8_1_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ4_1,
                 BlockQ8_1,
-                avx512_q4_1::gemm_q4_1_q8_1_avx512
+                avx512::q4_1::gemm_q4_1_q8_1_avx512
             )),
         },
     );
@@ -298,18 +296,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx512_q5_0::vec_dot_q5_0_q8_0_avx512,
+                avx512::q5_0::vec_dot_q5_0_q8_0_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx512_q5_0::gemv_q5_0_q8_0_avx512
+                avx512::q5_0::gemv_q5_0_q8_0_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_0,
                 BlockQ8_0,
-                avx512_q5_0::gemm_q5_0_q8_0_avx512
+                avx512::q5_0::gemm_q5_0_q8_0_avx512
             )),
         },
     );
@@ -319,18 +317,18 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx512_q5_1::vec_dot_q5_1_q8_1_avx512,
+                avx512::q5_1::vec_dot_q5_1_q8_1_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx512_q5_1::gemv_q5_1_q8_1_avx512
+                avx512::q5_1::gemv_q5_1_q8_1_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ5_1,
                 BlockQ8_1,
-                avx512_q5_1::gemm_q5_1_q8_1_avx512
+                avx512::q5_1::gemm_q5_1_q8_1_avx512
             )),
         },
     );
@@ -340,26 +338,67 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
             vec_dot: vec_dot_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx512_q8_0::vec_dot_q8_0_q8_0_avx512,
+                avx512::q8_0::vec_dot_q8_0_q8_0_avx512,
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx512_q8_0::gemv_q8_0_q8_0_avx512
+                avx512::q8_0::gemv_q8_0_q8_0_avx512
             )),
             gemm: Some(gemm_entry!(
                 BlockQ8_0,
                 BlockQ8_0,
-                avx512_q8_0::gemm_q8_0_q8_0_avx512
+                avx512::q8_0::gemm_q8_0_q8_0_avx512
             )),
         },
     );
     // K-quants (avx512-kquants helper).
-    avx512_q2_k::register(t);
-    avx512_q3_k::register(t);
-    avx512_q4_k::register(t);
-    avx512_q5_k::register(t);
-    avx512_q6_k::register(t);
-    avx512_q8_k::register(t);
+    avx512::q2_k::register(t);
+    avx512::q3_k::register(t);
+    avx512::q4_k::register(t);
+    avx512::q5_k::register(t);
+    avx512::q6_k::register(t);
+    avx512::q8_k::register(t);
+    // Row-interleaved (x8) products.
+    t.set_x8_gemm(
+        T::Q4_1,
+        gemm_x8_entry!(
+            BlockQ4_1x8,
+            BlockQ8_1,
+            avx512::q4_1_x8::gemm_q4_1x8_q8_1_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q5_0,
+        gemm_x8_entry!(
+            BlockQ5_0x8,
+            BlockQ8_0,
+            avx512::q5_0_x8::gemm_q5_0x8_q8_0_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q8_0,
+        gemm_x8_entry!(
+            BlockQ8_0x8,
+            BlockQ8_0,
+            avx512::q8_0_x8::gemm_q8_0x8_q8_0_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q4_K,
+        gemm_x8_entry!(
+            BlockQ4Kx8,
+            BlockQ8K,
+            avx512::q4_k_x8::gemm_q4_kx8_q8_k_avx512
+        ),
+    );
+    t.set_x8_gemm(
+        T::Q6_K,
+        gemm_x8_entry!(
+            BlockQ6Kx8,
+            BlockQ8K,
+            avx512::q6_k_x8::gemm_q6_kx8_q8_k_avx512
+        ),
+    );
 }

@@ -1,0 +1,207 @@
+//! AVX2 attention kernels, bit-identical to [`super::generic`]: the same operations in the same
+//! order, eight elements at a time, multiply then add (never fused).
+
+use core::arch::x86_64::*;
+
+use half::f16;
+
+use super::generic::{reduce_lanes, EXP_LOW, EXP_P, LN2_C1, LN2_C2, LOG2E, SUM_LANES};
+use crate::blocks::BlockQ8_0;
+
+/// Eight [`super::generic::exp`]s.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[inline(always)]
+unsafe fn exp8(x: __m256) -> __m256 {
+    // SAFETY: register arithmetic only; the caller guarantees AVX2.
+    unsafe {
+        let n = _mm256_round_ps(
+            _mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
+            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
+        );
+        let r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(LN2_C1)));
+        let r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(LN2_C2)));
+        let z = _mm256_mul_ps(r, r);
+        let mut y = _mm256_set1_ps(EXP_P[0]);
+        for &p in &EXP_P[1..] {
+            y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(p));
+        }
+        let y = _mm256_add_ps(_mm256_mul_ps(y, z), r);
+        let y = _mm256_add_ps(y, _mm256_set1_ps(1.0));
+        let bits = _mm256_slli_epi32(
+            _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
+            23,
+        );
+        let e = _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
+        // Ordered compare: a NaN argument is not below EXP_LOW and keeps its NaN result.
+        let low = _mm256_cmp_ps(x, _mm256_set1_ps(EXP_LOW), _CMP_LT_OQ);
+        _mm256_andnot_ps(low, e)
+    }
+}
+
+/// AVX2 twin of [`super::generic::softmax_block`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn softmax_block_avx2(s: &mut [f32], scale: f32) -> (f32, f32) {
+    let whole = s.len() - s.len() % SUM_LANES;
+    let p = s.as_mut_ptr();
+    let mut m = f32::NEG_INFINITY;
+    let mut lanes = [0.0f32; SUM_LANES];
+    // SAFETY: every load/store touches 8 floats at `i < whole <= s.len()`; AVX2 by the caller.
+    unsafe {
+        let sc = _mm256_set1_ps(scale);
+        let mut mv = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut i = 0;
+        while i < whole {
+            // max(v, m) keeps m when v is NaN, as the twin's `v > m` test does.
+            mv = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(p.add(i)), sc), mv);
+            i += SUM_LANES;
+        }
+        let mut mm = [0.0f32; SUM_LANES];
+        _mm256_storeu_ps(mm.as_mut_ptr(), mv);
+        for v in mm {
+            if v > m {
+                m = v;
+            }
+        }
+        for &v in &s[whole..] {
+            let v = v * scale;
+            if v > m {
+                m = v;
+            }
+        }
+        let mb = _mm256_set1_ps(m);
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < whole {
+            let x = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p.add(i)), sc), mb);
+            let e = exp8(x);
+            _mm256_storeu_ps(p.add(i), e);
+            acc = _mm256_add_ps(acc, e);
+            i += SUM_LANES;
+        }
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+    }
+    for (k, v) in s[whole..].iter_mut().enumerate() {
+        let e = super::generic::exp(*v * scale - m);
+        *v = e;
+        lanes[k] += e;
+    }
+    (m, reduce_lanes(&lanes))
+}
+
+/// Floats of the accumulator kept in registers at once (eight vectors).
+const STRIP: usize = 64;
+
+/// `acc[j] += Σ_p w[p]·row_p[j]` over a strip of `acc`, rows given as 8-float loaders.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C; `load(p, j)` reads 8 valid elements for every row `p <
+/// w.len()` and `j + 8 <= acc.len()` with `j` a multiple of 8 below `acc.len() & !7`.
+#[inline(always)]
+unsafe fn weighted_sum_strips(w: &[f32], acc: &mut [f32], load: impl Fn(usize, usize) -> __m256) {
+    let whole = acc.len() - acc.len() % 8;
+    let mut j0 = 0;
+    while j0 < whole {
+        let width = (whole - j0).min(STRIP);
+        let nv = width / 8;
+        // SAFETY: the strip lies within `acc[..whole]`; the loader's contract is the caller's.
+        unsafe {
+            let mut regs = [_mm256_setzero_ps(); STRIP / 8];
+            for (k, r) in regs.iter_mut().enumerate().take(nv) {
+                *r = _mm256_loadu_ps(acc.as_ptr().add(j0 + 8 * k));
+            }
+            for (p, &wp) in w.iter().enumerate() {
+                let wv = _mm256_set1_ps(wp);
+                for (k, r) in regs.iter_mut().enumerate().take(nv) {
+                    *r = _mm256_add_ps(*r, _mm256_mul_ps(wv, load(p, j0 + 8 * k)));
+                }
+            }
+            for (k, r) in regs.iter().enumerate().take(nv) {
+                _mm256_storeu_ps(acc.as_mut_ptr().add(j0 + 8 * k), *r);
+            }
+        }
+        j0 += width;
+    }
+}
+
+/// AVX2 twin of [`super::generic::weighted_sum_f32`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C; `v` holds `w.len()` rows of `acc.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn weighted_sum_f32_avx2(v: &[f32], w: &[f32], acc: &mut [f32]) {
+    let d = acc.len();
+    debug_assert!(v.len() >= w.len() * d);
+    // SAFETY: row p's elements j..j+8 lie in `v` (rows of `d`, j + 8 <= d).
+    unsafe {
+        weighted_sum_strips(w, acc, |p, j| _mm256_loadu_ps(v.as_ptr().add(p * d + j)));
+    }
+    let whole = d - d % 8;
+    for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
+        for (a, &x) in acc[whole..].iter_mut().zip(&row[whole..]) {
+            *a += wp * x;
+        }
+    }
+}
+
+/// AVX2 twin of [`super::generic::weighted_sum_f16`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C; `v` holds `w.len()` rows of `acc.len()`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn weighted_sum_f16_avx2(v: &[f16], w: &[f32], acc: &mut [f32]) {
+    let d = acc.len();
+    debug_assert!(v.len() >= w.len() * d);
+    // SAFETY: as in the F32 kernel; an f16 is 2 bytes in memory, 8 of them one 128-bit load.
+    unsafe {
+        weighted_sum_strips(w, acc, |p, j| {
+            _mm256_cvtph_ps(_mm_loadu_si128(v.as_ptr().add(p * d + j).cast()))
+        });
+    }
+    let whole = d - d % 8;
+    for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
+        for (a, &x) in acc[whole..].iter_mut().zip(&row[whole..]) {
+            *a += wp * x.to_f32();
+        }
+    }
+}
+
+/// AVX2 twin of [`super::generic::weighted_sum_q8_0`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C; `acc.len()` is a multiple of 32 and `v` holds
+/// `w.len()` rows of `acc.len() / 32` blocks.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn weighted_sum_q8_0_avx2(v: &[BlockQ8_0], w: &[f32], acc: &mut [f32]) {
+    let nb = acc.len() / 32;
+    debug_assert!(v.len() >= w.len() * nb);
+    for (b, a) in acc.chunks_exact_mut(32).enumerate() {
+        // SAFETY: `a` is 32 floats; block `p * nb + b` exists for every row p; AVX2 by the
+        // caller.
+        unsafe {
+            let mut regs = [
+                _mm256_loadu_ps(a.as_ptr()),
+                _mm256_loadu_ps(a.as_ptr().add(8)),
+                _mm256_loadu_ps(a.as_ptr().add(16)),
+                _mm256_loadu_ps(a.as_ptr().add(24)),
+            ];
+            for (p, &wp) in w.iter().enumerate() {
+                let blk = &v[p * nb + b];
+                let c = _mm256_set1_ps(wp * blk.d.to_f32());
+                let q = blk.qs.as_ptr();
+                for (k, r) in regs.iter_mut().enumerate() {
+                    let q8 = _mm_loadl_epi64(q.add(8 * k).cast());
+                    let qf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
+                    *r = _mm256_add_ps(*r, _mm256_mul_ps(c, qf));
+                }
+            }
+            for (k, r) in regs.iter().enumerate() {
+                _mm256_storeu_ps(a.as_mut_ptr().add(8 * k), *r);
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! AVX-512 (F/BW/VL + VNNI) kernels, registered by `x86::overlay_avx512` on top of the AVX2
+//! ones.
+
+pub mod float_dots;
+pub(crate) mod k_blocks;
+pub(crate) mod legacy_lanes;
+pub(crate) mod legacy_tiles;
+pub mod q2_k;
+pub mod q3_k;
+pub mod q4_0;
+pub mod q4_1;
+pub mod q4_1_x8;
+pub mod q4_k;
+pub mod q4_k_x8;
+pub mod q5_0;
+pub mod q5_0_x8;
+pub mod q5_1;
+pub mod q5_k;
+pub mod q6_k;
+pub mod q6_k_x8;
+pub mod q8_0;
+pub mod q8_0_x8;
+pub mod q8_k;
+pub(crate) mod x8_lanes;

@@ -1,0 +1,57 @@
+//! AVX-512 VNNI x8 products of Q4_1 weights with Q8_1 activations, bit-identical to the scalar
+//! twin [`crate::generic::x8::q4_1`]: the AVX2 pair's unpacking and float steps, `vpdpbusd` for
+//! the integer sums (the nibbles are the unsigned bytes).
+
+use core::arch::x86_64::*;
+
+use super::x8_lanes::dot_words;
+use crate::blocks::BlockQ8_1;
+use crate::blocks_x8::BlockQ4_1x8;
+use crate::generic::x8::q4_1::Q4_1x8;
+use crate::x86::avx2::q4_1_x8::{float_terms, Q4_1Ready, Q4_1x8Avx2};
+use crate::x8_walk::{self as walk, X8Pair};
+
+/// Marker for the Q4_1 x8 × Q8_1 driver, AVX-512 tier.
+pub(crate) struct Q4_1x8Avx512;
+
+impl X8Pair for Q4_1x8Avx512 {
+    type Lanes = __m256;
+    type Twin = Q4_1x8;
+    type Ready = Q4_1Ready;
+
+    #[inline(always)]
+    unsafe fn new_ready() -> Q4_1Ready {
+        // SAFETY: forwarded.
+        unsafe { Q4_1x8Avx2::new_ready() }
+    }
+
+    #[inline(always)]
+    unsafe fn ready(w: &BlockQ4_1x8, r: &mut Q4_1Ready) {
+        // SAFETY: forwarded (AVX-512 implies the AVX2 pair's features).
+        unsafe { Q4_1x8Avx2::ready(w, r) }
+    }
+
+    #[inline(always)]
+    unsafe fn terms(r: &Q4_1Ready, a: &BlockQ8_1, _a_sum: i32) -> __m256 {
+        // SAFETY: the caller guarantees AVX-512 VNNI/VL, AVX2 and F16C.
+        unsafe { float_terms(dot_words(&r.q, &a.qs, 0), r, a) }
+    }
+}
+
+/// AVX-512 twin of [`crate::generic::x8::q4_1::gemm_q4_1x8_q8_1`].
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C; the operands meet the
+/// [`crate::table::GemmX8Fn`] contract.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn gemm_q4_1x8_q8_1_avx512(
+    w: &[BlockQ4_1x8],
+    act: &[BlockQ8_1],
+    n_act: usize,
+    out: &mut [f32],
+    ld: usize,
+    rows: usize,
+) {
+    // SAFETY: the caller guarantees the features.
+    unsafe { walk::gemm::<Q4_1x8Avx512>(w, act, n_act, out, ld, rows) }
+}

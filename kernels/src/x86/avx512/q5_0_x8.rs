@@ -1,0 +1,68 @@
+//! AVX-512 VNNI x8 products of Q5_0 weights with Q8_0 activations, bit-identical to the scalar
+//! twin [`crate::generic::x8::q5_0`]: the AVX2 pair's unpacking and float steps, `vpdpbusd` for
+//! `Σ q·a` (unsigned 5-bit quants), then `- 16·Σ a` with the activation block's exact sum.
+
+use core::arch::x86_64::*;
+
+use super::x8_lanes::dot_words;
+use crate::blocks::BlockQ8_0;
+use crate::blocks_x8::BlockQ5_0x8;
+use crate::generic::x8::q5_0::Q5_0x8;
+use crate::x86::avx2::q5_0_x8::{quant_sum, scaled_terms, Q5_0Ready, Q5_0x8Avx2};
+use crate::x8_walk::{self as walk, X8Pair};
+
+/// Marker for the Q5_0 x8 × Q8_0 driver, AVX-512 tier.
+pub(crate) struct Q5_0x8Avx512;
+
+impl X8Pair for Q5_0x8Avx512 {
+    type Lanes = __m256;
+    type Twin = Q5_0x8;
+    type Ready = Q5_0Ready;
+    const ACT_SUMS: bool = true;
+
+    #[inline(always)]
+    unsafe fn new_ready() -> Q5_0Ready {
+        // SAFETY: forwarded.
+        unsafe { Q5_0x8Avx2::new_ready() }
+    }
+
+    #[inline(always)]
+    unsafe fn ready(w: &BlockQ5_0x8, r: &mut Q5_0Ready) {
+        // SAFETY: forwarded (AVX-512 implies the AVX2 pair's features).
+        unsafe { Q5_0x8Avx2::ready(w, r) }
+    }
+
+    #[inline(always)]
+    unsafe fn terms(r: &Q5_0Ready, a: &BlockQ8_0, a_sum: i32) -> __m256 {
+        // SAFETY: the caller guarantees AVX-512 VNNI/VL, AVX2 and F16C.
+        unsafe {
+            let dot = dot_words(&r.q, &a.qs, 0);
+            let isum = _mm256_sub_epi32(dot, _mm256_set1_epi32(a_sum.wrapping_mul(16)));
+            scaled_terms(isum, r.d, a)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn act_sum(a: &BlockQ8_0) -> i32 {
+        // SAFETY: forwarded.
+        unsafe { quant_sum(a) }
+    }
+}
+
+/// AVX-512 twin of [`crate::generic::x8::q5_0::gemm_q5_0x8_q8_0`].
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C; the operands meet the
+/// [`crate::table::GemmX8Fn`] contract.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn gemm_q5_0x8_q8_0_avx512(
+    w: &[BlockQ5_0x8],
+    act: &[BlockQ8_0],
+    n_act: usize,
+    out: &mut [f32],
+    ld: usize,
+    rows: usize,
+) {
+    // SAFETY: the caller guarantees the features.
+    unsafe { walk::gemm::<Q5_0x8Avx512>(w, act, n_act, out, ld, rows) }
+}

@@ -1,0 +1,372 @@
+//! The walk of the row-interleaved (x8) products shared by every SIMD tier: stripes of eight
+//! weight rows against any number of activation rows, each row in its own 32-bit lane (of one
+//! 256-bit register on x86, two 128-bit ones on aarch64: [`RowLanes`]). Each tier supplies only
+//! its pairs ([`X8Pair`]: unpacking and the integer sums), whose terms follow the twin's
+//! operations.
+//!
+//! Each output follows the scalar twin's float order ([`crate::generic::accumulate`]): block
+//! `b`'s term goes into accumulator lane `b % 8`, the eight lanes are reduced as `reduce8` does.
+//! Here the eight block lanes are eight registers and the eight *rows* are the lanes of each,
+//! so the reduction is seven vertical adds and nothing is ever summed across a register. The
+//! pair's [`X8Pair::terms`] computes each row's term with the twin's operations, so every
+//! output equals the row's plain `vec_dot` bit for bit.
+//!
+//! Walk: activation rows in column blocks that stay in L2; per stripe, tiles of up to [`TILE`]
+//! activation rows whose accumulators stay in L1; per x8 block, the weights are unpacked once
+//! ([`X8Pair::ready`]) and used for every activation row of the tile. One activation row
+//! (decode) skips the unpacked copy and keeps its eight accumulators in registers.
+
+use core::mem::size_of;
+
+use crate::blocks_x8::X8_ROWS;
+use crate::generic::accumulate::BLOCK_LANES;
+use crate::generic::x8::X8Format;
+
+/// Activation rows whose accumulators one stripe pass keeps (`TILE × 8` registers' worth, 8 KB).
+pub(crate) const TILE: usize = 32;
+
+/// Bytes of activation rows a column block keeps (they are read once per stripe, from L2).
+const ACT_BUDGET: usize = 192 * 1024;
+
+/// Activation block sums a column block may keep for pairs that need them.
+const SUMS_CAP: usize = 4096;
+
+/// Eight f32 lanes, one per row of a stripe, in a tier's registers.
+pub(crate) trait RowLanes: Copy {
+    /// All lanes `+0.0`.
+    ///
+    /// # Safety
+    /// The CPU supports the tier's features (so for every method).
+    unsafe fn zero() -> Self;
+
+    /// Lane-wise `self + other` (IEEE single precision, unfused).
+    ///
+    /// # Safety
+    /// As [`RowLanes::zero`].
+    unsafe fn add(self, other: Self) -> Self;
+
+    /// The eight lanes, row `k` in `out[k]`.
+    ///
+    /// # Safety
+    /// As [`RowLanes::zero`].
+    unsafe fn store(self, out: &mut [f32; X8_ROWS]);
+}
+
+/// A weight format with an x8 form, paired with its activation format, as the driver needs it.
+pub(crate) trait X8Pair {
+    /// The registers holding one float per row.
+    type Lanes: RowLanes;
+    /// The scalar view, whose gemm is the fallback when [`X8Pair::exact_for`] says no.
+    type Twin: X8Format;
+    /// The weights of one x8 block unpacked for any number of activation rows.
+    type Ready;
+    /// Whether [`X8Pair::terms`] needs each activation block's exact quant sum.
+    const ACT_SUMS: bool = false;
+
+    /// An empty [`X8Pair::Ready`] to unpack into.
+    ///
+    /// # Safety
+    /// The CPU supports the pair's tier (so for every method).
+    unsafe fn new_ready() -> Self::Ready;
+
+    /// Unpacks x8 block `w` into `r`.
+    ///
+    /// # Safety
+    /// As [`X8Pair::new_ready`].
+    unsafe fn ready(w: &<Self::Twin as X8Format>::Packed, r: &mut Self::Ready);
+
+    /// The eight rows' float terms against activation block `a` (lane `k` for row `k`), each
+    /// computed with the operations of the twin's block term; `a_sum` is [`X8Pair::act_sum`]
+    /// of `a` when the pair asks for it.
+    ///
+    /// # Safety
+    /// As [`X8Pair::new_ready`].
+    unsafe fn terms(r: &Self::Ready, a: &<Self::Twin as X8Format>::Act, a_sum: i32) -> Self::Lanes;
+
+    /// [`X8Pair::terms`] straight from the x8 block (one activation row: nothing to share).
+    ///
+    /// # Safety
+    /// As [`X8Pair::new_ready`].
+    #[inline(always)]
+    unsafe fn terms_direct(
+        w: &<Self::Twin as X8Format>::Packed,
+        a: &<Self::Twin as X8Format>::Act,
+        a_sum: i32,
+    ) -> Self::Lanes {
+        // SAFETY: forwarded.
+        unsafe {
+            let mut r = Self::new_ready();
+            Self::ready(w, &mut r);
+            Self::terms(&r, a, a_sum)
+        }
+    }
+
+    /// The exact sum of an activation block's quants.
+    ///
+    /// # Safety
+    /// As [`X8Pair::new_ready`].
+    #[inline(always)]
+    unsafe fn act_sum(_a: &<Self::Twin as X8Format>::Act) -> i32 {
+        0
+    }
+
+    /// Whether [`X8Pair::terms`] is exact for every block of `act` (it is unless a pair
+    /// says otherwise).
+    ///
+    /// # Safety
+    /// As [`X8Pair::new_ready`].
+    #[inline(always)]
+    unsafe fn exact_for(_act: &[<Self::Twin as X8Format>::Act]) -> bool {
+        true
+    }
+}
+
+type Packed<P> = <<P as X8Pair>::Twin as X8Format>::Packed;
+type Act<P> = <<P as X8Pair>::Twin as X8Format>::Act;
+
+/// `out[t·ld + r] = vec_dot(row r, activation row t)` for `r < rows`, `t < n_act`: the
+/// [`crate::table::GemmX8Fn`] contract.
+///
+/// # Safety
+/// The CPU supports the pair's tier.
+#[inline(always)]
+pub(crate) unsafe fn gemm<P: X8Pair>(
+    w: &[Packed<P>],
+    act: &[Act<P>],
+    n_act: usize,
+    out: &mut [f32],
+    ld: usize,
+    rows: usize,
+) {
+    if n_act == 0 || rows == 0 {
+        return;
+    }
+    let nb = act.len() / n_act;
+    if nb == 0
+        || w.len() < rows.div_ceil(X8_ROWS) * nb
+        || ld < rows
+        || out.len() < (n_act - 1) * ld + rows
+    {
+        // Unreachable through the table (`ops` checks every operand); keeps this total.
+        out.fill(f32::NAN);
+        return;
+    }
+    // SAFETY: forwarded.
+    if !unsafe { P::exact_for(&act[..n_act * nb]) } {
+        crate::generic::x8::gemm::<P::Twin>(w, act, n_act, out, ld, rows);
+        return;
+    }
+    // SAFETY (both): forwarded; the operands were checked above.
+    if P::ACT_SUMS {
+        unsafe { walk::<P>(w, act, n_act, nb, out, ld, rows, &mut [0i32; SUMS_CAP]) }
+    } else {
+        unsafe { walk::<P>(w, act, n_act, nb, out, ld, rows, &mut []) }
+    }
+}
+
+/// [`gemm`] on checked operands, `sums` room for activation block sums (empty for pairs
+/// without them).
+///
+/// # Safety
+/// The CPU supports the pair's tier; `act` holds `n_act >= 1` rows of `nb >= 1` blocks, `w`
+/// `rows.div_ceil(8)` stripes of `nb`; `ld >= rows >= 1`, `out.len() >= (n_act - 1)·ld + rows`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn walk<P: X8Pair>(
+    w: &[Packed<P>],
+    act: &[Act<P>],
+    n_act: usize,
+    nb: usize,
+    out: &mut [f32],
+    ld: usize,
+    rows: usize,
+    sums: &mut [i32],
+) {
+    let stripes = rows.div_ceil(X8_ROWS);
+    let cb = column_block::<P>(nb);
+    let mut c0 = 0;
+    while c0 < n_act {
+        let c1 = (c0 + cb).min(n_act);
+        // Every stripe uses the column block's sums: work them out once.
+        let kept = P::ACT_SUMS && (c1 - c0) * nb <= sums.len();
+        if kept {
+            for (i, a) in act[c0 * nb..c1 * nb].iter().enumerate() {
+                // SAFETY: forwarded.
+                sums[i] = unsafe { P::act_sum(a) };
+            }
+        }
+        for s in 0..stripes {
+            let ws = &w[s * nb..(s + 1) * nb];
+            let r0 = s * X8_ROWS;
+            let live = (rows - r0).min(X8_ROWS);
+            if c1 - c0 == 1 {
+                let s_row = if kept { &sums[..nb] } else { &[][..] };
+                // SAFETY: forwarded; `ws` and the activation row hold `nb` blocks, `s_row` is
+                // empty or their `nb` sums.
+                let acc = unsafe { stripe_one::<P>(ws, &act[c0 * nb..c1 * nb], s_row) };
+                // SAFETY: AVX2 (the caller's promise); `out` holds `live` outputs from here.
+                unsafe { store_row(&acc, &mut out[c0 * ld + r0..], live) };
+                continue;
+            }
+            let mut t0 = c0;
+            while t0 < c1 {
+                let nt = (c1 - t0).min(TILE);
+                let a_tile = &act[t0 * nb..(t0 + nt) * nb];
+                let s_tile = if kept {
+                    &sums[(t0 - c0) * nb..(t0 - c0 + nt) * nb]
+                } else {
+                    &[][..]
+                };
+                // SAFETY: forwarded; `a_tile` holds `nt` rows of `nb` blocks, `s_tile` none or
+                // their sums, `out` the outputs of `nt` activation rows from `t0·ld + r0` on.
+                unsafe {
+                    stripe_tile::<P>(ws, a_tile, s_tile, nt, &mut out[t0 * ld + r0..], ld, live)
+                };
+                t0 += nt;
+            }
+        }
+        c0 = c1;
+    }
+}
+
+/// Activation rows per column block: as many as fit [`ACT_BUDGET`] and, for pairs that keep
+/// block sums, [`SUMS_CAP`] (at least one).
+#[inline(always)]
+fn column_block<P: X8Pair>(nb: usize) -> usize {
+    let mut cb = (ACT_BUDGET / (nb * size_of::<Act<P>>())).max(1);
+    if P::ACT_SUMS {
+        cb = cb.min(SUMS_CAP / nb);
+    }
+    // Whole tiles where there is room for them.
+    if cb > TILE {
+        cb -= cb % TILE;
+    }
+    cb.max(1)
+}
+
+/// One stripe against `nt` activation rows of `w.len()` blocks (`a` rows one after another,
+/// `sums` their block sums, or empty to work them out here, for pairs that need them), outputs
+/// of row `t` at `out[t·ld..]`.
+///
+/// # Safety
+/// The CPU supports the pair's tier; `a.len() == nt·w.len()`, `1 <= nt <= TILE`; `sums` is
+/// empty or `a.len()` long; `out.len() >= (nt - 1)·ld + live`, `live <= 8`.
+#[inline(always)]
+unsafe fn stripe_tile<P: X8Pair>(
+    w: &[Packed<P>],
+    a: &[Act<P>],
+    sums: &[i32],
+    nt: usize,
+    out: &mut [f32],
+    ld: usize,
+    live: usize,
+) {
+    let nb = w.len();
+    let kept_sums = P::ACT_SUMS && sums.len() == nt * nb;
+    // SAFETY: the pair's tier guaranteed by the caller; every pointer below stays inside `a`,
+    // `sums` or `acc` (indices `t < nt`, `b < nb`, lanes `< 8`).
+    unsafe {
+        let mut acc = [[P::Lanes::zero(); BLOCK_LANES]; TILE];
+        let mut r = P::new_ready();
+        for (b, wb) in w.iter().enumerate() {
+            P::ready(wb, &mut r);
+            let lane = b % BLOCK_LANES;
+            let mut ap = a.as_ptr().add(b);
+            for acc_t in acc.iter_mut().take(nt) {
+                let ab = &*ap;
+                let a_sum = if !P::ACT_SUMS {
+                    0
+                } else if kept_sums {
+                    *sums.get_unchecked(ap.offset_from(a.as_ptr()) as usize)
+                } else {
+                    P::act_sum(ab)
+                };
+                acc_t[lane] = acc_t[lane].add(P::terms(&r, ab, a_sum));
+                ap = ap.add(nb);
+            }
+        }
+        for (t, acc_t) in acc.iter().take(nt).enumerate() {
+            store_row(acc_t, &mut out[t * ld..], live);
+        }
+    }
+}
+
+/// One stripe against one activation row `a` of `w.len()` blocks (`sums` their block sums, or
+/// empty to work them out here, for pairs that need them): the eight block lanes.
+///
+/// # Safety
+/// The CPU supports the pair's tier; `a.len() == w.len()`; `sums` is empty or as long.
+#[inline(always)]
+unsafe fn stripe_one<P: X8Pair>(
+    w: &[Packed<P>],
+    a: &[Act<P>],
+    sums: &[i32],
+) -> [P::Lanes; BLOCK_LANES] {
+    let kept_sums = P::ACT_SUMS && sums.len() == a.len();
+    // SAFETY: the pair's tier guaranteed by the caller; `a` (and `sums` when kept) hold as many
+    // blocks as `w`.
+    unsafe {
+        let mut acc = [P::Lanes::zero(); BLOCK_LANES];
+        let full = w.len() - w.len() % BLOCK_LANES;
+        let mut b = 0;
+        while b < full {
+            // Eight blocks at a time, so each one's lane is a constant (the accumulators stay
+            // in registers).
+            for (l, acc_l) in acc.iter_mut().enumerate() {
+                let (wb, ab) = (w.get_unchecked(b + l), a.get_unchecked(b + l));
+                let a_sum = block_sum::<P>(a, sums, kept_sums, b + l);
+                *acc_l = acc_l.add(P::terms_direct(wb, ab, a_sum));
+            }
+            b += BLOCK_LANES;
+        }
+        for (l, acc_l) in acc.iter_mut().enumerate().take(w.len() - full) {
+            let (wb, ab) = (w.get_unchecked(full + l), a.get_unchecked(full + l));
+            let a_sum = block_sum::<P>(a, sums, kept_sums, full + l);
+            *acc_l = acc_l.add(P::terms_direct(wb, ab, a_sum));
+        }
+        acc
+    }
+}
+
+/// Activation block `i`'s sum for pairs that need it: kept in `sums`, or worked out here.
+///
+/// # Safety
+/// The CPU supports the pair's tier; `i < a.len()`, and `i < sums.len()` when `kept`.
+#[inline(always)]
+unsafe fn block_sum<P: X8Pair>(a: &[Act<P>], sums: &[i32], kept: bool, i: usize) -> i32 {
+    // SAFETY: in bounds by the caller's promise; AVX2/FMA/F16C likewise.
+    unsafe {
+        if !P::ACT_SUMS {
+            0
+        } else if kept {
+            *sums.get_unchecked(i)
+        } else {
+            P::act_sum(a.get_unchecked(i))
+        }
+    }
+}
+
+/// Reduces eight block lanes as `reduce8` does (`((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 +
+/// l7))`, here for eight rows at once) and stores the first `live` rows at `out[0..live]`.
+///
+/// # Safety
+/// The CPU supports the lanes' tier; `out.len() >= live`, `live <= 8`.
+#[inline(always)]
+unsafe fn store_row<L: RowLanes>(acc: &[L; BLOCK_LANES], out: &mut [f32], live: usize) {
+    // SAFETY: register arithmetic of the caller's tier; the stores stay inside `out` or `tmp`.
+    unsafe {
+        let s0 = acc[0].add(acc[4]);
+        let s1 = acc[1].add(acc[5]);
+        let s2 = acc[2].add(acc[6]);
+        let s3 = acc[3].add(acc[7]);
+        let v = s0.add(s2).add(s1.add(s3));
+        match out.first_chunk_mut::<X8_ROWS>() {
+            Some(o) if live == X8_ROWS => v.store(o),
+            _ => {
+                let mut tmp = [0.0f32; X8_ROWS];
+                v.store(&mut tmp);
+                out[..live].copy_from_slice(&tmp[..live]);
+            }
+        }
+    }
+}
