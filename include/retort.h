@@ -94,6 +94,28 @@ typedef int32_t retort_stop_reason;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// The element type of a session's KV cache (`retort_session_params.kv_cache`, an `int32_t`
+// holding one of these).
+enum retort_kv_cache_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // IEEE half precision, 2 bytes an element: half of F32's memory; the default.
+  RETORT_KV_CACHE_TYPE_F16 = 0,
+  // 32-bit floats, 4 bytes an element.
+  RETORT_KV_CACHE_TYPE_F32 = 1,
+  // ggml's Q8_0, 34 bytes per 32 elements (about a quarter of F32); less exact.
+  RETORT_KV_CACHE_TYPE_Q8_0 = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum retort_kv_cache_type retort_kv_cache_type;
+#else
+typedef int32_t retort_kv_cache_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // A loaded model: weights (mapped or borrowed, never copied), tokenizer and chat template.
 // Opaque. Made by `retort_model_open` or `retort_model_open_memory`, released by
 // `retort_model_free`. Immutable: any number of threads may use one model at the same time,
@@ -205,6 +227,10 @@ typedef struct {
   // llama.cpp does), instead of refining near-ties with the quantized residual. Default
   // false (the precise head).
   bool quantized_head;
+  // The KV cache's element type, a `retort_kv_cache_type`; any other value makes
+  // `retort_session_new` fail with `RETORT_STATUS_INVALID_ARGUMENT`. Default
+  // `RETORT_KV_CACHE_TYPE_F16`.
+  int32_t kv_cache;
 } retort_session_params;
 
 // The state of a session.
