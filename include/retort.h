@@ -131,6 +131,11 @@ typedef struct retort_model retort_model;
 // of several, may run at the same time on different threads.
 typedef struct retort_session retort_session;
 
+// A watermark key with its scheme and parameters, checked against a model's vocabulary.
+// Opaque. Made by `retort_watermark_load`, released by `retort_watermark_free`. Immutable: any
+// number of threads may use one at the same time, to generate and to verify.
+typedef struct retort_watermark retort_watermark;
+
 // The sampler chain: repetition penalty, top-k, top-p, min-p, temperature, then a draw from a
 // seeded RNG. Get one from `retort_sampler_default_params()`.
 typedef struct {
@@ -161,6 +166,11 @@ typedef struct {
   uint32_t max_tokens;
   // The sampler chain.
   retort_sampler_params sampler;
+  // Weave this watermark into the sampling (from `retort_watermark_load`; borrowed for the
+  // call), or NULL for unmarked text. A distortion-free watermark needs sampling: with
+  // temperature 0 or top_k 1 the text carries no mark (`n_watermarked_tokens` says 0).
+  // Default NULL.
+  const retort_watermark *watermark;
 } retort_generate_params;
 
 // Receives each new piece of generated text, as soon as it is valid UTF-8.
@@ -189,6 +199,8 @@ typedef struct {
   double prompt_ms;
   // Milliseconds spent generating the rest (sampling and decoding).
   double generate_ms;
+  // Generated tokens the watermark marked (0 without one, or when it could not mark).
+  uint32_t n_watermarked_tokens;
 } retort_generation;
 
 // What a model is.
@@ -262,6 +274,54 @@ typedef struct {
   // The message text: NUL-terminated UTF-8.
   const char *content;
 } retort_chat_message;
+
+// What a watermark is.
+typedef struct {
+  // The key id (a hash of the key, not the key), NUL-terminated; owned by the handle and
+  // valid until `retort_watermark_free`.
+  const char *key_id;
+  // The scheme, `"green"` or `"distortion-free"`, NUL-terminated; owned by the handle.
+  const char *scheme;
+} retort_watermark_info;
+
+// How `retort_verify` decides. Get one from `retort_verify_default_params()`.
+typedef struct {
+  // The false-positive rate the verdict is decided at, in (0, 1): watermarked when the
+  // p-value is at most this. Default 1e-6.
+  double fpr;
+  // Also look for the most significant span of this many tokens (a watermarked passage
+  // pasted inside other text), its p-value corrected for the spans tried; 0 scores the
+  // whole text only. Default 0.
+  uint32_t window;
+} retort_verify_params;
+
+// What the verifier found in a text.
+typedef struct {
+  // Whether the text carries the watermark at the chosen false-positive rate
+  // (`p_value <= fpr`).
+  bool watermarked;
+  // The p-value the verdict is decided on (exact under the null hypothesis; with a window,
+  // the corrected minimum over the spans and the whole text).
+  double p_value;
+  // The whole text's exact p-value.
+  double text_p_value;
+  // The statistic: green positions (green list) or the sum of -ln(1 - r) (distortion-free).
+  double score;
+  // The statistic's mean without the key.
+  double expected_score;
+  // (score - expected) / standard deviation under the null; NaN when nothing was scored.
+  double z;
+  // Tokens in the text.
+  uint64_t tokens;
+  // Positions counted (the leading ones without a full context and repeated (context,
+  // token) pairs are not).
+  uint64_t scored_tokens;
+  // With a window: the most significant span's first token and one past its last (indices
+  // into the text's tokens); both 0 without a window.
+  uint64_t window_start;
+  // See `window_start`.
+  uint64_t window_end;
+} retort_verdict;
 
 #ifdef __cplusplus
 extern "C" {
@@ -541,6 +601,66 @@ const char *retort_version(void);
 // chosen at run time (`RETORT_CPU_TIER` in the environment caps it). A static NUL-terminated
 // string: never free it. Any thread, any time.
 const char *retort_kernel_tier(void);
+
+// Loads the key file at `path` (NUL-terminated UTF-8) and checks that it fits `model`'s
+// vocabulary (a key bound to another vocabulary is refused).
+//
+// - `model`: borrowed for the call only; the watermark does not keep it.
+// - `out_watermark`: receives a new handle, owned by the caller (`retort_watermark_free`).
+//
+// Key files hold a secret: keep them readable by their owner only (`retort keygen` writes them
+// with mode 0600).
+//
+// Errors: `RETORT_STATUS_WATERMARK` (the file is missing, unreadable, truncated, not a key file,
+// of an unknown scheme, or bound to another vocabulary), `RETORT_STATUS_INVALID_ARGUMENT`
+// (NULL or non-UTF-8 arguments).
+//
+// # Safety
+// `model` must be NULL or a live model handle; `path` NULL or a NUL-terminated string;
+// `out_watermark` NULL or writable.
+retort_status retort_watermark_load(const retort_model *model,
+                                    const char *path,
+                                    retort_watermark **out_watermark);
+
+// Releases a watermark. NULL is ignored. Call it once per handle, when no generation or
+// verification is using it.
+//
+// # Safety
+// `watermark` must be NULL or a handle from `retort_watermark_load` not yet freed.
+void retort_watermark_free(retort_watermark *watermark);
+
+// Describes a watermark into `out_info`.
+//
+// # Safety
+// `watermark` must be NULL or a live handle; `out_info` NULL or writable.
+retort_status retort_watermark_get_info(const retort_watermark *watermark,
+                                        retort_watermark_info *out_info);
+
+// The defaults of every verification parameter. Any thread, any time.
+retort_verify_params retort_verify_default_params(void);
+
+// Verifies `text` (`len` bytes of UTF-8, no terminator needed) under `watermark`: tokenizes it
+// with `model`'s tokenizer (the weights are not read) and scores every position.
+//
+// - `model`, `watermark`, `text`: borrowed for the call.
+// - `out_verdict`: receives the verdict.
+//
+// An empty or one-token text is not an error: it is scored (nothing to count) and is not
+// watermarked. Any thread, any time: the model and the watermark are only read.
+//
+// Errors: `RETORT_STATUS_WATERMARK` (a parameter out of range: `fpr` not in (0, 1)),
+// `RETORT_STATUS_TOKENIZER`, `RETORT_STATUS_INVALID_ARGUMENT` (NULL handles or output, text
+// NULL with a non-zero length, text not UTF-8).
+//
+// # Safety
+// `model` and `watermark` must be NULL or live handles; `text` NULL (with `len` 0) or `len`
+// readable bytes; `out_verdict` NULL or writable.
+retort_status retort_verify(const retort_model *model,
+                            const retort_watermark *watermark,
+                            const char *text,
+                            size_t len,
+                            retort_verify_params params,
+                            retort_verdict *out_verdict);
 
 #ifdef __cplusplus
 }  // extern "C"

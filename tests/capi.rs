@@ -16,6 +16,9 @@ use retort::model::Model;
 use retort::sampling::SamplerParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
+use retort::watermark::{
+    Detector, DetectorParams, KeyFile, Scheme, SchemeKind, SecretKey, VocabularyId, Watermark,
+};
 
 const MODEL: &str = "smollm2-135m-instruct-q4_1";
 
@@ -729,4 +732,237 @@ fn one_model_serves_sessions_on_several_threads() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(texts, [alone.text.clone(), alone.text]);
+}
+
+/// A key file for `scheme`, bound to SmolLM2's vocabulary, in a fresh folder.
+fn key_file(dir: &tempfile::TempDir, name: &str, scheme: SchemeKind, bound: bool) -> CString {
+    let tok =
+        Tokenizer::from_gguf(Model::open(support::model_path(MODEL)).unwrap().gguf()).unwrap();
+    let key = SecretKey::from_passphrase(&format!("capi test {name}")).unwrap();
+    let vocabulary = bound.then(|| VocabularyId::of(&tok));
+    let path = dir.path().join(name);
+    KeyFile::new(key, Scheme::default_for(scheme), vocabulary)
+        .save(&path)
+        .unwrap();
+    CString::new(path.to_str().unwrap()).unwrap()
+}
+
+/// A watermark handle, freed on drop.
+struct CWatermark(*mut retort_watermark);
+
+impl CWatermark {
+    fn load(model: &CModel, path: &CStr) -> CWatermark {
+        let mut w = ptr::null_mut();
+        // SAFETY: live handles, a NUL-terminated path and a writable out-pointer.
+        assert_ok(unsafe { retort_watermark_load(model.0, path.as_ptr(), &mut w) });
+        CWatermark(w)
+    }
+
+    fn verify(
+        &self,
+        model: &CModel,
+        text: &[u8],
+        params: retort_verify_params,
+    ) -> (ErrorCode, retort_verdict) {
+        let mut v = retort_verdict::default();
+        // SAFETY: live handles, `text.len()` readable bytes and a writable out-pointer.
+        let status = unsafe {
+            retort_verify(
+                model.0,
+                self.0,
+                text.as_ptr().cast(),
+                text.len(),
+                params,
+                &mut v,
+            )
+        };
+        (status, v)
+    }
+}
+
+impl Drop for CWatermark {
+    fn drop(&mut self) {
+        // SAFETY: the handle is freed once, here.
+        unsafe { retort_watermark_free(self.0) }
+    }
+}
+
+#[test]
+fn watermarked_generations_verify_through_the_c_api_as_through_the_rust_api() {
+    let model = CModel::open();
+    let dir = tempfile::tempdir().unwrap();
+    let ids = chat_ids(&model, c"Write a short story about a lighthouse keeper.");
+    for scheme in [SchemeKind::GreenList, SchemeKind::DistortionFree] {
+        let path = key_file(&dir, scheme.name(), scheme, true);
+        let wm = CWatermark::load(&model, &path);
+        let mut info = std::mem::MaybeUninit::uninit();
+        // SAFETY: a live handle and a writable out-pointer.
+        assert_ok(unsafe { retort_watermark_get_info(wm.0, info.as_mut_ptr()) });
+        // SAFETY: written by the successful call; its strings live as long as the handle.
+        let (key_id, scheme_name) = unsafe {
+            let info = info.assume_init();
+            (
+                CStr::from_ptr(info.key_id).to_str().unwrap().to_owned(),
+                CStr::from_ptr(info.scheme).to_str().unwrap().to_owned(),
+            )
+        };
+        assert_eq!(scheme_name, scheme.name());
+        let rust_wm = Watermark::load(path.to_str().unwrap()).unwrap();
+        assert_eq!(key_id, rust_wm.key_id().as_str());
+
+        let mut texts = Vec::new();
+        for marked in [true, false] {
+            let session = model.session(512);
+            let mut params = retort_generate_default_params();
+            params.max_tokens = 200;
+            params.sampler.temperature = 1.0;
+            params.sampler.top_k = 0;
+            params.sampler.top_p = 1.0;
+            params.sampler.min_p = 0.0;
+            params.sampler.seed = 7;
+            if marked {
+                params.watermark = wm.0;
+            }
+            let mut pieces = Pieces::default();
+            let (status, gen) = run(&session, &ids, params, &mut pieces);
+            assert_ok(status);
+            assert_eq!(
+                gen.n_watermarked_tokens > 0,
+                marked,
+                "{scheme:?} marked {}",
+                gen.n_watermarked_tokens
+            );
+            texts.push(pieces.text);
+        }
+        let (status, v) = wm.verify(&model, texts[0].as_bytes(), retort_verify_default_params());
+        assert_ok(status);
+        assert!(v.watermarked, "{scheme:?}: {v:?}");
+        let (status, v_plain) =
+            wm.verify(&model, texts[1].as_bytes(), retort_verify_default_params());
+        assert_ok(status);
+        assert!(!v_plain.watermarked, "{scheme:?}: {v_plain:?}");
+
+        // The same verdict as the Rust detector on the same tokens.
+        let tok =
+            Tokenizer::from_gguf(Model::open(support::model_path(MODEL)).unwrap().gguf()).unwrap();
+        let rust = Detector::new(rust_wm, DetectorParams::default())
+            .unwrap()
+            .score(&tok.encode_long(&texts[0]).unwrap());
+        assert_eq!(
+            (
+                v.p_value,
+                v.score,
+                v.scored_tokens as usize,
+                v.tokens as usize
+            ),
+            (rust.p_value, rust.score, rust.scored_tokens, rust.tokens)
+        );
+
+        // A window finds the span, and an empty text is simply not watermarked.
+        let params = retort_verify_params {
+            window: 50,
+            ..retort_verify_default_params()
+        };
+        let (status, w) = wm.verify(&model, texts[0].as_bytes(), params);
+        assert_ok(status);
+        assert!(w.window_end > w.window_start, "{w:?}");
+        let (status, empty) = wm.verify(&model, b"", retort_verify_default_params());
+        assert_ok(status);
+        assert!(!empty.watermarked && empty.scored_tokens == 0, "{empty:?}");
+    }
+}
+
+#[test]
+fn bad_watermark_arguments_are_errors_that_name_what_was_wrong() {
+    let model = CModel::open();
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = ptr::null_mut();
+    // SAFETY: every pointer is NULL or valid, as each case says.
+    unsafe {
+        assert_error(
+            retort_watermark_load(model.0, ptr::null(), &mut w),
+            ErrorCode::InvalidArgument,
+            "path",
+        );
+        assert_error(
+            retort_watermark_load(ptr::null(), c"/nonexistent.key".as_ptr(), &mut w),
+            ErrorCode::InvalidArgument,
+            "model",
+        );
+        assert_error(
+            retort_watermark_load(model.0, c"/nonexistent/retort.key".as_ptr(), &mut w),
+            ErrorCode::Watermark,
+            "/nonexistent/retort.key",
+        );
+    }
+    // A truncated key file, and a file that is not a key file.
+    let good = key_file(&dir, "good.key", SchemeKind::GreenList, true);
+    let text = std::fs::read_to_string(good.to_str().unwrap()).unwrap();
+    let cut = dir.path().join("cut.key");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let cut = CString::new(cut.to_str().unwrap()).unwrap();
+    // SAFETY: as above.
+    assert_error(
+        unsafe { retort_watermark_load(model.0, cut.as_ptr(), &mut w) },
+        ErrorCode::Watermark,
+        "cut.key",
+    );
+    // A key bound to another vocabulary.
+    let other = dir.path().join("other.key");
+    KeyFile::new(
+        SecretKey::from_passphrase("other").unwrap(),
+        Scheme::default_for(SchemeKind::GreenList),
+        Some(VocabularyId::of_texts(["a", "b", "c"])),
+    )
+    .save(&other)
+    .unwrap();
+    let other = CString::new(other.to_str().unwrap()).unwrap();
+    // SAFETY: as above.
+    assert_error(
+        unsafe { retort_watermark_load(model.0, other.as_ptr(), &mut w) },
+        ErrorCode::Watermark,
+        "vocabulary",
+    );
+
+    let wm = CWatermark::load(&model, &good);
+    let bad_fpr = retort_verify_params {
+        fpr: 2.0,
+        ..retort_verify_default_params()
+    };
+    assert_error(
+        wm.verify(&model, b"some text", bad_fpr).0,
+        ErrorCode::Watermark,
+        "fpr",
+    );
+    assert_error(
+        wm.verify(&model, b"\xff\xfe binary", retort_verify_default_params())
+            .0,
+        ErrorCode::InvalidArgument,
+        "text",
+    );
+    let mut v = retort_verdict::default();
+    // SAFETY: NULL text with a non-zero length must be refused, not read.
+    let status = unsafe {
+        retort_verify(
+            model.0,
+            wm.0,
+            ptr::null(),
+            5,
+            retort_verify_default_params(),
+            &mut v,
+        )
+    };
+    assert_error(status, ErrorCode::InvalidArgument, "text");
+    // SAFETY: a NULL watermark must be refused.
+    let status = unsafe {
+        retort_verify(
+            model.0,
+            ptr::null(),
+            c"x".as_ptr(),
+            1,
+            retort_verify_default_params(),
+            &mut v,
+        )
+    };
+    assert_error(status, ErrorCode::InvalidArgument, "watermark");
 }

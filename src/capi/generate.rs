@@ -6,6 +6,7 @@ use std::ops::ControlFlow;
 
 use super::args::{self, Out};
 use super::session::retort_session;
+use super::watermark::retort_watermark;
 use crate::error::Error;
 use crate::generate::{generate, GenerateParams, StopReason};
 use crate::sampling::SamplerParams;
@@ -73,12 +74,18 @@ pub struct retort_generate_params {
     pub max_tokens: u32,
     /// The sampler chain.
     pub sampler: retort_sampler_params,
+    /// Weave this watermark into the sampling (from `retort_watermark_load`; borrowed for the
+    /// call), or NULL for unmarked text. A distortion-free watermark needs sampling: with
+    /// temperature 0 or top_k 1 the text carries no mark (`n_watermarked_tokens` says 0).
+    /// Default NULL.
+    pub watermark: *const retort_watermark,
 }
 
 /// The defaults, as `SamplerParams::default()` and `GenerateParams::default()` have them (a
 /// test checks that they agree).
 const GENERATE_DEFAULTS: retort_generate_params = retort_generate_params {
     max_tokens: 128,
+    watermark: std::ptr::null(),
     sampler: retort_sampler_params {
         temperature: 0.8,
         top_k: 40,
@@ -154,6 +161,8 @@ pub struct retort_generation {
     pub prompt_ms: f64,
     /// Milliseconds spent generating the rest (sampling and decoding).
     pub generate_ms: f64,
+    /// Generated tokens the watermark marked (0 without one, or when it could not mark).
+    pub n_watermarked_tokens: u32,
 }
 
 /// Runs `prompt_ids` after what the session already holds, then samples up to
@@ -212,9 +221,16 @@ pub unsafe extern "C" fn retort_generate(
                 reason: "is 0: a generation needs at least one prompt token".into(),
             });
         }
+        let mut sampler = SamplerParams::from(params.sampler);
+        if !params.watermark.is_null() {
+            // SAFETY: non-null, so a live handle by the caller's contract.
+            let w = unsafe { retort_watermark::from_handle(params.watermark, "params.watermark")? };
+            w.watermark.check_tokenizer(&handle.model().tokenizer)?;
+            sampler.watermark = Some(w.watermark.clone());
+        }
         let params = GenerateParams {
             max_tokens: params.max_tokens as usize,
-            sampler: params.sampler.into(),
+            sampler,
         };
         let state = &mut *state;
         let piece_buf = &mut state.piece;
@@ -249,6 +265,7 @@ pub unsafe extern "C" fn retort_generate(
                 stop_reason: generation.stop.into(),
                 prompt_ms: generation.prompt_time.as_secs_f64() * 1e3,
                 generate_ms: generation.gen_time.as_secs_f64() * 1e3,
+                n_watermarked_tokens: args::saturating_u32(generation.watermarked_tokens),
             });
         }
         Ok(())

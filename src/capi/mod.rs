@@ -23,6 +23,7 @@ mod model;
 mod session;
 mod text;
 mod version;
+mod watermark;
 
 pub use crate::error::ErrorCode;
 pub use generate::{
@@ -45,3 +46,8 @@ pub use text::{
     retort_chat_tokenize, retort_detokenize, retort_tokenize,
 };
 pub use version::{retort_abi_version, retort_kernel_tier, retort_version, RETORT_ABI_VERSION};
+pub use watermark::{
+    retort_verdict, retort_verify, retort_verify_default_params, retort_verify_params,
+    retort_watermark, retort_watermark_free, retort_watermark_get_info, retort_watermark_info,
+    retort_watermark_load,
+};

@@ -15,10 +15,6 @@ use retort::watermark::{
 };
 use serde_json::json;
 
-/// Texts are tokenized in pieces of about this many bytes, cut after a newline, so a 100 MB
-/// input never needs one 100 MB tokenization.
-const TOKENIZE_PIECE: usize = 1 << 20;
-
 /// Options of `retort verify`.
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
@@ -97,27 +93,6 @@ fn read_input(file: Option<&Path>, max_bytes: u64) -> Result<(String, String)> {
     Ok((name, text))
 }
 
-/// Tokenizes `text` whole up to 1 MiB, longer texts in pieces of about 1 MiB cut after a newline
-/// (a cut can only change the tokens of a run of newlines, where the pre-tokenizer splits
-/// anyway).
-fn tokenize(tok: &Tokenizer, text: &str) -> Result<Vec<u32>> {
-    let mut ids = Vec::with_capacity(text.len() / 3);
-    let mut rest = text;
-    while !rest.is_empty() {
-        let mut cut = rest.len();
-        if rest.len() > TOKENIZE_PIECE {
-            let mut at = TOKENIZE_PIECE;
-            while !rest.is_char_boundary(at) {
-                at -= 1;
-            }
-            cut = rest[..at].rfind('\n').map_or(at, |i| i + 1);
-        }
-        ids.extend(tok.encode(&rest[..cut], false)?);
-        rest = &rest[cut..];
-    }
-    Ok(ids)
-}
-
 /// Runs the verifier.
 pub fn run(args: VerifyArgs) -> Result<()> {
     let params = DetectorParams {
@@ -142,7 +117,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     let (name, text) = read_input(args.file.as_deref(), args.max_bytes)?;
 
     let t0 = Instant::now();
-    let ids = tokenize(&tok, &text)?;
+    let ids = tok.encode_long(&text)?;
     let tokenize_time = t0.elapsed();
     let detector = Detector::new(watermark.clone(), params)?;
     let t1 = Instant::now();

@@ -367,6 +367,29 @@ impl Tokenizer {
         Ok(ids)
     }
 
+    /// Encodes a text of any length without special tokens, as a verifier reads it: whole up to
+    /// 1 MiB, longer texts in pieces of about 1 MiB cut after a newline (a cut can only change
+    /// the tokens of a run of newlines, where the pre-tokenizer splits anyway), so memory stays
+    /// bounded by the piece, not the text.
+    pub fn encode_long(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        const PIECE: usize = 1 << 20;
+        let mut ids = Vec::with_capacity(text.len() / 3);
+        let mut rest = text;
+        while !rest.is_empty() {
+            let mut cut = rest.len();
+            if rest.len() > PIECE {
+                let mut at = PIECE;
+                while !rest.is_char_boundary(at) {
+                    at -= 1;
+                }
+                cut = rest[..at].rfind('\n').map_or(at, |i| i + 1);
+            }
+            ids.extend(self.encode(&rest[..cut], false)?);
+            rest = &rest[cut..];
+        }
+        Ok(ids)
+    }
+
     /// The distinct bytes of `text` that no single token stands for, ascending. Text made of
     /// other bytes encodes without loss (when a character's bytes only exist inside longer
     /// tokens, BPE may still find them; an empty answer is the guarantee, not a non-empty one
