@@ -1,5 +1,6 @@
 //! Memory a model and a session take beyond the mapped weights, at given context sizes:
-//! `cargo run --release --example footprint -- MODEL.gguf [CTX ...]` (default 512 2048).
+//! `cargo run --release --example footprint -- [--kv-cache f16|f32|q8_0] MODEL.gguf [CTX ...]`
+//! (default F16, 512 2048).
 //!
 //! For each context size, in a fresh process (so one measurement cannot reuse another's
 //! freed memory), it reads `/proc/self/status` after opening the model and building its
@@ -10,6 +11,7 @@
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
+use retort::kv_cache::KvCacheType;
 use retort::model::Model;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::Tokenizer;
@@ -41,7 +43,7 @@ fn mib(kib: u64) -> f64 {
 }
 
 /// One measurement, in this process.
-fn measure(path: &str, n_ctx: usize) -> Result<()> {
+fn measure(path: &str, n_ctx: usize, kv_cache: KvCacheType) -> Result<()> {
     let start = rss()?;
     let model = Model::open(path)?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
@@ -50,6 +52,7 @@ fn measure(path: &str, n_ctx: usize) -> Result<()> {
         &model,
         &SessionParams {
             n_ctx: Some(n_ctx),
+            kv_cache,
             ..SessionParams::default()
         },
     )?;
@@ -72,13 +75,24 @@ fn measure(path: &str, n_ctx: usize) -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut kv_cache = KvCacheType::F16;
+    if args.first().map(String::as_str) == Some("--kv-cache") {
+        let name = args
+            .get(1)
+            .context("--kv-cache needs a type: f16, f32 or q8_0")?;
+        kv_cache = KvCacheType::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
+            .with_context(|| format!("--kv-cache {name:?}: expected f16, f32 or q8_0"))?;
+        args.drain(..2);
+    }
     let Some(path) = args.first() else {
-        bail!("usage: footprint MODEL.gguf [CTX ...]");
+        bail!("usage: footprint [--kv-cache f16|f32|q8_0] MODEL.gguf [CTX ...]");
     };
     if let [_, flag, ctx] = args.as_slice() {
         if flag == "--one" {
-            return measure(path, ctx.parse()?);
+            return measure(path, ctx.parse()?, kv_cache);
         }
     }
     let sizes: Vec<usize> = if args.len() > 1 {
@@ -90,12 +104,14 @@ fn main() -> Result<()> {
         vec![512, 2048]
     };
     println!(
-        "ctx\tmodel+tokenizer MiB\tsession at creation MiB\tsession full MiB\tprocess RssAnon MiB\tsession reserved MiB\tRssFile MiB"
+        "kv cache {}\nctx\tmodel+tokenizer MiB\tsession at creation MiB\tsession full MiB\tprocess RssAnon MiB\tsession reserved MiB\tRssFile MiB",
+        kv_cache.name()
     );
     let me = std::env::current_exe()?;
     for n_ctx in sizes {
         let status = Command::new(&me)
-            .args([path.as_str(), "--one", &n_ctx.to_string()])
+            .args(["--kv-cache", kv_cache.name(), path.as_str(), "--one"])
+            .arg(n_ctx.to_string())
             .status()?;
         if !status.success() {
             bail!("measuring ctx {n_ctx} failed: {status}");
