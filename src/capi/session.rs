@@ -33,17 +33,16 @@ impl From<KvCacheType> for retort_kv_cache_type {
     }
 }
 
-/// The cache type a C caller's `int32_t` names.
+/// The cache type a C caller's `int32_t` names (the inverse of the mapping above, so the two
+/// cannot disagree).
 fn kv_cache_type(v: i32) -> Result<KvCacheType, Error> {
-    match v {
-        0 => Ok(KvCacheType::F16),
-        1 => Ok(KvCacheType::F32),
-        2 => Ok(KvCacheType::Q8_0),
-        _ => Err(Error::InvalidArgument {
+    KvCacheType::ALL
+        .into_iter()
+        .find(|&t| retort_kv_cache_type::from(t) as i32 == v)
+        .ok_or_else(|| Error::InvalidArgument {
             name: "params.kv_cache",
             reason: format!("is {v}, not a retort_kv_cache_type (0 F16, 1 F32, 2 Q8_0)"),
-        }),
-    }
+        })
 }
 
 /// How a session is sized. Get one from `retort_session_default_params()`, change what you
