@@ -101,7 +101,11 @@ pub struct Sampler {
 /// The watermark stage's state for one generation.
 enum Mark {
     None,
-    Green(GreenList),
+    Green {
+        list: GreenList,
+        /// Contexts (last `h` ids) already boosted in this generation.
+        seen: FxHashSet<u64>,
+    },
     DistortionFree {
         scheme: DistortionFree,
         /// Contexts already drawn from in this generation (their keyed values are spent).
@@ -109,18 +113,24 @@ enum Mark {
     },
 }
 
-/// Contexts a distortion-free generation remembers before its set has to grow.
+/// Contexts a watermarked generation remembers before its set has to grow.
 const SEEN_CONTEXTS_RESERVE: usize = 4096;
 
 impl Sampler {
-    /// A sampler for vocabularies of up to `n_vocab` tokens. Make one per generation: the
-    /// distortion-free watermark remembers the contexts it has drawn from.
+    /// A sampler for vocabularies of up to `n_vocab` tokens. Make one per generation: both
+    /// watermark schemes remember the contexts they have marked.
     pub fn new(params: SamplerParams, n_vocab: usize) -> Result<Sampler, SamplingError> {
         params.validate()?;
         let mark = match &params.watermark {
             None => Mark::None,
             Some(w) => match (w.green_list(), w.distortion_free()) {
-                (Some(g), _) => Mark::Green(g),
+                (Some(list), _) => Mark::Green {
+                    list,
+                    seen: FxHashSet::with_capacity_and_hasher(
+                        SEEN_CONTEXTS_RESERVE,
+                        Default::default(),
+                    ),
+                },
                 (None, Some(scheme)) => Mark::DistortionFree {
                     scheme,
                     seen: FxHashSet::with_capacity_and_hasher(
@@ -151,9 +161,10 @@ impl Sampler {
         self.steps
     }
 
-    /// Tokens the watermark chose or moved: every step for the green list (its boost is applied
-    /// even where it changes nothing), the keyed draws for the distortion-free scheme (not the
-    /// repeated contexts, free draws, or greedy steps), 0 without a watermark.
+    /// Tokens the watermark chose or moved: the green list's boosted steps (every step whose
+    /// context is new in this generation; the boost counts even where it changes nothing), the
+    /// keyed draws for the distortion-free scheme (not the repeated contexts, free draws, or
+    /// greedy steps), 0 without a watermark.
     pub fn marked_steps(&self) -> usize {
         self.marked_steps
     }
@@ -181,12 +192,17 @@ impl Sampler {
                 }
             }
         }
-        if let Mark::Green(g) = &self.mark {
-            self.marked_steps += 1;
-            if p.temperature == 0.0 {
-                return green_argmax(&self.candidates, g, history);
+        // A context already boosted in this generation is left alone: its green list is the
+        // one it had, so boosting it again would push the same tokens again — feeding loops
+        // (which the detector scores once anyway) instead of fresh text.
+        if let Mark::Green { list, seen } = &mut self.mark {
+            if seen.insert(context_key(list.context(), history)) {
+                self.marked_steps += 1;
+                if p.temperature == 0.0 {
+                    return green_argmax(&self.candidates, list, history);
+                }
+                boost_green(&mut self.candidates, list, history, p.top_k);
             }
-            boost_green(&mut self.candidates, g, history, p.top_k);
         }
         if p.temperature == 0.0 {
             return argmax(&self.candidates);
@@ -249,6 +265,15 @@ impl Sampler {
         }
         self.candidates[self.candidates.len() - 1].0
     }
+}
+
+/// A name for the context before the next token (its last `h` ids), to recognise a repeat
+/// within one generation. Not keyed: it decides only whether to boost, never a colour.
+fn context_key(h: usize, history: &[u32]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = rustc_hash::FxHasher::default();
+    history[history.len().saturating_sub(h)..].hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Highest logit first; ties by lower id, so the order is fully determined.
@@ -414,15 +439,17 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let wm = watermark(SchemeKind::GreenList, 2);
         let g = wm.green_list().unwrap();
-        for case in 0..300u64 {
-            let logits = random_logits(&mut rng, 500);
-            let history = [case as u32, 7, 8, 9, 10];
-            let mut boosted = logits.clone();
+        let boost_all = |logits: &[f32], history: &[u32]| {
+            let mut boosted = logits.to_vec();
             for (id, l) in boosted.iter_mut().enumerate() {
-                if g.is_green(&history, id as u32) {
+                if g.is_green(history, id as u32) {
                     *l += g.delta();
                 }
             }
+            boosted
+        };
+        for case in 0..300u64 {
+            let logits = random_logits(&mut rng, 500);
             let top_k = [0, 1, 5, 40, 499, 500, 1000][case as usize % 7];
             let temperature = [0.0, 0.7, 1.0, 1.5][case as usize % 4];
             let base = SamplerParams {
@@ -439,13 +466,21 @@ mod tests {
             };
             let mut a = Sampler::new(marked, 500).unwrap();
             let mut b = Sampler::new(base, 500).unwrap();
-            for _ in 0..5 {
+            for step in 0..5u32 {
+                let history = [case as u32, 7, 8, 9, 10 + step];
                 assert_eq!(
                     a.sample(&logits, &history),
-                    b.sample(&boosted, &history),
+                    b.sample(&boost_all(&logits, &history), &history),
                     "case {case}"
                 );
             }
+            // A context already boosted in this generation is sampled without the boost.
+            let again = [case as u32, 7, 8, 9, 12];
+            assert_eq!(
+                a.sample(&logits, &again),
+                b.sample(&logits, &again),
+                "case {case}"
+            );
             assert_eq!(a.marked_steps(), 5);
         }
     }
@@ -460,15 +495,17 @@ mod tests {
         let n = 3 * GREEN_LIST_WIDTH;
         for case in 0..40u64 {
             let logits = random_logits(&mut rng, n);
-            let history = [case as u32, 1, 2, 3];
             let mut order: Vec<usize> = (0..n).collect();
             order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
-            let mut boosted = logits.clone();
-            for &id in &order[..GREEN_LIST_WIDTH] {
-                if g.is_green(&history, id as u32) {
-                    boosted[id] += g.delta();
+            let boost_top = |history: &[u32]| {
+                let mut boosted = logits.clone();
+                for &id in &order[..GREEN_LIST_WIDTH] {
+                    if g.is_green(history, id as u32) {
+                        boosted[id] += g.delta();
+                    }
                 }
-            }
+                boosted
+            };
             let base = SamplerParams {
                 temperature: 1.0,
                 top_k: if case % 2 == 0 { 0 } else { 2000 },
@@ -486,10 +523,11 @@ mod tests {
             )
             .unwrap();
             let mut b = Sampler::new(base, n).unwrap();
-            for _ in 0..5 {
+            for step in 0..5u32 {
+                let history = [case as u32, 1, 2, 3 + step];
                 assert_eq!(
                     a.sample(&logits, &history),
-                    b.sample(&boosted, &history),
+                    b.sample(&boost_top(&history), &history),
                     "case {case}"
                 );
             }

@@ -98,6 +98,15 @@ fn run_greedy_json_is_reproducible() {
     let (_, vq) = run("2", &["--quantized-head"]);
     assert_eq!(vq["output_head"], "quantized");
     assert_eq!(vq["generated_ids"], v1["generated_ids"]);
+    // `repacked` says what the loader did, not what was asked: SmolLM2's Q4_1 layer matrices
+    // are repacked only where the active tier has an x8 kernel for Q4_1.
+    let x8 = retort_kernels::ops::has_x8(retort_kernels::ggml_type::GgmlType::Q4_1);
+    assert_eq!(v1["repacked"], x8);
+    assert_eq!(v1["repacked_bytes"].as_u64().unwrap() > 0, x8);
+    let (_, vn) = run("2", &["--no-repack"]);
+    assert_eq!(vn["repacked"], false);
+    assert_eq!(vn["repacked_bytes"], 0);
+    assert_eq!(vn["generated_ids"], v1["generated_ids"]);
     assert_eq!(
         v1["prompt_ids"],
         serde_json::json!([504, 3575, 282, 4649, 314])

@@ -154,7 +154,8 @@ pub fn run(args: RunArgs) -> Result<()> {
                 "parameters": w.scheme().to_string(),
                 "marked_tokens": gen.watermarked_tokens,
             })),
-            "repacked": !args.no_repack,
+            "repacked": model.repacked_bytes() > 0,
+            "repacked_bytes": model.repacked_bytes(),
             "kv_cache": session_params.kv_cache.name(),
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,

@@ -58,6 +58,9 @@ pub struct Model {
     pub spec: ArchSpec,
     /// Where every weight lies in the file.
     pub weights: Weights,
+    /// Bytes of layer matrices held in the row-interleaved (x8) layout; 0 when repacking was
+    /// turned off, the file is not mapped, or the active kernel tier has no x8 form of the types.
+    repacked_bytes: usize,
     /// Norms of the output head's rows, computed on first use by a precise head.
     head_norms: std::sync::OnceLock<Vec<f32>>,
 }
@@ -111,14 +114,17 @@ impl Model {
         }
         let spec = arch::spec_for(file.metadata(), &hparams)?;
         let mut weights = weights::WeightLoader { file: &file }.load(&hparams, &spec)?;
-        if params.repack && file.is_mapped() {
-            packed::repack_layers(&file, &mut weights)?;
-        }
+        let repacked_bytes = if params.repack && file.is_mapped() {
+            packed::repack_layers(&file, &mut weights)?
+        } else {
+            0
+        };
         Ok(Model {
             file,
             hparams,
             spec,
             weights,
+            repacked_bytes,
             head_norms: std::sync::OnceLock::new(),
         })
     }
@@ -136,6 +142,12 @@ impl Model {
             output_head::row_norms(pool, self.data(&self.weights.output), &self.weights.output)?;
         // A racing session may have stored equal norms first; either copy is the same.
         Ok(self.head_norms.get_or_init(|| norms))
+    }
+
+    /// Bytes of layer matrices repacked at load into the row-interleaved layout (0: none, the
+    /// products read the file's layout).
+    pub fn repacked_bytes(&self) -> usize {
+        self.repacked_bytes
     }
 
     /// The underlying GGUF file (metadata, tokenizer vocabulary).

@@ -224,10 +224,16 @@ pub fn write(
         let d = detector(keys.for_scheme(kind));
         for &t in &TEMPERATURES {
             for &l in &lengths {
-                let verdicts: Vec<Verdict> = (0..prompts.len())
-                    .filter_map(|p| text(t, p, condition_of(kind), l))
-                    .map(|ids| d.score(ids))
+                let scored_texts: Vec<(usize, Verdict)> = (0..prompts.len())
+                    .filter_map(|p| text(t, p, condition_of(kind), l).map(|ids| (p, d.score(ids))))
                     .collect();
+                // The texts missed at 1e-6, by prompt, to read why (loops show as few scored).
+                let missed: Vec<Value> = scored_texts
+                    .iter()
+                    .filter(|(_, v)| v.p_value > 1e-6)
+                    .map(|(p, v)| json!({"prompt": p, "p_value": v.p_value, "scored": v.scored_tokens}))
+                    .collect();
+                let verdicts: Vec<Verdict> = scored_texts.into_iter().map(|(_, v)| v).collect();
                 let ps: Vec<f64> = verdicts.iter().map(|v| v.p_value).collect();
                 let zs: Vec<f64> = verdicts.iter().filter_map(|v| v.z).collect();
                 let scored = verdicts.iter().map(|v| v.scored_tokens).sum::<usize>() as f64
@@ -237,7 +243,7 @@ pub fn write(
                     "texts": verdicts.len(),
                     "tpr_1e-3": rate_at(&ps, 1e-3), "tpr_1e-6": rate_at(&ps, 1e-6),
                     "median_z": median(zs.clone()), "median_p": median(ps.clone()),
-                    "mean_scored": scored,
+                    "mean_scored": scored, "missed_1e-6": missed,
                 });
                 writeln!(
                     md,
