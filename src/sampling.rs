@@ -216,9 +216,11 @@ impl Sampler {
             self.candidates.select_nth_unstable_by(k - 1, by_logit);
             self.candidates.truncate(k);
         }
-        self.candidates.sort_unstable_by(by_logit);
         // Softmax at the temperature, in place (the second field becomes a probability).
-        let max = self.candidates[0].1;
+        let max = self
+            .candidates
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, c| m.max(c.1));
         let mut sum = 0.0f64;
         for c in self.candidates.iter_mut() {
             c.1 = ((c.1 - max) / p.temperature).exp();
@@ -227,6 +229,15 @@ impl Sampler {
         for c in self.candidates.iter_mut() {
             c.1 = (c.1 as f64 / sum) as f32;
         }
+        // Min-p before sorting: the tokens it keeps are a prefix of the sorted order, as are
+        // top-p's, so cutting to the shorter prefix first and then applying top-p gives the same
+        // survivors — and without top-k only these few hundred of a whole vocabulary get sorted.
+        if p.min_p > 0.0 {
+            let top = self.candidates.iter().fold(0.0f32, |m, c| m.max(c.1));
+            let floor = top * p.min_p;
+            self.candidates.retain(|c| c.1 >= floor);
+        }
+        self.candidates.sort_unstable_by(by_logit);
         if p.top_p < 1.0 {
             let mut acc = 0.0f32;
             let mut keep = self.candidates.len();
@@ -238,11 +249,6 @@ impl Sampler {
                 }
             }
             self.candidates.truncate(keep);
-        }
-        if p.min_p > 0.0 {
-            let floor = self.candidates[0].1 * p.min_p;
-            let keep = self.candidates.iter().take_while(|c| c.1 >= floor).count();
-            self.candidates.truncate(keep.max(1));
         }
         if let Mark::DistortionFree { scheme, seen } = &mut self.mark {
             let digest = scheme.digest(history);
@@ -293,30 +299,25 @@ pub const GREEN_LIST_WIDTH: usize = 1024;
 ///   softmax are the same): exactly as if every token had been tested;
 /// - otherwise only the [`GREEN_LIST_WIDTH`] highest logits are tested and may be boosted; the
 ///   others stay candidates, never green (KGW's own SelfHash code tests only the 40 highest).
-///   The chain sorts every candidate next in this case, so they are sorted here instead: the
-///   boosted ones only rise, so re-sorting those few keeps the whole list sorted, and the chain's
-///   own sort then finds sorted input (linear time).
+///   They are found by selection (linear time), not by sorting the vocabulary.
 fn boost_green(candidates: &mut Vec<(u32, f32)>, g: &GreenList, history: &[u32], top_k: usize) {
     let delta = g.delta();
     let step = g.step(history);
-    let (tested, sorted) = if top_k > 0 && top_k <= GREEN_LIST_WIDTH && top_k < candidates.len() {
+    let tested = if top_k > 0 && top_k <= GREEN_LIST_WIDTH && top_k < candidates.len() {
         candidates.select_nth_unstable_by(top_k - 1, by_logit);
         let kth = candidates[top_k - 1].1;
         candidates.retain(|c| c.1 + delta >= kth);
-        (candidates.len(), false)
+        candidates.len()
     } else if candidates.len() > GREEN_LIST_WIDTH {
-        candidates.sort_unstable_by(by_logit);
-        (GREEN_LIST_WIDTH, true)
+        candidates.select_nth_unstable_by(GREEN_LIST_WIDTH - 1, by_logit);
+        GREEN_LIST_WIDTH
     } else {
-        (candidates.len(), false)
+        candidates.len()
     };
     for c in candidates[..tested].iter_mut() {
         if step.is_green(c.0) {
             c.1 += delta;
         }
-    }
-    if sorted {
-        candidates[..tested].sort_unstable_by(by_logit);
     }
 }
 
@@ -386,6 +387,77 @@ mod tests {
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
+    }
+
+    /// The chain as written in its definition: sort everything, softmax, top-p, then min-p, then
+    /// draw — what the sampler's min-p-first order must reproduce token for token.
+    fn reference_draw(logits: &[f32], p: &SamplerParams, rng: &mut ChaCha8Rng) -> u32 {
+        let mut c: Vec<(u32, f32)> = logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| (i as u32, l))
+            .collect();
+        c.sort_by(by_logit);
+        if p.top_k > 0 {
+            c.truncate(p.top_k);
+        }
+        let max = c[0].1;
+        let e: Vec<f32> = c
+            .iter()
+            .map(|x| ((x.1 - max) / p.temperature).exp())
+            .collect();
+        let sum: f64 = e.iter().map(|&v| v as f64).sum();
+        for (x, v) in c.iter_mut().zip(e) {
+            x.1 = (v as f64 / sum) as f32;
+        }
+        if p.top_p < 1.0 {
+            let mut acc = 0.0f32;
+            if let Some(i) = c.iter().position(|x| {
+                acc += x.1;
+                acc >= p.top_p
+            }) {
+                c.truncate(i + 1);
+            }
+        }
+        let floor = c[0].1 * p.min_p;
+        let keep = c.iter().take_while(|x| x.1 >= floor).count();
+        c.truncate(keep.max(1));
+        let total: f32 = c.iter().map(|x| x.1).sum();
+        let mut r = rng.random::<f32>() * total;
+        for x in &c {
+            r -= x.1;
+            if r < 0.0 {
+                return x.0;
+            }
+        }
+        c[c.len() - 1].0
+    }
+
+    #[test]
+    fn min_p_before_sorting_draws_what_the_chain_in_order_draws() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for case in 0..200u64 {
+            let n = [50, 1000, 49_152][case as usize % 3];
+            let spread = [2.0f32, 12.0, 30.0][case as usize % 3];
+            let logits: Vec<f32> = (0..n).map(|_| rng.random::<f32>() * spread).collect();
+            let params = SamplerParams {
+                temperature: [0.5, 0.8, 1.0, 1.7][case as usize % 4],
+                top_k: [0, 0, 40, 5000][case as usize % 4],
+                top_p: [1.0, 0.95, 0.5][case as usize % 3],
+                min_p: [0.05, 0.0, 0.2, 0.001][(case / 3) as usize % 4],
+                seed: case,
+                ..SamplerParams::default()
+            };
+            let mut s = Sampler::new(params.clone(), n).unwrap();
+            let mut reference_rng = ChaCha8Rng::seed_from_u64(case);
+            for step in 0..4 {
+                assert_eq!(
+                    s.sample(&logits, &[]),
+                    reference_draw(&logits, &params, &mut reference_rng),
+                    "case {case} step {step}"
+                );
+            }
+        }
     }
 
     #[test]
