@@ -233,7 +233,8 @@ impl Sampler {
         // top-p's, so cutting to the shorter prefix first and then applying top-p gives the same
         // survivors — and without top-k only these few hundred of a whole vocabulary get sorted.
         if p.min_p > 0.0 {
-            let top = self.candidates.iter().fold(0.0f32, |m, c| m.max(c.1));
+            // The most likely token's probability, as the loop above made it: exp(0) / sum.
+            let top = (1.0 / sum) as f32;
             let floor = top * p.min_p;
             self.candidates.retain(|c| c.1 >= floor);
         }
