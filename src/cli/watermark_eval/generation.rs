@@ -193,12 +193,16 @@ pub fn generate_all(
         Ok(done_of(
             records
                 .iter()
-                .filter(|r| r.prompt < prompts.len())
+                .filter(|r| r.prompt < prompts.len() && args.wants(r.condition))
                 .map(|r| (r.temperature, r.prompt, r.condition)),
         ))
     };
     cache.repair(GENERATIONS)?;
-    let total = TEMPERATURES.len() * prompts.len() * Condition::ALL.len();
+    let conditions: Vec<Condition> = Condition::ALL
+        .into_iter()
+        .filter(|&c| args.wants(c))
+        .collect();
+    let total = TEMPERATURES.len() * prompts.len() * conditions.len();
     let mut made = read_done()?.len();
     if made >= total {
         eprintln!("[generate] all {total} texts cached");
@@ -211,7 +215,7 @@ pub fn generate_all(
                 continue;
             }
             let prompt_ids = writer.prompt_ids(prompt)?;
-            for condition in Condition::ALL {
+            for &condition in &conditions {
                 // Read again each time: other shards append to the same cache.
                 let done = read_done()?;
                 if done.contains(&(temperature.to_bits(), i, condition)) {

@@ -32,7 +32,9 @@ use retort::catalog::{self, Catalog};
 use retort::model::Model;
 use retort::sampling::SamplerParams;
 use retort::tokenizer::Tokenizer;
-use retort::watermark::{KeyFile, Scheme, SchemeKind, SecretKey, VocabularyId, Watermark};
+use retort::watermark::{
+    GreenListParams, KeyFile, Scheme, SchemeKind, SecretKey, VocabularyId, Watermark,
+};
 use serde::{Deserialize, Serialize};
 
 use cache::Cache;
@@ -94,6 +96,16 @@ pub struct WatermarkEvalArgs {
     /// Which stage to run (`all` runs them in order, then the report).
     #[arg(long, value_enum, default_value_t = Stage::All)]
     stage: Stage,
+    /// The green list's logit boost δ (default: the scheme's default).
+    #[arg(long, value_name = "DELTA")]
+    green_delta: Option<f32>,
+    /// The green list's context h, in previous tokens (default: the scheme's default).
+    #[arg(long, value_name = "H")]
+    green_context: Option<usize>,
+    /// Generate and score only these conditions (comma-separated; default: all three). The
+    /// report needs all three in the cache folder.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    conditions: Vec<Condition>,
 }
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
@@ -110,6 +122,25 @@ impl WatermarkEvalArgs {
     /// Whether prompt `i` is this process's share.
     fn mine(&self, prompt: usize) -> bool {
         prompt % self.shard.1 == self.shard.0
+    }
+
+    /// Whether texts of `condition` are generated and scored by this run.
+    fn wants(&self, condition: Condition) -> bool {
+        self.conditions.is_empty() || self.conditions.contains(&condition)
+    }
+
+    /// The green-list scheme under evaluation: the default with `--green-*` applied.
+    fn green_scheme(&self) -> Result<Scheme> {
+        let mut p = GreenListParams::default();
+        if let Some(delta) = self.green_delta {
+            p.delta = delta;
+        }
+        if let Some(h) = self.green_context {
+            p.context = h;
+        }
+        let scheme = Scheme::GreenList(p);
+        scheme.validate()?;
+        Ok(scheme)
     }
 }
 
@@ -138,10 +169,13 @@ struct Config {
 }
 
 /// The conditions a prompt is generated under.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, ValueEnum,
+)]
 #[serde(rename_all = "kebab-case")]
 enum Condition {
     /// No watermark.
+    #[value(name = "none")]
     Plain,
     /// The green-list key.
     Green,
@@ -174,27 +208,25 @@ struct Keys {
     other_distortion_free: Vec<Watermark>,
 }
 
-fn key(seed: u64, name: &str, kind: SchemeKind) -> Result<Watermark> {
+fn key(seed: u64, name: &str, scheme: &Scheme) -> Result<Watermark> {
     let key = SecretKey::from_passphrase(&format!("retort watermark-eval seed {seed} key {name}"))?;
-    Ok(Watermark::new(KeyFile::new(
-        key,
-        Scheme::default_for(kind),
-        None,
-    ))?)
+    Ok(Watermark::new(KeyFile::new(key, scheme.clone(), None))?)
 }
 
 impl Keys {
-    fn new(seed: u64, null_keys: usize) -> Result<Keys> {
-        let others = |kind| {
+    /// The keys of a run with `seed`, the green-list ones with the parameters of `green`.
+    fn new(seed: u64, null_keys: usize, green: &Scheme) -> Result<Keys> {
+        let distortion_free = Scheme::default_for(SchemeKind::DistortionFree);
+        let others = |scheme| {
             (0..null_keys)
-                .map(|i| key(seed, &format!("other {i}"), kind))
+                .map(|i| key(seed, &format!("other {i}"), scheme))
                 .collect::<Result<Vec<_>>>()
         };
         Ok(Keys {
-            green: key(seed, "green", SchemeKind::GreenList)?,
-            distortion_free: key(seed, "distortion-free", SchemeKind::DistortionFree)?,
-            other_green: others(SchemeKind::GreenList)?,
-            other_distortion_free: others(SchemeKind::DistortionFree)?,
+            green: key(seed, "green", green)?,
+            distortion_free: key(seed, "distortion-free", &distortion_free)?,
+            other_green: others(green)?,
+            other_distortion_free: others(&distortion_free)?,
         })
     }
 
@@ -292,7 +324,7 @@ pub fn run(args: WatermarkEvalArgs) -> Result<()> {
     let model =
         Model::open(&model_path).with_context(|| format!("loading {}", model_path.display()))?;
     let tok = Tokenizer::from_gguf(model.gguf())?;
-    let keys = Keys::new(args.seed, args.null_keys)?;
+    let keys = Keys::new(args.seed, args.null_keys, &args.green_scheme()?)?;
     let config = Config {
         model: model_path
             .file_name()

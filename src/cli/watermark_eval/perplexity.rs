@@ -15,8 +15,6 @@ use super::{WatermarkEvalArgs, TEMPERATURES};
 
 /// Room for a prompt and a 400-token reply in any scorer's tokens.
 const N_CTX: usize = 2048;
-/// Positions whose logits are held at once (a row is the scorer's whole vocabulary).
-const CHUNK: usize = 32;
 
 /// Scores every generated text not scored yet, first temperature first.
 pub fn score_all(
@@ -29,7 +27,7 @@ pub fn score_all(
     cache.repair(PERPLEXITIES)?;
     let mut records: Vec<GenerationRecord> = cache.read(GENERATIONS)?;
     let limit = args.perplexity_prompts.unwrap_or(prompts.len());
-    records.retain(|r| r.prompt < limit && args.mine(r.prompt));
+    records.retain(|r| r.prompt < limit && args.mine(r.prompt) && args.wants(r.condition));
     let order = |t: f32| {
         TEMPERATURES
             .iter()
@@ -89,7 +87,7 @@ pub fn score_all(
     Ok(())
 }
 
-/// The summed negative log-likelihood (nats) of `body` after `context`.
+/// The summed negative log-likelihood (nats) of `body` after `context`, at prefill speed.
 fn negative_log_likelihood(
     session: &mut Session<'_>,
     context: &[u32],
@@ -97,24 +95,9 @@ fn negative_log_likelihood(
 ) -> Result<f64> {
     let all: Vec<u32> = context.iter().chain(body).copied().collect();
     session.reset();
-    let mut rows = Vec::new();
-    let mut nll = 0.0f64;
-    // The last token's logits predict nothing we score, so it is never run.
-    let fed = &all[..all.len().saturating_sub(1)];
-    for (c, chunk) in fed.chunks(CHUNK).enumerate() {
-        rows.clear();
-        session.logits_all(chunk, &mut rows)?;
-        let n_vocab = rows.len() / chunk.len();
-        for (r, row) in rows.chunks_exact(n_vocab).enumerate() {
-            let target_pos = c * CHUNK + r + 1;
-            if target_pos < context.len() {
-                continue;
-            }
-            let target = all[target_pos] as usize;
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-            let sum: f64 = row.iter().map(|&x| f64::from(x - max).exp()).sum();
-            nll += sum.ln() - f64::from(row[target] - max);
-        }
-    }
-    Ok(nll)
+    // Position i's log-probability is that of all[i + 1]: the body's first token is predicted
+    // at the context's last position.
+    let from = context.len().saturating_sub(1);
+    let lps = session.token_log_probs(&all, from)?;
+    Ok(-lps.iter().sum::<f64>())
 }
