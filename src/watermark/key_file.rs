@@ -11,7 +11,7 @@
 //! [green]
 //! context = 4
 //! gamma = 0.25
-//! delta = 2.0
+//! delta = 3.0
 //!
 //! [vocabulary]
 //! tokens = 49152

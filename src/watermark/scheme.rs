@@ -32,7 +32,7 @@ impl Default for GreenListParams {
         GreenListParams {
             context: 4,
             gamma: 0.25,
-            delta: 2.0,
+            delta: 3.0,
         }
     }
 }
