@@ -16,6 +16,7 @@ pub mod error;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
+pub mod loader;
 pub mod model;
 pub mod sampling;
 #[cfg(feature = "serve")]

@@ -235,6 +235,26 @@ fn qwen25_matches_reference() {
     check_model(QWEN25);
 }
 
+/// `open_model_and_tokenizer` builds the tokenizer beside the weights; it must be the same
+/// tokenizer (ids and pieces) as one built from the file alone, for a BPE and a SentencePiece
+/// vocabulary.
+#[test]
+fn the_tokenizer_built_beside_the_weights_is_the_same() {
+    let corpus = std::fs::read_to_string(repo_path("tests/data/tokenizer_corpus.txt")).unwrap();
+    for file in [SMOLLM2, GEMMA3] {
+        let (alone, _) = load(file);
+        let (model, beside) =
+            retort::loader::open_model_and_tokenizer(model_path(file), &Default::default())
+                .expect("open model and tokenizer");
+        assert_eq!(model.hparams.n_vocab, beside.n_vocab(), "{file}");
+        for line in corpus.lines() {
+            let ids = alone.encode(line, true).unwrap();
+            assert_eq!(beside.encode(line, true).unwrap(), ids, "{file}: {line:?}");
+            assert_eq!(beside.decode(&ids, false).unwrap(), alone.decode(&ids, false).unwrap());
+        }
+    }
+}
+
 #[test]
 fn chat_tokens_are_single_ids() {
     let (qwen, _) = load(QWEN25);

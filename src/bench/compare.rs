@@ -12,7 +12,8 @@ use super::{
     PerplexityProgress,
 };
 use crate::error::Error;
-use crate::model::Model;
+use crate::loader::open_model_and_tokenizer;
+use crate::model::LoadParams;
 use crate::tokenizer::{Tokenizer, TokenizerKind};
 
 /// What [`compare_model`] measures: the speed tests and the perplexity run.
@@ -87,8 +88,7 @@ pub fn compare_model(
     let bench = bench_model(path, &params.bench, |p| {
         on_progress(CompareProgress::Bench(p))
     })?;
-    let model = Model::open(path)?;
-    let tok = Tokenizer::from_gguf(model.gguf())?;
+    let (model, tok) = open_model_and_tokenizer(path, &LoadParams::default())?;
     let ppl = perplexity(&model, &tok, text, &params.perplexity, |p| {
         on_progress(CompareProgress::Perplexity(p))
     })?;

@@ -12,9 +12,9 @@ use super::{
     TestKind, TestResult,
 };
 use crate::error::Error;
-use crate::model::{Model, ModelError};
+use crate::loader::open_model_and_tokenizer;
+use crate::model::{LoadParams, Model, ModelError};
 use crate::session::{Session, SessionParams};
-use crate::tokenizer::Tokenizer;
 
 /// The text whose first tokens make the time-to-first-token prompt (long enough for any
 /// vocabulary to give well over 16 tokens).
@@ -183,8 +183,7 @@ pub fn bench_model(
 /// Seconds from opening the file to the first token of a `n`-token prompt.
 fn time_to_first_token(path: &Path, n: usize, params: &SessionParams) -> Result<f64, Error> {
     let t0 = Instant::now();
-    let model = Model::open(path)?;
-    let tok = Tokenizer::from_gguf(model.gguf())?;
+    let (model, tok) = open_model_and_tokenizer(path, &LoadParams::default())?;
     let text = tok.encode(TTFT_TEXT, true)?;
     if text.is_empty() {
         return Err(bad("the tokenizer gives no tokens for the TTFT text".into()));

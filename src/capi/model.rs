@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::args::{self, Out};
 use crate::error::Error;
 use crate::gguf::GgufFile;
-use crate::model::Model;
+use crate::loader::open_model_and_tokenizer;
+use crate::model::{LoadParams, Model};
 use crate::tokenizer::{ChatTemplate, Tokenizer, TokenizerError};
 
 /// Alignment, in bytes, that `retort_model_open_memory` requires of the region's start: GGUF
@@ -31,6 +32,10 @@ pub struct retort_model {
 impl retort_model {
     fn build(model: Model) -> Result<retort_model, Error> {
         let tokenizer = Tokenizer::from_gguf(model.gguf())?;
+        retort_model::with_tokenizer(model, tokenizer)
+    }
+
+    fn with_tokenizer(model: Model, tokenizer: Tokenizer) -> Result<retort_model, Error> {
         let chat = ChatTemplate::for_tokenizer(&tokenizer, Some(&model.hparams.arch))
             .map_err(|e| e.to_string());
         // Metadata strings are checked UTF-8 but may hold a NUL; such a name is cut there.
@@ -132,7 +137,8 @@ pub unsafe extern "C" fn retort_model_open(
                 Out::new(out_model, "out_model")?,
             )
         };
-        let model = retort_model::build(Model::open(path)?)?;
+        let (model, tokenizer) = open_model_and_tokenizer(path, &LoadParams::default())?;
+        let model = retort_model::with_tokenizer(model, tokenizer)?;
         out.write(model.into_raw());
         Ok(())
     })

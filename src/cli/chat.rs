@@ -27,7 +27,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use retort::conversation::Conversation;
 use retort::generate::{GenerateParams, StopReason};
-use retort::model::{Model, OutputHead};
+use retort::loader::open_model_and_tokenizer;
+use retort::model::{LoadParams, OutputHead};
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
 use rustyline::error::ReadlineError;
@@ -100,8 +101,8 @@ const HELP: &str = "commands: /reset forgets the conversation, /quit (or Ctrl-D)
 pub fn run(args: ChatArgs) -> Result<()> {
     let mut sampler = args.sampling.params()?;
     let path = super::resolve_model(args.model.as_deref())?;
-    let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
-    let tok = Tokenizer::from_gguf(model.gguf())?;
+    let (model, tok) = open_model_and_tokenizer(&path, &LoadParams::default())
+        .with_context(|| format!("loading {}", path.display()))?;
     sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
     if let Some(w) = &sampler.watermark {
         eprintln!(

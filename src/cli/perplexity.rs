@@ -7,9 +7,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retort::bench::{perplexity, Perplexity, PerplexityParams, PerplexityProgress};
-use retort::model::{Model, OutputHead};
+use retort::loader::open_model_and_tokenizer;
+use retort::model::{LoadParams, OutputHead};
 use retort::session::SessionParams;
-use retort::tokenizer::Tokenizer;
 
 /// Options of `retort perplexity`.
 #[derive(Args, Debug)]
@@ -61,9 +61,8 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
     let model_path = super::resolve_model(args.model.as_deref())?;
     let text_path = super::resolve_text(&args.text)?;
     let text = retort::catalog::read_text(&text_path)?;
-    let model =
-        Model::open(&model_path).with_context(|| format!("loading {}", model_path.display()))?;
-    let tok = Tokenizer::from_gguf(model.gguf())?;
+    let (model, tok) = open_model_and_tokenizer(&model_path, &LoadParams::default())
+        .with_context(|| format!("loading {}", model_path.display()))?;
     let params = PerplexityParams {
         max_chunks: args.chunks,
         ..PerplexityArgs::params(args.ctx, args.threads, args.quantized_head)

@@ -7,7 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use retort::generate::{generate, GenerateParams, StopReason};
 use retort::kv_cache::KvCacheType;
-use retort::model::{LoadParams, Model, OutputHead};
+use retort::loader::open_model_and_tokenizer;
+use retort::model::{LoadParams, OutputHead};
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
 use serde_json::json;
@@ -70,9 +71,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let load = LoadParams {
         repack: !args.no_repack,
     };
-    let model =
-        Model::open_with(&path, &load).with_context(|| format!("loading {}", path.display()))?;
-    let tok = Tokenizer::from_gguf(model.gguf())?;
+    let (model, tok) = open_model_and_tokenizer(&path, &load)
+        .with_context(|| format!("loading {}", path.display()))?;
     let load_time = t_load.elapsed();
     sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
     super::sampling_args::warn_watermark_limitation(&sampler);
