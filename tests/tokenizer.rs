@@ -250,7 +250,10 @@ fn the_tokenizer_built_beside_the_weights_is_the_same() {
         for line in corpus.lines() {
             let ids = alone.encode(line, true).unwrap();
             assert_eq!(beside.encode(line, true).unwrap(), ids, "{file}: {line:?}");
-            assert_eq!(beside.decode(&ids, false).unwrap(), alone.decode(&ids, false).unwrap());
+            assert_eq!(
+                beside.decode(&ids, false).unwrap(),
+                alone.decode(&ids, false).unwrap()
+            );
         }
     }
 }

@@ -45,4 +45,7 @@ pub enum ModelError {
     /// Invalid parameters: of a session, a prompt, a measurement.
     #[error("invalid parameter: {0}")]
     BadParam(String),
+    /// The system refused memory the model needs.
+    #[error("out of memory: {0}")]
+    OutOfMemory(String),
 }

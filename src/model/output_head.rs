@@ -232,7 +232,10 @@ mod tests {
             let bytes = &w[r * w_row..][..w_row];
             ops::dequantize_row(m.ty, bytes, &mut row).unwrap();
             let (fast, slow) = (q8_0_sum_of_squares(bytes), sum_of_squares(&row));
-            assert!((fast - slow).abs() <= 1e-5 * slow, "row {r}: {fast} vs {slow}");
+            assert!(
+                (fast - slow).abs() <= 1e-5 * slow,
+                "row {r}: {fast} vs {slow}"
+            );
         }
     }
 
