@@ -16,8 +16,8 @@ pub struct KeygenArgs {
     /// Where to write the key file; `-` prints it to stdout (then keep it secret yourself).
     #[arg(short = 'o', long = "output", default_value = "watermark-key.toml")]
     output: PathBuf,
-    /// The scheme: `green` (robust to edits, small quality cost) or `distortion-free` (text
-    /// distributed as the model's, needs sampling at temperature > 0).
+    /// The scheme: `green` (found in short and edited text; costs quality, see --delta) or
+    /// `distortion-free` (text distributed as the model's, needs sampling at temperature > 0).
     #[arg(long, default_value = "green")]
     scheme: SchemeKind,
     /// Derive the key from this passphrase (BLAKE3 derive_key) instead of the OS's random
@@ -42,7 +42,8 @@ pub struct KeygenArgs {
     /// Green list: the fraction of green candidates (default 0.25).
     #[arg(long)]
     gamma: Option<f64>,
-    /// Green list: the logit boost of green candidates (default 2.0).
+    /// Green list: the logit boost of green candidates (default 3.0; 2.0 costs less quality and is
+    /// found less often: docs/watermark.md).
     #[arg(long)]
     delta: Option<f32>,
     /// Distortion-free: the fraction of steps drawn without the key so one prompt gives
