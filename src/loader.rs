@@ -39,9 +39,10 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_an_error_naming_it() {
-        let err = open_model_and_tokenizer("/no/such/model.gguf", &LoadParams::default())
-            .err()
-            .expect("an error");
+        let Err(err) = open_model_and_tokenizer("/no/such/model.gguf", &LoadParams::default())
+        else {
+            panic!("a missing file opened");
+        };
         assert!(err.to_string().contains("/no/such/model.gguf"), "{err}");
     }
 }

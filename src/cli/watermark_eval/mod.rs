@@ -210,7 +210,7 @@ struct Keys {
 
 fn key(seed: u64, name: &str, scheme: &Scheme) -> Result<Watermark> {
     let key = SecretKey::from_passphrase(&format!("retort watermark-eval seed {seed} key {name}"))?;
-    Ok(Watermark::new(KeyFile::new(key, scheme.clone(), None))?)
+    Ok(Watermark::new(KeyFile::new(key, *scheme, None))?)
 }
 
 impl Keys {
