@@ -365,3 +365,80 @@ fn verify_works_with_a_model_that_has_no_weights() {
         "{err}"
     );
 }
+
+/// `retort watermark-eval` end to end at a small scale: the green texts alone first
+/// (`--conditions`, other green-list parameters recorded in the cache's configuration), then
+/// every stage and the report; a folder made with other parameters is refused.
+#[test]
+fn watermark_eval_runs_every_stage_on_a_subset_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eval");
+    let eval = |delta: &str, extra: &[&str]| {
+        retort()
+            .args([
+                "watermark-eval",
+                "-t",
+                "2",
+                "--seed",
+                "7",
+                "--max-prompts",
+                "2",
+            ])
+            .args([
+                "--tokens",
+                "24",
+                "--null-keys",
+                "1",
+                "--paraphrase-prompts",
+                "1",
+            ])
+            .args(["--green-delta", delta])
+            .arg("--out")
+            .arg(&out)
+            .arg("-m")
+            .arg(support::model_path(SMOLLM2))
+            .arg("--scorer")
+            .arg(support::model_path("qwen2.5-coder-0.5b-instruct-q4_k_m"))
+            .arg("--human")
+            .arg(support::text_path("botchan"))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let records = |file: &str| -> Vec<Value> {
+        std::fs::read_to_string(out.join(file))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+
+    ok(&eval(
+        "2.5",
+        &["--stage", "generate", "--conditions", "green"],
+    ));
+    let green = records("generations.jsonl");
+    // 2 prompts × 2 temperatures, green only.
+    assert_eq!(green.len(), 4);
+    assert!(green.iter().all(|r| r["condition"] == "green"), "{green:?}");
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert!(
+        config["green"].as_str().unwrap().contains("delta 2.5"),
+        "{config}"
+    );
+
+    ok(&eval("2.5", &[]));
+    let all = records("generations.jsonl");
+    assert_eq!(all.len(), 12, "3 conditions × 2 prompts × 2 temperatures");
+    assert_eq!(records("perplexities.jsonl").len(), 12);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let ppl = report["perplexity"].as_array().unwrap();
+    assert_eq!(ppl.len(), 6, "{ppl:?}");
+    assert!(ppl.iter().all(|r| r["texts"] == 2), "{ppl:?}");
+    assert!(out.join("report.md").exists());
+
+    let err = fails(&eval("3", &["--stage", "report"]));
+    assert!(err.contains("other settings"), "{err}");
+}
