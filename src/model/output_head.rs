@@ -16,7 +16,6 @@
 //! far tail keeps its one-level values. Every step is a deterministic function of the quantized
 //! logits, which do not depend on the thread count, so neither do these.
 
-use half::f16;
 use retort_kernels::{ops, GgmlType};
 
 use super::error::ModelError;
@@ -83,49 +82,29 @@ pub fn row_norms(
         let out = unsafe { out.range(rows.clone()) };
         let mut row = vec![0.0f32; m.cols];
         for (n, r) in out.iter_mut().zip(rows) {
-            let w = &weights[r * w_row..][..w_row];
-            *n = if m.ty == GgmlType::Q8_0 {
-                q8_0_sum_of_squares(w)
-            } else {
-                ops::dequantize_row(m.ty, w, &mut row)?;
-                sum_of_squares(&row)
-            }
-            .sqrt();
+            *n = sum_of_squares(m, &weights[r * w_row..][..w_row], &mut row)?.sqrt();
         }
         Ok(())
     })?;
     Ok(norms)
 }
 
-/// `Σ v²` over `row`, in eight independent lanes (a single running sum is one dependent add per
-/// element: on a 151 936-row head that alone was a sixth of the time to first token).
-fn sum_of_squares(row: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let mut chunks = row.chunks_exact(8);
-    for c in &mut chunks {
-        for (l, &v) in lanes.iter_mut().zip(c) {
-            *l += v * v;
-        }
+/// `Σ v²` over the dequantized values of row `w` of `m`, by the dot-product kernels: a row of
+/// a type that is its own activation type (Q8_0, the usual head, and the float types) is dotted
+/// with itself — for Q8_0 `Σ_blocks d²·Σ q²`, the inner sum in integers — and any other row is
+/// dequantized into `row` first and dotted with itself as F32. (A plain running f32 sum, one
+/// dependent add per element, was a sixth of Qwen's time to first token.)
+fn sum_of_squares(m: &Matrix, w: &[u8], row: &mut [f32]) -> Result<f32, ModelError> {
+    if matches!(
+        m.ty,
+        GgmlType::Q8_0 | GgmlType::F16 | GgmlType::BF16 | GgmlType::F32
+    ) {
+        return Ok(ops::vec_dot(m.ty, m.cols, w, w)?);
     }
-    let tail: f32 = chunks.remainder().iter().map(|v| v * v).sum();
-    lanes.iter().sum::<f32>() + tail
+    ops::dequantize_row(m.ty, w, row)?;
+    let bytes: &[u8] = bytemuck::cast_slice(row);
+    Ok(ops::vec_dot(GgmlType::F32, m.cols, bytes, bytes)?)
 }
-
-/// `Σ v²` over the dequantized values of a Q8_0 row, from its blocks (a 2-byte f16 scale `d`,
-/// then 32 quants `q`): `Σ_blocks d²·Σ q²`, the inner sum in exact integers. (The usual head
-/// type; dequantizing first cost as much as the sum.)
-fn q8_0_sum_of_squares(row: &[u8]) -> f32 {
-    row.chunks_exact(Q8_0_BLOCK_BYTES)
-        .map(|b| {
-            let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
-            let q2: i32 = b[2..].iter().map(|&q| i32::from(q as i8).pow(2)).sum();
-            d * d * q2 as f32
-        })
-        .sum()
-}
-
-/// Bytes of a Q8_0 block: an f16 scale and 32 quants.
-const Q8_0_BLOCK_BYTES: usize = 34;
 
 /// Refines `logits` (m.rows), the one-level product of `m` with the activation row `x`
 /// (m.cols) quantized as `first` (the bytes that product used), into the precise head's logits
@@ -207,35 +186,43 @@ mod tests {
         (m, bytes)
     }
 
+    /// Row norms through both paths (a Q8_0 row dotted with itself; a Q4_0 row dequantized,
+    /// then dotted as F32) match a double-precision sum over the dequantized values.
     #[test]
-    fn sum_of_squares_matches_a_double_precision_sum_at_every_length() {
-        let mut rng = ChaCha8Rng::seed_from_u64(3);
-        for n in [0, 1, 7, 8, 9, 31, 640, 896, 2049] {
-            let row: Vec<f32> = (0..n).map(|_| rng.random_range(-2.0..2.0)).collect();
-            let exact: f64 = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
-            let got = f64::from(sum_of_squares(&row));
-            assert!(
-                (got - exact).abs() <= 1e-5 * exact.max(1e-30),
-                "n = {n}: {got} vs {exact}"
-            );
-        }
-    }
-
-    #[test]
-    fn q8_0_norms_from_blocks_match_the_dequantized_rows() {
+    fn row_norms_match_a_double_precision_sum_of_the_dequantized_rows() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let (m, w) = head(64, 640, &mut rng);
-        assert_eq!(GgmlType::Q8_0.row_bytes(32), Some(Q8_0_BLOCK_BYTES as u64));
-        let w_row = m.bytes / m.rows;
-        let mut row = vec![0.0f32; m.cols];
-        for r in 0..m.rows {
-            let bytes = &w[r * w_row..][..w_row];
-            ops::dequantize_row(m.ty, bytes, &mut row).unwrap();
-            let (fast, slow) = (q8_0_sum_of_squares(bytes), sum_of_squares(&row));
-            assert!(
-                (fast - slow).abs() <= 1e-5 * slow,
-                "row {r}: {fast} vs {slow}"
-            );
+        let (q8, w8) = head(64, 640, &mut rng);
+        let mut row = vec![0.0f32; q8.cols];
+        let q4_row = GgmlType::Q4_0.row_bytes(q8.cols as u64).unwrap() as usize;
+        let mut w4 = vec![0u8; q8.rows * q4_row];
+        for (r, dst) in w4.chunks_exact_mut(q4_row).enumerate() {
+            ops::dequantize_row(
+                q8.ty,
+                &w8[r * q8.bytes / q8.rows..][..q8.bytes / q8.rows],
+                &mut row,
+            )
+            .unwrap();
+            ops::quantize_row(GgmlType::Q4_0, &row, dst).unwrap();
+        }
+        let q4 = Matrix {
+            ty: GgmlType::Q4_0,
+            bytes: w4.len(),
+            ..q8.clone()
+        };
+        let mut pool = WorkerPool::new(2).unwrap();
+        for (m, w) in [(&q8, &w8), (&q4, &w4)] {
+            let norms = row_norms(&mut pool, w, m).unwrap();
+            let w_row = m.bytes / m.rows;
+            for (r, &got) in norms.iter().enumerate() {
+                ops::dequantize_row(m.ty, &w[r * w_row..][..w_row], &mut row).unwrap();
+                let exact: f64 = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+                let got = f64::from(got) * f64::from(got);
+                assert!(
+                    (got - exact).abs() <= 1e-5 * exact,
+                    "{:?} row {r}: {got} vs {exact}",
+                    m.ty
+                );
+            }
         }
     }
 
