@@ -29,9 +29,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use retort::catalog::{self, Catalog};
-use retort::model::Model;
+use retort::loader::open_model_and_tokenizer;
+use retort::model::LoadParams;
 use retort::sampling::SamplerParams;
-use retort::tokenizer::Tokenizer;
 use retort::watermark::{
     GreenListParams, KeyFile, Scheme, SchemeKind, SecretKey, VocabularyId, Watermark,
 };
@@ -131,14 +131,12 @@ impl WatermarkEvalArgs {
 
     /// The green-list scheme under evaluation: the default with `--green-*` applied.
     fn green_scheme(&self) -> Result<Scheme> {
-        let mut p = GreenListParams::default();
-        if let Some(delta) = self.green_delta {
-            p.delta = delta;
-        }
-        if let Some(h) = self.green_context {
-            p.context = h;
-        }
-        let scheme = Scheme::GreenList(p);
+        let p = GreenListParams::default();
+        let scheme = Scheme::GreenList(GreenListParams {
+            delta: self.green_delta.unwrap_or(p.delta),
+            context: self.green_context.unwrap_or(p.context),
+            ..p
+        });
         scheme.validate()?;
         Ok(scheme)
     }
@@ -208,14 +206,14 @@ struct Keys {
     other_distortion_free: Vec<Watermark>,
 }
 
-fn key(seed: u64, name: &str, scheme: &Scheme) -> Result<Watermark> {
+fn key(seed: u64, name: &str, scheme: Scheme) -> Result<Watermark> {
     let key = SecretKey::from_passphrase(&format!("retort watermark-eval seed {seed} key {name}"))?;
-    Ok(Watermark::new(KeyFile::new(key, *scheme, None))?)
+    Ok(Watermark::new(KeyFile::new(key, scheme, None))?)
 }
 
 impl Keys {
     /// The keys of a run with `seed`, the green-list ones with the parameters of `green`.
-    fn new(seed: u64, null_keys: usize, green: &Scheme) -> Result<Keys> {
+    fn new(seed: u64, null_keys: usize, green: Scheme) -> Result<Keys> {
         let distortion_free = Scheme::default_for(SchemeKind::DistortionFree);
         let others = |scheme| {
             (0..null_keys)
@@ -224,9 +222,9 @@ impl Keys {
         };
         Ok(Keys {
             green: key(seed, "green", green)?,
-            distortion_free: key(seed, "distortion-free", &distortion_free)?,
+            distortion_free: key(seed, "distortion-free", distortion_free)?,
             other_green: others(green)?,
-            other_distortion_free: others(&distortion_free)?,
+            other_distortion_free: others(distortion_free)?,
         })
     }
 
@@ -321,10 +319,9 @@ pub fn run(args: WatermarkEvalArgs) -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
     let model_path = super::resolve_model(Some(&args.model))?;
-    let model =
-        Model::open(&model_path).with_context(|| format!("loading {}", model_path.display()))?;
-    let tok = Tokenizer::from_gguf(model.gguf())?;
-    let keys = Keys::new(args.seed, args.null_keys, &args.green_scheme()?)?;
+    let (model, tok) = open_model_and_tokenizer(&model_path, &LoadParams::default())
+        .with_context(|| format!("loading {}", model_path.display()))?;
+    let keys = Keys::new(args.seed, args.null_keys, args.green_scheme()?)?;
     let config = Config {
         model: model_path
             .file_name()

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use retort::model::Model;
+use retort::loader::open_model_and_tokenizer;
+use retort::model::LoadParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::Tokenizer;
 
@@ -45,9 +46,8 @@ pub fn score_all(
         eprintln!("[perplexity] every generated text is scored");
         return Ok(());
     }
-    let scorer = Model::open(scorer_path)
+    let (scorer, stok) = open_model_and_tokenizer(scorer_path, &LoadParams::default())
         .with_context(|| format!("loading the scorer {}", scorer_path.display()))?;
-    let stok = Tokenizer::from_gguf(scorer.gguf())?;
     let mut session = Session::new(
         &scorer,
         &SessionParams {
