@@ -360,6 +360,31 @@ fn gemma3_data_slices() {
     assert!(w.iter().all(|x| x.is_finite()));
 }
 
+/// Page advice (give back, prefer and avoid huge pages) changes no byte a reader sees, whether
+/// the pages are mapped yet or not; a caller's buffer takes no advice.
+#[test]
+fn page_advice_leaves_the_bytes_as_they_were() {
+    let f = open(GEMMA3);
+    let whole = 0..f.bytes().len();
+    let before = blake3::hash(f.bytes());
+    let head = f.require_tensor("token_embd.weight").unwrap();
+    let head = head.offset as usize..(head.offset + head.bytes) as usize;
+    assert!(f.avoid_huge_pages(whole.clone()) > 0 || !cfg!(target_os = "linux"));
+    assert!(f.prefer_huge_pages(head.clone()) > 0 || !cfg!(target_os = "linux"));
+    assert_eq!(blake3::hash(f.bytes()), before);
+    assert!(f.release(whole.clone()) > 0 || !cfg!(unix));
+    assert!(f.prefer_huge_pages(whole.clone()) > 0 || !cfg!(target_os = "linux"));
+    assert_eq!(blake3::hash(f.bytes()), before);
+    // Out of range or empty: nothing advised.
+    assert_eq!(f.prefer_huge_pages(0..whole.end + 1), 0);
+    assert_eq!(f.avoid_huge_pages(5..5), 0);
+
+    let copy = GgufFile::from_bytes(f.bytes().to_vec()).unwrap();
+    assert_eq!(copy.prefer_huge_pages(head.clone()), 0);
+    assert_eq!(copy.avoid_huge_pages(head.clone()), 0);
+    assert_eq!(copy.release(head), 0);
+}
+
 /// The header alone, copied into a Vec, parses up to the tensor table and then fails on the first
 /// tensor, whose data is absent.
 fn header_only_fails(name: &str) {

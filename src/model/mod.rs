@@ -114,7 +114,20 @@ impl Model {
         }
         let spec = arch::spec_for(file.metadata(), &hparams)?;
         let mut weights = weights::WeightLoader { file: &file }.load(&hparams, &spec)?;
-        let repacked_bytes = if params.repack && file.is_mapped() {
+        // Page sizes, before the weights are first read. The output head is streamed whole at
+        // every step: huge pages. Repacked matrices' file pages are given back, and their
+        // norms and biases between them read at every step: small pages, or each read would
+        // map 2 MiB back in. Unrepacked, every matrix is streamed from the file.
+        let repack = params.repack && file.is_mapped();
+        let whole = 0..file.bytes().len();
+        if repack {
+            file.avoid_huge_pages(whole);
+        } else {
+            file.prefer_huge_pages(whole);
+        }
+        let head = &weights.output;
+        file.prefer_huge_pages(head.offset..head.offset + head.bytes);
+        let repacked_bytes = if repack {
             packed::repack_layers(&file, &mut weights)?
         } else {
             0
