@@ -70,6 +70,9 @@ impl GgufFile {
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
         let mut file = Self::from_bytes(map)?;
         file.mapped = true;
+        // The header is parsed into owned values: its pages (a vocabulary's worth, megabytes
+        // for a large one) need not stay resident.
+        file.release(0..file.data_offset as usize);
         Ok(file)
     }
 
