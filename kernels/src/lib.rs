@@ -12,6 +12,7 @@
 //! - [`ops`]: the safe, length-checked entry points (dequantize, quantize, vec_dot, gemv, gemm).
 //! - [`table`]: the per-tier kernel table `ops` dispatches through; [`generic`]: the scalar twins.
 //! - [`attention`]: the softmax and value-sum kernels of attention over a KV cache.
+//! - [`activation`]: the gated activations of the feed-forward blocks (SwiGLU, GeGLU).
 //! - [`error`]: the error type, [`KernelError`].
 //!
 //! The core is `no_std`; the default `std` feature adds run-time CPU detection.
@@ -21,6 +22,7 @@
 
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
+pub mod activation;
 pub mod attention;
 pub mod blocks;
 pub mod blocks_x8;

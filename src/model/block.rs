@@ -14,7 +14,7 @@
 use super::attention::{attend, AttnShape};
 use super::error::ModelError;
 use super::matmul::{chunks_for, chunks_within, Product, QuantizedActs};
-use super::norm::{gelu_tanh, rms_norm, rms_norm_chunks_in_place, silu};
+use super::norm::{rms_norm, rms_norm_chunks_in_place};
 use super::rope;
 use super::scratch::Scratch;
 use super::spec::Activation;
@@ -22,6 +22,7 @@ use super::weights::{LayerWeights, Matrix, Vector};
 use super::Model;
 use crate::kv_cache::KvCache;
 use crate::worker_pool::{DisjointSlice, WorkerPool};
+use retort_kernels::activation;
 
 impl Model {
     /// Runs `tokens` (at positions `pos0..`) through every layer, filling the KV cache; the
@@ -183,11 +184,9 @@ impl Model {
                     let at = tok * ff + rows.start..tok * ff + rows.end;
                     // SAFETY: as above: these rows of every token are this chunk's.
                     let (g, u) = unsafe { (gate.out.range(at.clone()), up.out.range(at)) };
-                    for (g, &u) in g.iter_mut().zip(u.iter()) {
-                        *g = match act {
-                            Activation::Silu => silu(*g),
-                            Activation::GeluTanh => gelu_tanh(*g),
-                        } * u;
+                    match act {
+                        Activation::Silu => activation::silu_mul(g, u),
+                        Activation::GeluTanh => activation::gelu_tanh_mul(g, u),
                     }
                 }
                 Ok(())

@@ -1,4 +1,4 @@
-//! RMSNorm and the element-wise pieces of the block.
+//! RMSNorm (the gated activations are kernels: `retort_kernels::activation`).
 
 /// `out = x / rms(x) * w`, with the mean of squares accumulated in f64 for stability.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
@@ -20,19 +20,6 @@ pub fn rms_norm_chunks_in_place(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
-/// SiLU: `x · σ(x)`.
-#[inline]
-pub fn silu(x: f32) -> f32 {
-    x / (1.0 + (-x).exp())
-}
-
-/// GELU, tanh approximation.
-#[inline]
-pub fn gelu_tanh(x: f32) -> f32 {
-    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,12 +33,5 @@ mod tests {
         for o in out {
             assert!((o - 0.5).abs() < 1e-6);
         }
-    }
-
-    #[test]
-    fn activations_match_their_definitions() {
-        assert!((silu(1.0) - 0.731_058_6).abs() < 1e-6);
-        assert!((gelu_tanh(1.0) - 0.841_192).abs() < 1e-5);
-        assert_eq!(silu(0.0), 0.0);
     }
 }

@@ -13,7 +13,7 @@ use crate::blocks::BlockQ8_0;
 /// # Safety
 /// The CPU supports AVX2.
 #[inline(always)]
-unsafe fn exp8(x: __m256) -> __m256 {
+pub(crate) unsafe fn exp8(x: __m256) -> __m256 {
     // SAFETY: register arithmetic only; the caller guarantees AVX2.
     unsafe {
         let n = _mm256_round_ps(

@@ -14,7 +14,7 @@ use crate::blocks::BlockQ8_0;
 /// # Safety
 /// NEON (every aarch64 CPU).
 #[inline(always)]
-unsafe fn exp4(x: float32x4_t) -> float32x4_t {
+pub(crate) unsafe fn exp4(x: float32x4_t) -> float32x4_t {
     // SAFETY: register arithmetic only.
     unsafe {
         let n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(LOG2E)));
