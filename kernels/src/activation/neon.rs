@@ -69,8 +69,8 @@ pub unsafe fn silu_mul_neon(g: &mut [f32], u: &[f32]) {
 /// NEON (every aarch64 CPU).
 #[target_feature(enable = "neon")]
 pub unsafe fn gelu_tanh_mul_neon(g: &mut [f32], u: &[f32]) {
-    // SAFETY: register arithmetic only.
-    let arg = |x: float32x4_t| unsafe {
+    // Register arithmetic only, inside this function's NEON context.
+    let arg = |x: float32x4_t| {
         let x3 = vmulq_f32(vmulq_f32(x, x), x);
         let inner = vaddq_f32(x, vmulq_f32(vdupq_n_f32(GELU_CUBIC), x3));
         vmulq_f32(vdupq_n_f32(GELU_2C), inner)
