@@ -53,6 +53,17 @@ impl std::fmt::Debug for GgufFile {
     }
 }
 
+/// What [`GgufFile`]'s page advice asks of the OS.
+#[derive(Clone, Copy, Debug)]
+enum PageAdvice {
+    /// Drop the pages from this process (`MADV_DONTNEED`).
+    Release,
+    /// Map them with huge pages where possible (`MADV_HUGEPAGE`).
+    PreferHuge,
+    /// Never map them with huge pages (`MADV_NOHUGEPAGE`).
+    AvoidHuge,
+}
+
 impl GgufFile {
     /// Maps the file at `path` read-only and validates it.
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, GgufError> {
@@ -108,19 +119,7 @@ impl GgufFile {
     /// Returns the bytes given back — 0 for a caller's buffer, a range shorter than a page, or
     /// an OS without the advice.
     pub fn release(&self, range: std::ops::Range<usize>) -> usize {
-        #[cfg(unix)]
-        {
-            // MADV_DONTNEED only drops the pages from this process's page tables: the map is a
-            // read-only shared map of a file, so a later read faults them back in from the file
-            // with the same contents (we require, as for the map itself, that the file is not
-            // modified while open), and every `&[u8]` into the map keeps seeing the same bytes.
-            self.advise_pages(range, libc::MADV_DONTNEED)
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = range;
-            0
-        }
+        self.advise_pages(range, PageAdvice::Release)
     }
 
     /// Asks the OS to map `range` of the file with huge pages where it can (Linux transparent
@@ -130,15 +129,7 @@ impl GgufFile {
     /// already mapped keep their size. Returns the bytes advised (0 for a caller's buffer or
     /// another OS); the advice changes no byte and nothing else about the map.
     pub fn prefer_huge_pages(&self, range: std::ops::Range<usize>) -> usize {
-        #[cfg(target_os = "linux")]
-        {
-            self.advise_pages(range, libc::MADV_HUGEPAGE)
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = range;
-            0
-        }
+        self.advise_pages(range, PageAdvice::PreferHuge)
     }
 
     /// Asks the OS never to map `range` with huge pages, even where the page cache holds the
@@ -147,45 +138,57 @@ impl GgufFile {
     /// map a whole 2 MiB page back in. Returns the bytes advised, as
     /// [`GgufFile::prefer_huge_pages`].
     pub fn avoid_huge_pages(&self, range: std::ops::Range<usize>) -> usize {
-        #[cfg(target_os = "linux")]
-        {
-            self.advise_pages(range, libc::MADV_NOHUGEPAGE)
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = range;
-            0
-        }
+        self.advise_pages(range, PageAdvice::AvoidHuge)
     }
 
-    /// `madvise(advice)` over the whole pages inside `range` of a mapped file; the bytes
-    /// advised, 0 when nothing was.
-    #[cfg(unix)]
-    fn advise_pages(&self, range: std::ops::Range<usize>, advice: libc::c_int) -> usize {
-        if !self.mapped || range.end > self.bytes().len() || range.start >= range.end {
-            return 0;
+    /// `madvise` over the whole pages inside `range` of a mapped file; the bytes advised, 0
+    /// when nothing was (a caller's buffer, a range inside one page, an OS without the advice).
+    fn advise_pages(&self, range: std::ops::Range<usize>, advice: PageAdvice) -> usize {
+        #[cfg(unix)]
+        {
+            let flag = match advice {
+                PageAdvice::Release => libc::MADV_DONTNEED,
+                #[cfg(target_os = "linux")]
+                PageAdvice::PreferHuge => libc::MADV_HUGEPAGE,
+                #[cfg(target_os = "linux")]
+                PageAdvice::AvoidHuge => libc::MADV_NOHUGEPAGE,
+                #[cfg(not(target_os = "linux"))]
+                PageAdvice::PreferHuge | PageAdvice::AvoidHuge => return 0,
+            };
+            if !self.mapped || range.end > self.bytes().len() || range.start >= range.end {
+                return 0;
+            }
+            // SAFETY: `sysconf` only reads a system constant.
+            let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            let Ok(page) = usize::try_from(page) else {
+                return 0;
+            };
+            if page == 0 || !page.is_power_of_two() {
+                return 0;
+            }
+            let base = self.bytes().as_ptr() as usize;
+            let start = (base + range.start).next_multiple_of(page);
+            let end = (base + range.end) & !(page - 1);
+            if end <= start {
+                return 0;
+            }
+            // SAFETY: `[start, end)` lies inside the map (checked above) and is page-aligned;
+            // the map is a read-only shared map of a file (`mapped` is set only by `open`).
+            // MADV_DONTNEED only drops the pages from this process's page tables: a later read
+            // faults them back in from the file with the same contents (we require, as for the
+            // map itself, that the file is not modified while open). MADV_HUGEPAGE and
+            // MADV_NOHUGEPAGE only choose the size of pages mapped later. Every `&[u8]` into the
+            // map keeps seeing the same bytes.
+            let rc = unsafe { libc::madvise(start as *mut libc::c_void, end - start, flag) };
+            if rc == 0 {
+                end - start
+            } else {
+                0
+            }
         }
-        // SAFETY: `sysconf` only reads a system constant.
-        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let Ok(page) = usize::try_from(page) else {
-            return 0;
-        };
-        if page == 0 || !page.is_power_of_two() {
-            return 0;
-        }
-        let base = self.bytes().as_ptr() as usize;
-        let start = (base + range.start).next_multiple_of(page);
-        let end = (base + range.end) & !(page - 1);
-        if end <= start {
-            return 0;
-        }
-        // SAFETY: `[start, end)` lies inside the map (checked above) and is page-aligned; the
-        // map is a read-only shared map of a file (`mapped` is set only by `open`). The callers
-        // pass advice that leaves every byte of it readable and unchanged (see theirs).
-        let rc = unsafe { libc::madvise(start as *mut libc::c_void, end - start, advice) };
-        if rc == 0 {
-            end - start
-        } else {
+        #[cfg(not(unix))]
+        {
+            let _ = (range, advice);
             0
         }
     }

@@ -121,12 +121,12 @@ impl Model {
         let repack = params.repack && file.is_mapped();
         let whole = 0..file.bytes().len();
         if repack {
+            let head = &weights.output;
             file.avoid_huge_pages(whole);
+            file.prefer_huge_pages(head.offset..head.offset + head.bytes);
         } else {
             file.prefer_huge_pages(whole);
         }
-        let head = &weights.output;
-        file.prefer_huge_pages(head.offset..head.offset + head.bytes);
         let repacked_bytes = if repack {
             packed::repack_layers(&file, &mut weights)?
         } else {
