@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use retort::gguf::{GgufError, GgufFile, MetaArray, MetaValue};
+use retort::gguf::{GgufError, GgufFile, MetaArray, MetaValue, StringArray};
 use retort_kernels::blocks::{BlockQ4_1, BlockQ8_0};
 use retort_kernels::GgmlType;
 
@@ -124,10 +124,12 @@ fn smollm2_hyper_parameters() {
         48_900
     );
     let eos = m.get_u32("tokenizer.ggml.eos_token_id").unwrap() as usize;
-    assert_eq!(tokens[eos], "<|im_end|>");
+    assert_eq!(&tokens[eos], "<|im_end|>");
     assert_eq!(
         f.get("general.languages"),
-        Some(&MetaValue::Array(MetaArray::String(vec!["en".into()])))
+        Some(&MetaValue::Array(MetaArray::String(
+            StringArray::from_iter(["en"])
+        )))
     );
     // File order is kept.
     let keys: Vec<&str> = m.iter().map(|(k, _)| k).take(2).collect();

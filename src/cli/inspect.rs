@@ -85,7 +85,7 @@ fn array_json(a: &MetaArray) -> Value {
         MetaArray::I32(v) => json!(v),
         MetaArray::F32(v) => json!(v),
         MetaArray::Bool(v) => json!(v),
-        MetaArray::String(v) => json!(v),
+        MetaArray::String(v) => json!(v.iter().collect::<Vec<_>>()),
         MetaArray::Array(v) => Value::Array(v.iter().map(array_json).collect()),
         MetaArray::U64(v) => json!(v),
         MetaArray::I64(v) => json!(v),

@@ -4,6 +4,7 @@
 use super::error::GgufError;
 
 /// Reads little-endian values from a byte slice, tracking the absolute offset.
+#[derive(Clone)]
 pub(crate) struct Cursor<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -93,18 +94,20 @@ impl<'a> Cursor<'a> {
         Ok(count)
     }
 
-    /// A GGUF string: u64 length, then that many UTF-8 bytes.
-    pub(crate) fn string(&mut self, what: impl Fn() -> String) -> Result<String, GgufError> {
+    /// A GGUF string: u64 length, then that many UTF-8 bytes, borrowed from the file.
+    pub(crate) fn str(&mut self, what: impl Fn() -> String) -> Result<&'a str, GgufError> {
         let len = self.count(1, || format!("length of {}", what()))?;
         let start = self.pos();
         let bytes = self.take(len, &what)?;
-        match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(s.to_owned()),
-            Err(_) => Err(GgufError::BadUtf8 {
-                what: what(),
-                offset: start,
-            }),
-        }
+        std::str::from_utf8(bytes).map_err(|_| GgufError::BadUtf8 {
+            what: what(),
+            offset: start,
+        })
+    }
+
+    /// A GGUF string, owned.
+    pub(crate) fn string(&mut self, what: impl Fn() -> String) -> Result<String, GgufError> {
+        self.str(what).map(str::to_owned)
     }
 
     /// The cursor's position rounded up to a multiple of `alignment` (non-zero); saturates.

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::error::GgufError;
+use super::string_array::StringArray;
 use super::value::{MetaArray, MetaValue};
 
 /// Key/value metadata in file order, with typed accessors that fail with a clear error for a
@@ -113,7 +114,7 @@ impl Metadata {
     }
 
     /// An array of strings.
-    pub fn get_str_array(&self, key: &str) -> Result<&[String], GgufError> {
+    pub fn get_str_array(&self, key: &str) -> Result<&StringArray, GgufError> {
         match self.require(key)? {
             MetaValue::Array(MetaArray::String(a)) => Ok(a),
             v => Err(Self::wrong(key, "array<string>", v)),

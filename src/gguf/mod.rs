@@ -10,11 +10,13 @@ mod cursor;
 mod error;
 mod file;
 mod metadata;
+mod string_array;
 mod tensor;
 mod value;
 
 pub use error::GgufError;
 pub use file::{GgufBytes, GgufFile, GgufHeader, DEFAULT_ALIGNMENT, GGUF_MAGIC, MAX_DIMS};
 pub use metadata::Metadata;
+pub use string_array::StringArray;
 pub use tensor::TensorInfo;
 pub use value::{MetaArray, MetaValue, MAX_ARRAY_NESTING};

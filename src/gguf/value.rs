@@ -4,6 +4,7 @@ use std::fmt;
 
 use super::cursor::Cursor;
 use super::error::GgufError;
+use super::string_array::StringArray;
 
 /// Arrays may nest; deeper than this is refused (no real file nests more than twice).
 pub const MAX_ARRAY_NESTING: usize = 8;
@@ -61,8 +62,8 @@ pub enum MetaArray {
     F32(Vec<f32>),
     /// Array of bool.
     Bool(Vec<bool>),
-    /// Array of strings.
-    String(Vec<String>),
+    /// Array of strings, packed in one buffer.
+    String(StringArray),
     /// Array of arrays.
     Array(Vec<MetaArray>),
     /// Array of u64.
@@ -284,10 +285,24 @@ fn read_array(cur: &mut Cursor<'_>, key: &str, depth: usize) -> Result<MetaArray
         5 => collect!(I32, cur.u32(what)? as i32),
         6 => collect!(F32, f32::from_bits(cur.u32(what)?)),
         7 => collect!(Bool, read_bool(cur, key)?),
-        8 => collect!(
-            String,
-            cur.string(|| format!("metadata '{key}' array string"))?
-        ),
+        8 => {
+            // A first pass over the lengths sizes the buffer exactly (a vocabulary grown by
+            // doubling would keep up to half its capacity unused); it also checks every length
+            // against the bytes left before anything is allocated.
+            let string = || format!("metadata '{key}' array string");
+            let mut scan = cur.clone();
+            let mut text = 0;
+            for _ in 0..n {
+                let len = scan.count(1, || format!("length of {}", string()))?;
+                scan.take(len, string)?;
+                text += len as usize;
+            }
+            let mut a = StringArray::with_capacity(n, text);
+            for _ in 0..n {
+                a.push(cur.str(string)?);
+            }
+            MetaArray::String(a)
+        }
         9 => collect!(Array, read_array(cur, key, depth + 1)?),
         10 => collect!(U64, cur.u64(what)?),
         11 => collect!(I64, cur.u64(what)? as i64),

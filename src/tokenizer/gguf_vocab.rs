@@ -2,7 +2,7 @@
 //! as plain owned data.
 
 use super::TokenizerError;
-use crate::gguf::{GgufFile, Metadata};
+use crate::gguf::{GgufFile, Metadata, StringArray};
 
 /// What llama.cpp's `tokenizer.ggml.token_type` says about one token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +97,7 @@ impl GgufVocab {
                 .unwrap_or_default(),
             merges: meta
                 .opt("tokenizer.ggml.merges", Metadata::get_str_array)?
-                .map(<[String]>::to_vec)
+                .map(StringArray::to_vec)
                 .unwrap_or_default(),
             scores: meta
                 .opt("tokenizer.ggml.scores", Metadata::get_f32_array)?
