@@ -46,6 +46,28 @@ pub(crate) unsafe fn word_in_lanes(qs: &[i8], g: usize) -> __m256i {
     }
 }
 
+/// [`word_in_lanes`] as one `vpbroadcastd` from memory, always: left to itself the compiler may
+/// merge a block's eight word loads into one vector load and two shuffles per word.
+///
+/// # Safety
+/// The CPU supports AVX2; `qs` holds at least `4g + 4` bytes.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn word_from_memory(qs: &[i8], g: usize) -> __m256i {
+    debug_assert!(qs.len() >= 4 * g + 4);
+    let v: __m256i;
+    // SAFETY: reads the four bytes at `qs[4g..4g + 4]` (the caller's promise), writes only `v`.
+    unsafe {
+        core::arch::asm!(
+            "vpbroadcastd {v}, dword ptr [{p}]",
+            p = in(reg) qs.as_ptr().add(4 * g),
+            v = out(ymm_reg) v,
+            options(pure, readonly, nostack, preserves_flags),
+        );
+    }
+    v
+}
+
 /// An f16 (bit pattern) widened to f32 in every lane, exactly.
 ///
 /// # Safety
@@ -94,6 +116,30 @@ pub(crate) unsafe fn nibble_words(qs: &[u8; 128]) -> [__m256i; 8] {
             q[i + 4] = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low);
         }
         q
+    }
+}
+
+/// The exact integer dot products of eight rows' unsigned quant words (`q[g]`: word `g` of
+/// every row, row `k` in lane `k`; every byte at most 31) with 32 signed activation bytes:
+/// four-byte activation words broadcast from memory to every lane ([`word_from_memory`]),
+/// `maddubs` summed four at a time in 16 bits (at most `4·2·31·128 = 31744`), then widened.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[inline(always)]
+pub(crate) unsafe fn word_dot(q: &[__m256i; 8], a: &[i8; 32]) -> __m256i {
+    // SAFETY: register-only AVX2 operations and four-byte reads inside `a`.
+    unsafe {
+        let ones = _mm256_set1_epi16(1);
+        let mut halves = [_mm256_setzero_si256(); 2];
+        for (h, half) in halves.iter_mut().enumerate() {
+            let mut s = _mm256_maddubs_epi16(q[4 * h], word_from_memory(a, 4 * h));
+            for (g, qg) in q.iter().enumerate().take(4 * h + 4).skip(4 * h + 1) {
+                s = _mm256_add_epi16(s, _mm256_maddubs_epi16(*qg, word_from_memory(a, g)));
+            }
+            *half = _mm256_madd_epi16(s, ones);
+        }
+        _mm256_add_epi32(halves[0], halves[1])
     }
 }
 
