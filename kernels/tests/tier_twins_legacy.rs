@@ -180,7 +180,8 @@ fn make_rows(
 
 fn element_counts(ty: GgmlType) -> Vec<usize> {
     if ty.block_size() == 1 {
-        vec![1, 7, 31, 32, 33, 64, 100, 257, 1000]
+        // 32·k up to 512 and past it: the widths F16 gemms widen on the stack, and the next.
+        vec![1, 7, 31, 32, 33, 64, 100, 256, 257, 512, 544, 1000]
     } else {
         // Every short-group length 1..=7 (alone and after whole groups of eight), whole groups.
         [

@@ -60,7 +60,7 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
                 features = "avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(f16, f16, avx2::f16_dot::gemv_f16_avx2)),
-            gemm: None,
+            gemm: Some(gemm_entry!(f16, f16, avx2::f16_dot::gemm_f16_avx2)),
         },
     );
     t.set_dot(
@@ -228,7 +228,8 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(f16, f16, avx512::float_dots::gemv_f16_avx512)),
-            gemm: None,
+            // Every tier's F16 products give the twin's bits, so the AVX2 gemm serves here too.
+            gemm: Some(gemm_entry!(f16, f16, avx2::f16_dot::gemm_f16_avx2)),
         },
     );
     t.set_dot(
