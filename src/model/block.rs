@@ -107,14 +107,15 @@ impl Model {
             rms_norm_chunks_in_place(&mut sc.q[..t * q_dim], self.vector(qn), eps);
             rms_norm_chunks_in_place(&mut sc.k[..t * k_dim], self.vector(kn), eps);
         }
-        let inv_freq = &sc.inv_freq[il];
+        let (rot, n_pairs) = sc.rope.for_layer(il, pos0, t);
         let layer_cache = &mut kv.layers[il];
         for ti in 0..t {
             let pos = pos0 + ti;
             let q = &mut sc.q[ti * q_dim..][..q_dim];
             let k = &mut sc.k[ti * k_dim..][..k_dim];
-            rope::apply(q, hp.head_dim, inv_freq, pos, self.spec.rope_style);
-            rope::apply(k, hp.head_dim, inv_freq, pos, self.spec.rope_style);
+            let rot = &rot[ti * n_pairs..][..n_pairs];
+            rope::rotate(q, hp.head_dim, rot, self.spec.rope_style);
+            rope::rotate(k, hp.head_dim, rot, self.spec.rope_style);
             layer_cache.store(pos, k, &sc.v[ti * v_dim..][..v_dim])?;
         }
         let shape = AttnShape {

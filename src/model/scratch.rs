@@ -42,8 +42,8 @@ pub struct Scratch {
     /// (n_threads, chunk) each thread's tile of a batched product's chunk (rows × tokens)
     /// before it is spread into the (t, rows) result.
     pub worker_tmp: Vec<f32>,
-    /// (n_layer, n_rot/2) rotary inverse frequencies per layer.
-    pub inv_freq: Vec<Vec<f32>>,
+    /// Each layer's rotations of the batch's positions.
+    pub rope: rope::RopeTables,
 }
 
 impl Scratch {
@@ -87,11 +87,13 @@ impl Scratch {
             attn_buf,
             acts: QuantizedActs::with_capacity(3, act_bytes),
             worker_tmp: vec![0.0; n_threads * product_scratch_len(b, &rows, n_threads)],
-            inv_freq: spec
-                .layers
-                .iter()
-                .map(|l| rope::inv_freqs(hp.n_rot, l.rope_base, l.rope_freq_scale))
-                .collect(),
+            rope: rope::RopeTables::new(
+                spec.layers
+                    .iter()
+                    .map(|l| rope::inv_freqs(hp.n_rot, l.rope_base, l.rope_freq_scale))
+                    .collect(),
+                b,
+            ),
         }
     }
 
@@ -114,6 +116,9 @@ impl Scratch {
         .iter()
         .map(|v| v.capacity())
         .sum::<usize>();
-        f * 4 + self.head.as_ref().map_or(0, HeadScratch::bytes) + self.attn_buf.bytes()
+        f * 4
+            + self.head.as_ref().map_or(0, HeadScratch::bytes)
+            + self.attn_buf.bytes()
+            + self.rope.bytes()
     }
 }
