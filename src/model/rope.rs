@@ -41,7 +41,7 @@ pub fn rotate(x: &mut [f32], head_dim: usize, table: &[(f32, f32)], style: RopeS
 /// shared by every layer using it and by queries and keys alike (worked out per layer and per
 /// tensor, the f64 `sin_cos` took 2 % of a prefill profile, on the one thread).
 pub struct RopeTables {
-    /// Each distinct set of inverse frequencies.
+    /// Each distinct set of inverse frequencies (at most [`MAX_PAIRS`] each).
     freqs: Vec<Vec<f32>>,
     /// Layer `l` uses `freqs[of_layer[l]]`.
     of_layer: Vec<usize>,
@@ -58,6 +58,10 @@ impl RopeTables {
         let mut freqs: Vec<Vec<f32>> = Vec::new();
         let of_layer = per_layer
             .into_iter()
+            .map(|mut f| {
+                f.truncate(MAX_PAIRS);
+                f
+            })
             .map(|f| match freqs.iter().position(|g| *g == f) {
                 Some(i) => i,
                 None => {
@@ -69,7 +73,7 @@ impl RopeTables {
         // Zeroed allocations: pages of a batch never run stay unmapped.
         let tables = freqs
             .iter()
-            .map(|f| vec![(0.0, 0.0); max_batch * f.len().min(MAX_PAIRS)])
+            .map(|f| vec![(0.0, 0.0); max_batch * f.len()])
             .collect();
         let spans = vec![None; freqs.len()];
         RopeTables {
@@ -84,7 +88,7 @@ impl RopeTables {
     /// tables were made for): row `i` is position `pos0 + i`'s, `n_pairs` long.
     pub fn for_layer(&mut self, il: usize, pos0: usize, t: usize) -> (&[(f32, f32)], usize) {
         let k = self.of_layer[il];
-        let f = &self.freqs[k][..self.freqs[k].len().min(MAX_PAIRS)];
+        let f = &self.freqs[k];
         let n = f.len();
         let table = &mut self.tables[k];
         if self.spans[k] != Some((pos0, t)) {

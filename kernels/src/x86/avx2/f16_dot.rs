@@ -70,30 +70,6 @@ unsafe fn dot2_widened(x0: &[f16], x1: &[f16], y: &[f32]) -> (f32, f32) {
     }
 }
 
-/// One weight row's product with a widened activation row, as [`dot2_widened`].
-///
-/// # Safety
-/// As [`dot2_widened`], for `x`.
-#[inline(always)]
-unsafe fn dot_widened(x: &[f16], y: &[f32]) -> f32 {
-    debug_assert!(y.len().is_multiple_of(FLOAT_LANES) && x.len() >= y.len());
-    // SAFETY: as in `dot2_widened`.
-    unsafe {
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut i = 0;
-        while i < y.len() {
-            for (k, a) in acc.iter_mut().enumerate() {
-                let yv = _mm256_loadu_ps(y.as_ptr().add(i + 8 * k));
-                let w =
-                    _mm256_cvtph_ps(_mm_loadu_si128(x.as_ptr().add(i + 8 * k) as *const __m128i));
-                *a = _mm256_fmadd_ps(w, yv, *a);
-            }
-            i += FLOAT_LANES;
-        }
-        reduce32(&acc)
-    }
-}
-
 /// The body of [`vec_dot_f16_avx2`].
 ///
 /// # Safety
@@ -173,7 +149,6 @@ pub unsafe fn gemm_f16_avx2(w: &[f16], act: &[f16], n_act: usize, out: &mut [f32
         out.fill(0.0);
         return;
     }
-    let w = &w[..(rows * n).min(w.len())];
     if !n.is_multiple_of(FLOAT_LANES) || n > GEMM_MAX_N || w.len() < rows * n {
         for (c, col) in out.chunks_exact_mut(rows).enumerate() {
             // SAFETY: the caller guarantees the features.
@@ -181,6 +156,7 @@ pub unsafe fn gemm_f16_avx2(w: &[f16], act: &[f16], n_act: usize, out: &mut [f32
         }
         return;
     }
+    let w = &w[..rows * n];
     let mut widened = [0.0f32; GEMM_MAX_N];
     let y = &mut widened[..n];
     for (c, col) in out.chunks_exact_mut(rows).enumerate() {
@@ -196,8 +172,9 @@ pub unsafe fn gemm_f16_avx2(w: &[f16], act: &[f16], n_act: usize, out: &mut [f32
             (o[0], o[1]) = unsafe { dot2_widened(x0, x1, y) };
         }
         if let [o] = outs.into_remainder() {
-            // SAFETY: as above, for the last row.
-            *o = unsafe { dot_widened(pairs.remainder(), y) };
+            // An odd last row: the plain product, the same bits.
+            // SAFETY: the caller guarantees the features.
+            *o = unsafe { dot(pairs.remainder(), &act[c * n..(c + 1) * n]) };
         }
     }
 }
