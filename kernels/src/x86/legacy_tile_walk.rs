@@ -4,9 +4,8 @@
 //! narrower tiles. Each driver supplies only its tile kernel ([`LegacyTiles::tile`]), whose
 //! outputs equal its vec_dot bit for bit, so the walk keeps every gemm element equal to vec_dot.
 
-use core::arch::x86_64::*;
-
 use crate::generic::accumulate::BLOCK_LANES;
+use crate::x86::prefetch::prefetch_lines;
 
 /// Weight rows per tile.
 pub(crate) const TILE_ROWS: usize = 4;
@@ -143,12 +142,7 @@ pub(crate) const PREFETCH_BLOCKS: usize = 2 * BLOCK_LANES;
 /// The CPU supports SSE (every x86-64 does).
 #[inline(always)]
 pub(crate) unsafe fn prefetch_ahead<B>(row: &[B], from: usize) {
-    let bytes = BLOCK_LANES * core::mem::size_of::<B>();
-    let start = (row.as_ptr() as *const i8).wrapping_add(from * core::mem::size_of::<B>());
-    let mut off = 0;
-    while off < bytes {
-        // SAFETY: prefetch is a hint that never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(off)) };
-        off += 64;
-    }
+    let start = (row.as_ptr() as *const u8).wrapping_add(from * core::mem::size_of::<B>());
+    // SAFETY: SSE by the caller; the addresses are a hint only.
+    unsafe { prefetch_lines(start, BLOCK_LANES * core::mem::size_of::<B>()) };
 }

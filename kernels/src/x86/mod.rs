@@ -11,6 +11,7 @@ pub mod avx2;
 pub mod avx512;
 mod k_tile_walk;
 mod legacy_tile_walk;
+pub(crate) mod prefetch;
 
 use half::{bf16, f16};
 
