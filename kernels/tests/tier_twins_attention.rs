@@ -159,6 +159,77 @@ fn weighted_sums_equal_their_twin() {
     }
 }
 
+/// Several queries at once: every accumulator as the one-query twin leaves it, with weight rows
+/// at a stride longer than the block (the caller's score rows), and the tile of four queries,
+/// its remainders and several tiles.
+#[test]
+fn multi_query_weighted_sums_equal_the_one_query_twin() {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let twin = attention::for_tier(Tier::Generic);
+    let mut all = tiers();
+    all.push(twin);
+    for ops in all {
+        for d in [7, 16, 24, 32, 64, 72, 128, 256] {
+            for n in [0, 1, 5, 33, 128] {
+                for n_q in 1..=9 {
+                    let stride = n + 3;
+                    let w: Vec<f32> = (0..n_q * stride)
+                        .map(|_| rng.random_range(0.0..1.0))
+                        .collect();
+                    let f: Vec<f32> = (0..n * d).map(|_| rng.random_range(-4.0..4.0)).collect();
+                    let h: Vec<f16> = f.iter().map(|&x| f16::from_f32(x)).collect();
+                    let q = q8_0_rows(&mut rng, n, d);
+                    let start: Vec<f32> = (0..n_q * d).map(|j| (j as f32 * 0.37).sin()).collect();
+                    let cases: [(KvType, &[u8]); 3] = [
+                        (KvType::F32, bytemuck::cast_slice(&f)),
+                        (KvType::F16, bytemuck::cast_slice(&h)),
+                        (KvType::Q8_0, bytemuck::cast_slice(&q)),
+                    ];
+                    for (ty, rows) in cases {
+                        if ty == KvType::Q8_0 && d % 32 != 0 {
+                            continue;
+                        }
+                        let mut want = start.clone();
+                        for (k, a) in want.chunks_exact_mut(d).enumerate() {
+                            twin.weighted_sum(ty, rows, &w[k * stride..][..n], a)
+                                .unwrap();
+                        }
+                        let mut got = start.clone();
+                        ops.weighted_sums(ty, rows, &w, stride, &mut got, d)
+                            .unwrap();
+                        for (j, (g, x)) in got.iter().zip(&want).enumerate() {
+                            assert!(
+                                same(*g, *x),
+                                "{} {ty:?} d {d} n {n} queries {n_q}: element {j}: {g} vs {x}",
+                                ops.tier()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Weights too short for the queries and the stride, and a stride shorter than the block.
+    let ops = attention::for_tier(Tier::Generic);
+    let rows = [0u8; 2 * 64 * 2];
+    let mut acc = [0.0f32; 3 * 64];
+    assert!(matches!(
+        ops.weighted_sums(KvType::F16, &rows, &[1.0; 9], 4, &mut acc, 64),
+        Err(KernelError::Length { given: 9, .. })
+    ));
+    assert!(ops
+        .weighted_sums(KvType::F16, &rows, &[1.0; 10], 4, &mut acc, 64)
+        .is_ok());
+    assert!(matches!(
+        ops.weighted_sums(KvType::F16, &rows, &[1.0; 10], 1, &mut acc, 64),
+        Err(KernelError::Length { .. })
+    ));
+    assert!(matches!(
+        ops.weighted_sums(KvType::F16, &rows, &[1.0; 10], 4, &mut acc[..100], 64),
+        Err(KernelError::Length { given: 100, .. })
+    ));
+}
+
 #[test]
 fn the_twins_compute_what_they_say() {
     // softmax: exponentials relative to the largest scaled score, and their sum.

@@ -1,8 +1,9 @@
 //! Causal grouped-query attention over the KV cache, block by block (flash-attention style):
 //! for each block of [`BLOCK`] cached positions, the scores of every query head of a KV group
 //! come from one product of the block's key rows with the queries (in the cache's own format:
-//! the queries are converted to the key type's `vec_dot_type`), then one softmax block and one
-//! weighted sum of the value rows give that block's partial result `(m, l, acc)`; partials are
+//! the queries are converted to the key type's `vec_dot_type`), then one softmax block per query
+//! and one pass over the value rows for the heads of a token (their weighted sums) give that
+//! block's partial results `(m, l, acc)`; partials are
 //! merged in block order with the online-softmax rule. Scores never leave a block-sized buffer.
 //!
 //! Work is cut two ways, both fixed by the shape alone:
@@ -62,7 +63,8 @@ pub struct AttnBuffers {
     q_acts: Vec<u32>,
     /// (n_head, max_blocks, 2 + head_dim_v) decode partials: m, l, acc.
     partials: Vec<f32>,
-    /// (n_threads, per_thread) each thread's scores and block partials.
+    /// (n_threads, per_thread) each thread's scores, block partials (a token's heads'
+    /// weighted sums and their (m, l)) and, in a prefill, the running (m, l) of its queries.
     thread: Vec<f32>,
     max_blocks: usize,
     per_thread: usize,
@@ -239,9 +241,12 @@ fn block_partials(
     let end = ((b + 1) * BLOCK).min(pos0 + toks.end);
     let n_pos = end - start;
     let ty = cache.kv_type();
-    let (scores, acc) = scratch.split_at_mut(n_act * BLOCK);
+    let hdv = s.head_dim_v;
+    let (scores, rest) = scratch.split_at_mut(n_act * BLOCK);
     let scores = &mut scores[..n_act * n_pos];
-    let acc = &mut acc[..s.head_dim_v];
+    let (acc, rest) = rest.split_at_mut(group * hdv);
+    // Each head's (m, l).
+    let ml = &mut rest[..2 * group];
     ops::gemm(
         ty.ggml_type(),
         s.head_dim,
@@ -250,18 +255,32 @@ fn block_partials(
         n_act,
         scores,
     )?;
-    for a in 0..n_act {
-        let pos = pos0 + toks.start + a / group;
+    // The heads of one token see the same positions: their weighted sums share one pass over
+    // the value rows.
+    for ti in 0..toks.len() {
+        let pos = pos0 + toks.start + ti;
         let lo = s.first_visible(pos).max(start);
         let hi = (pos + 1).min(end);
         if lo >= hi {
             continue;
         }
-        let w = &mut scores[a * n_pos + (lo - start)..a * n_pos + (hi - start)];
-        let (m, l) = kernels::softmax_block(w, s.scale);
+        let rows = &mut scores[ti * group * n_pos..(ti + 1) * group * n_pos];
+        for (g, row) in rows.chunks_exact_mut(n_pos).enumerate() {
+            let w = &mut row[lo - start..hi - start];
+            (ml[2 * g], ml[2 * g + 1]) = kernels::softmax_block(w, s.scale);
+        }
         acc.fill(0.0);
-        kernels::weighted_sum(ty, cache.values(hk, lo, hi), w, acc)?;
-        sink(a, m, l, acc);
+        kernels::weighted_sums(
+            ty,
+            cache.values(hk, lo, hi),
+            &rows[lo - start..],
+            n_pos,
+            acc,
+            hdv,
+        )?;
+        for (g, a) in acc.chunks_exact(hdv).enumerate() {
+            sink(ti * group + g, ml[2 * g], ml[2 * g + 1], a);
+        }
     }
     Ok(())
 }

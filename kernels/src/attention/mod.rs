@@ -66,6 +66,8 @@ impl KvType {
 
 type SoftmaxFn = unsafe fn(&mut [f32], f32) -> (f32, f32);
 type WeightedSumFn<T> = unsafe fn(&[T], &[f32], &mut [f32]);
+/// `(rows, w, w_stride, d, acc)`: [`AttentionOps::weighted_sums`] after its checks.
+type WeightedSumsFn<T> = unsafe fn(&[T], &[f32], usize, usize, &mut [f32]);
 
 /// One tier's attention kernels.
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +77,10 @@ pub struct AttentionOps {
     sum_f32: WeightedSumFn<f32>,
     sum_f16: WeightedSumFn<f16>,
     sum_q8_0: WeightedSumFn<BlockQ8_0>,
+    /// Several queries' sums over F16 rows in one pass, where the tier has a kernel for it.
+    sums_f16: Option<WeightedSumsFn<f16>>,
+    /// The same for Q8_0 rows.
+    sums_q8_0: Option<WeightedSumsFn<BlockQ8_0>>,
 }
 
 /// The portable table.
@@ -85,6 +91,8 @@ fn generic_ops() -> AttentionOps {
         sum_f32: generic::weighted_sum_f32,
         sum_f16: generic::weighted_sum_f16,
         sum_q8_0: generic::weighted_sum_q8_0,
+        sums_f16: None,
+        sums_q8_0: None,
     }
 }
 
@@ -104,6 +112,8 @@ pub fn for_tier(tier: Tier) -> AttentionOps {
                 sum_f32: avx2::weighted_sum_f32_avx2,
                 sum_f16: avx2::weighted_sum_f16_avx2,
                 sum_q8_0: avx2::weighted_sum_q8_0_avx2,
+                sums_f16: Some(avx2::weighted_sums_f16_avx2),
+                sums_q8_0: Some(avx2::weighted_sums_q8_0_avx2),
             };
         }
         #[cfg(target_arch = "aarch64")]
@@ -114,6 +124,8 @@ pub fn for_tier(tier: Tier) -> AttentionOps {
                 sum_f32: neon::weighted_sum_f32_neon,
                 sum_f16: neon::weighted_sum_f16_neon,
                 sum_q8_0: neon::weighted_sum_q8_0_neon,
+                sums_f16: None,
+                sums_q8_0: None,
             };
         }
         _ => {}
@@ -137,6 +149,8 @@ pub fn active() -> &'static AttentionOps {
         sum_f32: generic::weighted_sum_f32,
         sum_f16: generic::weighted_sum_f16,
         sum_q8_0: generic::weighted_sum_q8_0,
+        sums_f16: None,
+        sums_q8_0: None,
     };
     &GENERIC
 }
@@ -156,6 +170,19 @@ pub fn weighted_sum(
     acc: &mut [f32],
 ) -> Result<(), KernelError> {
     active().weighted_sum(ty, rows, w, acc)
+}
+
+/// [`AttentionOps::weighted_sums`] with the active tier.
+#[inline]
+pub fn weighted_sums(
+    ty: KvType,
+    rows: &[u8],
+    w: &[f32],
+    w_stride: usize,
+    acc: &mut [f32],
+    d: usize,
+) -> Result<(), KernelError> {
+    active().weighted_sums(ty, rows, w, w_stride, acc, d)
 }
 
 impl AttentionOps {
@@ -181,33 +208,8 @@ impl AttentionOps {
         w: &[f32],
         acc: &mut [f32],
     ) -> Result<(), KernelError> {
-        let g = ty.ggml_type();
         let d = acc.len();
-        if !d.is_multiple_of(g.block_size()) {
-            return Err(KernelError::NotBlockMultiple { ty: g, n: d });
-        }
-        let row = (d / g.block_size())
-            .checked_mul(g.type_size())
-            .ok_or(KernelError::Overflow { ty: g, n: d })?;
-        let expected = row
-            .checked_mul(w.len())
-            .ok_or(KernelError::Overflow { ty: g, n: d })?;
-        if rows.len() != expected {
-            return Err(KernelError::Length {
-                ty: g,
-                what: Operand::Src,
-                expected,
-                given: rows.len(),
-            });
-        }
-        let align = crate::ops::block_align(g);
-        if !(rows.as_ptr() as usize).is_multiple_of(align) && !rows.is_empty() {
-            return Err(KernelError::Misaligned {
-                ty: g,
-                what: Operand::Src,
-                align,
-            });
-        }
+        check_rows(ty, rows, w.len(), d)?;
         if rows.is_empty() || d == 0 {
             return Ok(());
         }
@@ -222,4 +224,100 @@ impl AttentionOps {
         }
         Ok(())
     }
+
+    /// [`AttentionOps::weighted_sum`] for `acc.len() / d` queries over the same rows in one
+    /// pass: query `q`'s weights are `w[q·w_stride..][..n]` (`n` the rows in `rows`), its
+    /// accumulator `acc[q·d..(q + 1)·d]`, and each accumulator ends bit for bit as
+    /// [`AttentionOps::weighted_sum`] would leave it (tiers that have a kernel for it convert
+    /// each row once for all the queries).
+    pub fn weighted_sums(
+        &self,
+        ty: KvType,
+        rows: &[u8],
+        w: &[f32],
+        w_stride: usize,
+        acc: &mut [f32],
+        d: usize,
+    ) -> Result<(), KernelError> {
+        let g = ty.ggml_type();
+        if d == 0 || !acc.len().is_multiple_of(d) {
+            return Err(KernelError::Length {
+                ty: g,
+                what: Operand::Dst,
+                expected: acc.len().div_ceil(d.max(1)) * d,
+                given: acc.len(),
+            });
+        }
+        let row = g
+            .row_bytes(d as u64)
+            .ok_or(KernelError::NotBlockMultiple { ty: g, n: d })? as usize;
+        let n = rows.len() / row.max(1);
+        let n_q = acc.len() / d;
+        if n_q == 0 {
+            return Ok(());
+        }
+        let needed = (n_q - 1)
+            .checked_mul(w_stride)
+            .and_then(|x| x.checked_add(n))
+            .ok_or(KernelError::Overflow { ty: g, n: d })?;
+        if w.len() < needed || (n_q > 1 && w_stride < n) {
+            return Err(KernelError::Length {
+                ty: g,
+                what: Operand::Activations,
+                expected: needed.max(n_q * n),
+                given: w.len(),
+            });
+        }
+        check_rows(ty, rows, n, d)?;
+        match (ty, self.sums_f16, self.sums_q8_0) {
+            (KvType::F16, Some(sums), _) if n > 0 => {
+                // SAFETY: whole aligned rows (checked above), `n_q` weight rows of `n` at
+                // `w_stride` within `w`, `n_q` accumulators of `d`; a supported tier's kernel.
+                unsafe { sums(bytemuck::cast_slice(rows), w, w_stride, d, acc) };
+                Ok(())
+            }
+            (KvType::Q8_0, _, Some(sums)) if n > 0 => {
+                // SAFETY: as for F16 (`d` is a multiple of 32: whole blocks, checked above).
+                unsafe { sums(bytemuck::cast_slice(rows), w, w_stride, d, acc) };
+                Ok(())
+            }
+            _ => {
+                for (q, a) in acc.chunks_exact_mut(d).enumerate() {
+                    self.weighted_sum(ty, rows, &w[q * w_stride..][..n], a)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Checks that `rows` holds `n` whole rows of `d` elements of type `ty`, aligned for it.
+fn check_rows(ty: KvType, rows: &[u8], n: usize, d: usize) -> Result<(), KernelError> {
+    let g = ty.ggml_type();
+    if !d.is_multiple_of(g.block_size()) {
+        return Err(KernelError::NotBlockMultiple { ty: g, n: d });
+    }
+    let row = (d / g.block_size())
+        .checked_mul(g.type_size())
+        .ok_or(KernelError::Overflow { ty: g, n: d })?;
+    let expected = row
+        .checked_mul(n)
+        .ok_or(KernelError::Overflow { ty: g, n: d })?;
+    if rows.len() != expected {
+        return Err(KernelError::Length {
+            ty: g,
+            what: Operand::Src,
+            expected,
+            given: rows.len(),
+        });
+    }
+    let align = crate::ops::block_align(g);
+    if !(rows.as_ptr() as usize).is_multiple_of(align) && !rows.is_empty() {
+        return Err(KernelError::Misaligned {
+            ty: g,
+            what: Operand::Src,
+            align,
+        });
+    }
+    Ok(())
 }
