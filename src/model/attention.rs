@@ -2,8 +2,8 @@
 //! for each block of [`BLOCK`] cached positions, the scores of every query head of a KV group
 //! come from one product of the block's key rows with the queries (in the cache's own format:
 //! the queries are converted to the key type's `vec_dot_type`), then one softmax block per query
-//! and one pass over the value rows for the heads of a token (their weighted sums) give that
-//! block's partial results `(m, l, acc)`; partials are
+//! and one pass over the value rows for all the queries that see the same positions of the block
+//! (their weighted sums) give that block's partial results `(m, l, acc)`; partials are
 //! merged in block order with the online-softmax rule. Scores never leave a block-sized buffer.
 //!
 //! Work is cut two ways, both fixed by the shape alone:
@@ -63,8 +63,8 @@ pub struct AttnBuffers {
     q_acts: Vec<u32>,
     /// (n_head, max_blocks, 2 + head_dim_v) decode partials: m, l, acc.
     partials: Vec<f32>,
-    /// (n_threads, per_thread) each thread's scores, block partials (a token's heads'
-    /// weighted sums and their (m, l)) and, in a prefill, the running (m, l) of its queries.
+    /// (n_threads, per_thread) each thread's scores, block partials (weighted sums and
+    /// (m, l)) and, in a prefill, the running (m, l): `BLOCK + head_dim_v + 4` floats a query.
     thread: Vec<f32>,
     max_blocks: usize,
     per_thread: usize,
@@ -244,9 +244,9 @@ fn block_partials(
     let hdv = s.head_dim_v;
     let (scores, rest) = scratch.split_at_mut(n_act * BLOCK);
     let scores = &mut scores[..n_act * n_pos];
-    let (acc, rest) = rest.split_at_mut(group * hdv);
-    // Each head's (m, l).
-    let ml = &mut rest[..2 * group];
+    let (acc, rest) = rest.split_at_mut(n_act * hdv);
+    // Each query's (m, l).
+    let ml = &mut rest[..2 * n_act];
     ops::gemm(
         ty.ggml_type(),
         s.head_dim,
@@ -255,32 +255,43 @@ fn block_partials(
         n_act,
         scores,
     )?;
-    // The heads of one token see the same positions: their weighted sums share one pass over
-    // the value rows.
-    for ti in 0..toks.len() {
+    // The positions of the block a token sees.
+    let seen = |ti: usize| {
         let pos = pos0 + toks.start + ti;
-        let lo = s.first_visible(pos).max(start);
-        let hi = (pos + 1).min(end);
-        if lo >= hi {
-            continue;
+        (s.first_visible(pos).max(start), (pos + 1).min(end))
+    };
+    // Tokens that see the same positions (all of them, in a block before the batch's first
+    // token; one at a time on the diagonal) share one pass over the value rows for all their
+    // heads: their score rows are consecutive.
+    let mut t0 = 0;
+    while t0 < toks.len() {
+        let (lo, hi) = seen(t0);
+        let mut t1 = t0 + 1;
+        while t1 < toks.len() && seen(t1) == (lo, hi) {
+            t1 += 1;
         }
-        let rows = &mut scores[ti * group * n_pos..(ti + 1) * group * n_pos];
-        for (g, row) in rows.chunks_exact_mut(n_pos).enumerate() {
-            let w = &mut row[lo - start..hi - start];
-            (ml[2 * g], ml[2 * g + 1]) = kernels::softmax_block(w, s.scale);
+        if lo < hi {
+            let n_q = (t1 - t0) * group;
+            let rows = &mut scores[t0 * group * n_pos..t1 * group * n_pos];
+            for (k, row) in rows.chunks_exact_mut(n_pos).enumerate() {
+                let w = &mut row[lo - start..hi - start];
+                (ml[2 * k], ml[2 * k + 1]) = kernels::softmax_block(w, s.scale);
+            }
+            let acc = &mut acc[..n_q * hdv];
+            acc.fill(0.0);
+            kernels::weighted_sums(
+                ty,
+                cache.values(hk, lo, hi),
+                &rows[lo - start..],
+                n_pos,
+                acc,
+                hdv,
+            )?;
+            for (k, a) in acc.chunks_exact(hdv).enumerate() {
+                sink(t0 * group + k, ml[2 * k], ml[2 * k + 1], a);
+            }
         }
-        acc.fill(0.0);
-        kernels::weighted_sums(
-            ty,
-            cache.values(hk, lo, hi),
-            &rows[lo - start..],
-            n_pos,
-            acc,
-            hdv,
-        )?;
-        for (g, a) in acc.chunks_exact(hdv).enumerate() {
-            sink(ti * group + g, ml[2 * g], ml[2 * g + 1], a);
-        }
+        t0 = t1;
     }
     Ok(())
 }
