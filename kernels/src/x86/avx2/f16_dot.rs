@@ -131,10 +131,20 @@ unsafe fn gemm_tile<const Q: usize>(
             }
         }
         for (q, s) in sums.iter().enumerate() {
-            let mut lanes = [0.0f32; TILE_R];
-            // SAFETY: register operations and a store to a local array; AVX2 by the caller.
-            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), reduce32x8(s)) };
-            outs[q * rows + r0..][..nr].copy_from_slice(&lanes[..nr]);
+            let at = q * rows + r0;
+            // SAFETY: register operations; stores of 8 floats at `at..at + 8`, within `outs`
+            // when `nr` is 8 (`r0 + 8 <= rows`), or to a local array; AVX2 by the caller.
+            unsafe {
+                if nr == TILE_R {
+                    _mm256_storeu_ps(outs[at..at + TILE_R].as_mut_ptr(), reduce32x8(s));
+                } else {
+                    let mut lanes = [0.0f32; TILE_R];
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), reduce32x8(s));
+                    for (o, l) in outs[at..at + nr].iter_mut().zip(lanes) {
+                        *o = l;
+                    }
+                }
+            }
         }
         r0 += nr;
     }
@@ -227,16 +237,19 @@ pub unsafe fn gemm_f16_avx2(w: &[f16], act: &[f16], n_act: usize, out: &mut [f32
         return;
     }
     let w = &w[..rows * n];
-    let mut widened = [0.0f32; TILE_Q * GEMM_MAX_N];
+    // Written before read: only the first `q · n` floats, each widened before the tile runs
+    // (not zeroed: the scores of one attention block are a few thousand multiply-adds).
+    let mut widened = [core::mem::MaybeUninit::<f32>::uninit(); TILE_Q * GEMM_MAX_N];
     let mut c0 = 0;
     while c0 < n_act {
         let q = (n_act - c0).min(TILE_Q);
         for (j, y) in widened.chunks_exact_mut(n).take(q).enumerate() {
             for (yi, a) in y.iter_mut().zip(&act[(c0 + j) * n..(c0 + j + 1) * n]) {
-                *yi = a.to_f32();
+                yi.write(a.to_f32());
             }
         }
-        let ys: [*const f32; TILE_Q] = core::array::from_fn(|j| widened[j * n..].as_ptr());
+        let ys: [*const f32; TILE_Q] =
+            core::array::from_fn(|j| widened[j * n..].as_ptr().cast::<f32>());
         let outs = &mut out[c0 * rows..(c0 + q) * rows];
         // SAFETY: the caller guarantees the features; `n` is a multiple of 32, `w` holds `rows`
         // rows of `n`, the first `q` widened rows hold `n` floats each, `outs` `q` columns.
