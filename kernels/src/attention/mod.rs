@@ -209,7 +209,7 @@ impl AttentionOps {
         acc: &mut [f32],
     ) -> Result<(), KernelError> {
         let d = acc.len();
-        check_rows(ty, rows, w.len(), d)?;
+        check_rows(ty, rows, row_bytes(ty, d)?, w.len())?;
         if rows.is_empty() || d == 0 {
             return Ok(());
         }
@@ -248,10 +248,8 @@ impl AttentionOps {
                 given: acc.len(),
             });
         }
-        let row = g
-            .row_bytes(d as u64)
-            .ok_or(KernelError::NotBlockMultiple { ty: g, n: d })? as usize;
-        let n = rows.len() / row.max(1);
+        let row = row_bytes(ty, d)?;
+        let n = rows.len() / row;
         let n_q = acc.len() / d;
         if n_q == 0 {
             return Ok(());
@@ -268,7 +266,7 @@ impl AttentionOps {
                 given: w.len(),
             });
         }
-        check_rows(ty, rows, n, d)?;
+        check_rows(ty, rows, row, n)?;
         match (ty, self.sums_f16, self.sums_q8_0) {
             (KvType::F16, Some(sums), _) if n > 0 => {
                 // SAFETY: whole aligned rows (checked above), `n_q` weight rows of `n` at
@@ -291,18 +289,24 @@ impl AttentionOps {
     }
 }
 
-/// Checks that `rows` holds `n` whole rows of `d` elements of type `ty`, aligned for it.
-fn check_rows(ty: KvType, rows: &[u8], n: usize, d: usize) -> Result<(), KernelError> {
+/// Bytes of a row of `d` elements of type `ty` (whole blocks only).
+fn row_bytes(ty: KvType, d: usize) -> Result<usize, KernelError> {
     let g = ty.ggml_type();
     if !d.is_multiple_of(g.block_size()) {
         return Err(KernelError::NotBlockMultiple { ty: g, n: d });
     }
-    let row = (d / g.block_size())
+    (d / g.block_size())
         .checked_mul(g.type_size())
-        .ok_or(KernelError::Overflow { ty: g, n: d })?;
-    let expected = row
-        .checked_mul(n)
-        .ok_or(KernelError::Overflow { ty: g, n: d })?;
+        .ok_or(KernelError::Overflow { ty: g, n: d })
+}
+
+/// Checks that `rows` holds `n` rows of `row` bytes of type `ty`, aligned for it.
+fn check_rows(ty: KvType, rows: &[u8], row: usize, n: usize) -> Result<(), KernelError> {
+    let g = ty.ggml_type();
+    let expected = row.checked_mul(n).ok_or(KernelError::Overflow {
+        ty: g,
+        n: row / g.type_size() * g.block_size(),
+    })?;
     if rows.len() != expected {
         return Err(KernelError::Length {
             ty: g,
