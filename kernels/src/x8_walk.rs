@@ -110,6 +110,39 @@ pub(crate) trait X8Pair {
         0
     }
 
+    /// Whether the walk hands this pair two stripes at a time ([`X8Pair::tile_pair`]) when it
+    /// has several activation rows: tiers whose registers hold sixteen rows.
+    const PAIRS_STRIPES: bool = false;
+
+    /// Stripes `w0` (eight live rows) and `w1` (`live1`) against `nt` activation rows, as
+    /// [`stripe_tile`] computes them one stripe after the other (the same bits): row `t`'s
+    /// outputs of `w0` at `out[t·ld..]`, of `w1` at `out[t·ld + 8..]`.
+    ///
+    /// # Safety
+    /// As [`X8Pair::new_ready`]; `w1.len() == w0.len()`, `a.len() == nt·w0.len()`,
+    /// `1 <= nt <= TILE`; `sums` is empty or `a.len()` long; `out.len() >= (nt - 1)·ld + 8 +
+    /// live1`, `1 <= live1 <= 8`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tile_pair(
+        w0: &[<Self::Twin as X8Format>::Packed],
+        w1: &[<Self::Twin as X8Format>::Packed],
+        a: &[<Self::Twin as X8Format>::Act],
+        sums: &[i32],
+        nt: usize,
+        out: &mut [f32],
+        ld: usize,
+        live1: usize,
+    ) where
+        Self: Sized,
+    {
+        // SAFETY: forwarded; each stripe's outputs start where the caller put them.
+        unsafe {
+            stripe_tile::<Self>(w0, a, sums, nt, out, ld, X8_ROWS);
+            stripe_tile::<Self>(w1, a, sums, nt, &mut out[X8_ROWS..], ld, live1);
+        }
+    }
+
     /// Whether [`X8Pair::terms`] is exact for every block of `act` (it is unless a pair
     /// says otherwise).
     ///
@@ -195,10 +228,41 @@ unsafe fn walk<P: X8Pair>(
                 sums[i] = unsafe { P::act_sum(a) };
             }
         }
-        for s in 0..stripes {
+        let mut s = 0;
+        while s < stripes {
             let ws = &w[s * nb..(s + 1) * nb];
             let r0 = s * X8_ROWS;
             let live = (rows - r0).min(X8_ROWS);
+            if P::PAIRS_STRIPES && c1 - c0 > 1 && s + 1 < stripes {
+                // Stripe `s` is whole (another follows it); `s + 1` may be the padded last.
+                let ws1 = &w[(s + 1) * nb..(s + 2) * nb];
+                let live1 = (rows - r0 - X8_ROWS).min(X8_ROWS);
+                for_tiles(
+                    &act[..c1 * nb],
+                    nb,
+                    c0,
+                    sums,
+                    kept,
+                    |t0, nt, a_tile, s_tile| {
+                        // SAFETY: forwarded; as for `stripe_tile` below, with both stripes'
+                        // outputs (`8 + live1` of them) from `t0·ld + r0` on.
+                        unsafe {
+                            P::tile_pair(
+                                ws,
+                                ws1,
+                                a_tile,
+                                s_tile,
+                                nt,
+                                &mut out[t0 * ld + r0..],
+                                ld,
+                                live1,
+                            )
+                        }
+                    },
+                );
+                s += 2;
+                continue;
+            }
             if c1 - c0 == 1 {
                 let s_row = if kept { &sums[..nb] } else { &[][..] };
                 // SAFETY: forwarded; `ws` and the activation row hold `nb` blocks, `s_row` is
@@ -206,26 +270,52 @@ unsafe fn walk<P: X8Pair>(
                 let acc = unsafe { stripe_one::<P>(ws, &act[c0 * nb..c1 * nb], s_row) };
                 // SAFETY: AVX2 (the caller's promise); `out` holds `live` outputs from here.
                 unsafe { store_row(&acc, &mut out[c0 * ld + r0..], live) };
+                s += 1;
                 continue;
             }
-            let mut t0 = c0;
-            while t0 < c1 {
-                let nt = (c1 - t0).min(TILE);
-                let a_tile = &act[t0 * nb..(t0 + nt) * nb];
-                let s_tile = if kept {
-                    &sums[(t0 - c0) * nb..(t0 - c0 + nt) * nb]
-                } else {
-                    &[][..]
-                };
-                // SAFETY: forwarded; `a_tile` holds `nt` rows of `nb` blocks, `s_tile` none or
-                // their sums, `out` the outputs of `nt` activation rows from `t0·ld + r0` on.
-                unsafe {
-                    stripe_tile::<P>(ws, a_tile, s_tile, nt, &mut out[t0 * ld + r0..], ld, live)
-                };
-                t0 += nt;
-            }
+            for_tiles(
+                &act[..c1 * nb],
+                nb,
+                c0,
+                sums,
+                kept,
+                |t0, nt, a_tile, s_tile| {
+                    // SAFETY: forwarded; `a_tile` holds `nt` rows of `nb` blocks, `s_tile` none or
+                    // their sums, `out` the outputs of `nt` activation rows from `t0·ld + r0` on.
+                    unsafe {
+                        stripe_tile::<P>(ws, a_tile, s_tile, nt, &mut out[t0 * ld + r0..], ld, live)
+                    }
+                },
+            );
+            s += 1;
         }
         c0 = c1;
+    }
+}
+
+/// Calls `f(t0, nt, rows, sums)` for the tiles of activation rows `c0..act.len() / nb` (rows
+/// of `nb` blocks): up to [`TILE`] rows from row `t0` on, with their block sums (kept in `sums`
+/// from the column block's first row `c0` on) or none when they are not `kept`.
+#[inline(always)]
+fn for_tiles<A>(
+    act: &[A],
+    nb: usize,
+    c0: usize,
+    sums: &[i32],
+    kept: bool,
+    mut f: impl FnMut(usize, usize, &[A], &[i32]),
+) {
+    let c1 = act.len() / nb;
+    let mut t0 = c0;
+    while t0 < c1 {
+        let nt = (c1 - t0).min(TILE);
+        let s_tile = if kept {
+            &sums[(t0 - c0) * nb..(t0 - c0 + nt) * nb]
+        } else {
+            &[][..]
+        };
+        f(t0, nt, &act[t0 * nb..(t0 + nt) * nb], s_tile);
+        t0 += nt;
     }
 }
 

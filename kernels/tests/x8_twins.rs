@@ -1,7 +1,8 @@
 //! Row-interleaved (x8) weights in every tier this CPU has: repacking loses nothing, and every
 //! output of `gemm_x8` has the bits of the plain scalar `vec_dot` on the original row — for every
-//! row count (padded last stripes included), activation count (one row, tiles, several column
-//! blocks), row length and output stride, on quantized and adversarial data.
+//! row count (padded last stripes included, alone or paired with a whole one), activation count
+//! (one row, tiles, several column blocks), row length and output stride, on quantized and
+//! adversarial data.
 //!
 //! Runs on x86-64 and aarch64 alike; `.ci/avx512-tests` runs it on an emulated AVX-512 VNNI CPU
 //! and `.ci/arm-tests` under qemu as three aarch64 CPUs. With `RETORT_EXPECT_TIER` set (as those
@@ -283,7 +284,15 @@ fn x8_products_equal_vec_dot_in_every_tier() {
     for t in tiers() {
         for ty in X8_TYPES {
             for &nb in block_counts(ty) {
-                for (rows, n_act) in [(8, 1), (13, 1), (3, 2), (16, 5), (21, 33)] {
+                for (rows, n_act) in [
+                    (8, 1),
+                    (13, 1),
+                    (3, 2),
+                    (16, 5),
+                    (13, 3),
+                    (21, 33),
+                    (29, 40),
+                ] {
                     for style in 0..4 {
                         check_shape(&t, ty, nb, rows, n_act, style, style == 3, &mut rng);
                     }
@@ -316,6 +325,7 @@ fn x8_products_with_minus_128_activations() {
             for n_act in [1, 2, 9] {
                 check_shape(&t, ty, 4, 8, n_act, 0, true, &mut rng);
                 check_shape(&t, ty, 4, 8, n_act, 1, true, &mut rng);
+                check_shape(&t, ty, 4, 21, n_act, 0, true, &mut rng);
             }
         }
     }

@@ -22,3 +22,4 @@ pub mod q8_0;
 pub mod q8_0_x8;
 pub mod q8_k;
 pub(crate) mod x8_lanes;
+pub(crate) mod x8_wide;

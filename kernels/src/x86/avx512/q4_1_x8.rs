@@ -5,6 +5,7 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
+use super::x8_wide::{self as wide, dot_words16, f16_in_lanes16, join_ps, WidePair, WideReady};
 use crate::blocks::BlockQ8_1;
 use crate::blocks_x8::BlockQ4_1x8;
 use crate::generic::x8::q4_1::Q4_1x8;
@@ -18,6 +19,8 @@ impl X8Pair for Q4_1x8Avx512 {
     type Lanes = __m256;
     type Twin = Q4_1x8;
     type Ready = Q4_1Ready;
+
+    wide::pairs_stripes!();
 
     #[inline(always)]
     unsafe fn new_ready() -> Q4_1Ready {
@@ -35,6 +38,31 @@ impl X8Pair for Q4_1x8Avx512 {
     unsafe fn terms(r: &Q4_1Ready, a: &BlockQ8_1, _a_sum: i32) -> __m256 {
         // SAFETY: the caller guarantees AVX-512 VNNI/VL, AVX2 and F16C.
         unsafe { float_terms(dot_words(&r.q, &a.qs, 0), r, a) }
+    }
+}
+
+impl WidePair for Q4_1x8Avx512 {
+    #[inline(always)]
+    unsafe fn ready_wide(w0: &BlockQ4_1x8, w1: &BlockQ4_1x8, r: &mut WideReady) {
+        // SAFETY: forwarded.
+        unsafe {
+            let (mut lo, mut hi) = (Self::new_ready(), Self::new_ready());
+            Self::ready(w0, &mut lo);
+            Self::ready(w1, &mut hi);
+            wide::join_words(&lo.q, &hi.q, lo.d, hi.d, r);
+            r.m = join_ps(lo.m, hi.m);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_wide(r: &WideReady, a: &BlockQ8_1, _a_sum: i32) -> __m512 {
+        // SAFETY: the caller guarantees the features; `float_terms`' operations, lane by lane.
+        unsafe {
+            let isum = dot_words16(&r.q, &a.qs);
+            let dd = _mm512_mul_ps(r.d, f16_in_lanes16(a.d.to_bits()));
+            let ms = _mm512_mul_ps(r.m, f16_in_lanes16(a.s.to_bits()));
+            _mm512_add_ps(_mm512_mul_ps(dd, _mm512_cvtepi32_ps(isum)), ms)
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
+use super::x8_wide::{self as wide, WidePair, WideReady};
 use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::BlockQ5_0x8;
 use crate::generic::x8::q5_0::Q5_0x8;
@@ -19,6 +20,8 @@ impl X8Pair for Q5_0x8Avx512 {
     type Twin = Q5_0x8;
     type Ready = Q5_0Ready;
     const ACT_SUMS: bool = true;
+
+    wide::pairs_stripes!();
 
     #[inline(always)]
     unsafe fn new_ready() -> Q5_0Ready {
@@ -46,6 +49,25 @@ impl X8Pair for Q5_0x8Avx512 {
     unsafe fn act_sum(a: &BlockQ8_0) -> i32 {
         // SAFETY: forwarded.
         unsafe { quant_sum(a) }
+    }
+}
+
+impl WidePair for Q5_0x8Avx512 {
+    #[inline(always)]
+    unsafe fn ready_wide(w0: &BlockQ5_0x8, w1: &BlockQ5_0x8, r: &mut WideReady) {
+        // SAFETY: forwarded.
+        unsafe {
+            let (mut lo, mut hi) = (Self::new_ready(), Self::new_ready());
+            Self::ready(w0, &mut lo);
+            Self::ready(w1, &mut hi);
+            wide::join_words(&lo.q, &hi.q, lo.d, hi.d, r);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_wide(r: &WideReady, a: &BlockQ8_0, a_sum: i32) -> __m512 {
+        // SAFETY: forwarded; the operations of `terms`, lane by lane.
+        unsafe { wide::offset_terms(r, a, a_sum, 16) }
     }
 }
 

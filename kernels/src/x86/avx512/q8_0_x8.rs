@@ -6,6 +6,7 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
+use super::x8_wide::{self as wide, WidePair, WideReady};
 use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::BlockQ8_0x8;
 use crate::generic::x8::q8_0::Q8_0x8;
@@ -27,6 +28,8 @@ impl X8Pair for Q8_0x8Avx512 {
     type Twin = Q8_0x8;
     type Ready = Q8_0BiasedReady;
     const ACT_SUMS: bool = true;
+
+    wide::pairs_stripes!();
 
     #[inline(always)]
     unsafe fn new_ready() -> Q8_0BiasedReady {
@@ -66,6 +69,25 @@ impl X8Pair for Q8_0x8Avx512 {
     unsafe fn act_sum(a: &BlockQ8_0) -> i32 {
         // SAFETY: forwarded.
         unsafe { quant_sum(a) }
+    }
+}
+
+impl WidePair for Q8_0x8Avx512 {
+    #[inline(always)]
+    unsafe fn ready_wide(w0: &BlockQ8_0x8, w1: &BlockQ8_0x8, r: &mut WideReady) {
+        // SAFETY: forwarded.
+        unsafe {
+            let (mut lo, mut hi) = (Self::new_ready(), Self::new_ready());
+            Self::ready(w0, &mut lo);
+            Self::ready(w1, &mut hi);
+            wide::join_words(&lo.q, &hi.q, lo.d, hi.d, r);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_wide(r: &WideReady, a: &BlockQ8_0, a_sum: i32) -> __m512 {
+        // SAFETY: forwarded; the operations of `terms`, lane by lane.
+        unsafe { wide::offset_terms(r, a, a_sum, 128) }
     }
 }
 
