@@ -237,29 +237,23 @@ unsafe fn walk<P: X8Pair>(
                 // Stripe `s` is whole (another follows it); `s + 1` may be the padded last.
                 let ws1 = &w[(s + 1) * nb..(s + 2) * nb];
                 let live1 = (rows - r0 - X8_ROWS).min(X8_ROWS);
-                for_tiles(
-                    &act[..c1 * nb],
-                    nb,
-                    c0,
-                    sums,
-                    kept,
-                    |t0, nt, a_tile, s_tile| {
-                        // SAFETY: forwarded; as for `stripe_tile` below, with both stripes'
-                        // outputs (`8 + live1` of them) from `t0·ld + r0` on.
-                        unsafe {
-                            P::tile_pair(
-                                ws,
-                                ws1,
-                                a_tile,
-                                s_tile,
-                                nt,
-                                &mut out[t0 * ld + r0..],
-                                ld,
-                                live1,
-                            )
-                        }
-                    },
-                );
+                for (t0, nt) in tiles(c0, c1) {
+                    let (a_tile, s_tile) = tile_rows(act, sums, kept, nb, c0, t0, nt);
+                    // SAFETY: forwarded; as for `stripe_tile` below, with both stripes'
+                    // outputs (`8 + live1` of them) from `t0·ld + r0` on.
+                    unsafe {
+                        P::tile_pair(
+                            ws,
+                            ws1,
+                            a_tile,
+                            s_tile,
+                            nt,
+                            &mut out[t0 * ld + r0..],
+                            ld,
+                            live1,
+                        )
+                    }
+                }
                 s += 2;
                 continue;
             }
@@ -273,50 +267,51 @@ unsafe fn walk<P: X8Pair>(
                 s += 1;
                 continue;
             }
-            for_tiles(
-                &act[..c1 * nb],
-                nb,
-                c0,
-                sums,
-                kept,
-                |t0, nt, a_tile, s_tile| {
-                    // SAFETY: forwarded; `a_tile` holds `nt` rows of `nb` blocks, `s_tile` none or
-                    // their sums, `out` the outputs of `nt` activation rows from `t0·ld + r0` on.
-                    unsafe {
-                        stripe_tile::<P>(ws, a_tile, s_tile, nt, &mut out[t0 * ld + r0..], ld, live)
-                    }
-                },
-            );
+            for (t0, nt) in tiles(c0, c1) {
+                let (a_tile, s_tile) = tile_rows(act, sums, kept, nb, c0, t0, nt);
+                // SAFETY: forwarded; `a_tile` holds `nt` rows of `nb` blocks, `s_tile` none or
+                // their sums, `out` the outputs of `nt` activation rows from `t0·ld + r0` on.
+                unsafe {
+                    stripe_tile::<P>(ws, a_tile, s_tile, nt, &mut out[t0 * ld + r0..], ld, live)
+                }
+            }
             s += 1;
         }
         c0 = c1;
     }
 }
 
-/// Calls `f(t0, nt, rows, sums)` for the tiles of activation rows `c0..act.len() / nb` (rows
-/// of `nb` blocks): up to [`TILE`] rows from row `t0` on, with their block sums (kept in `sums`
-/// from the column block's first row `c0` on) or none when they are not `kept`.
+/// The tiles of activation rows `c0..c1`: (first row, rows), up to [`TILE`] rows each.
+///
+/// The walk's loops over tiles stay in the caller's body (not in a closure handed to a helper):
+/// a closure is a function of its own, without the `#[target_feature]` leaf's features, and when
+/// the compiler does not inline it every intrinsic in it becomes a call (the K-quant tiles ran
+/// 20x slower that way).
 #[inline(always)]
-fn for_tiles<A>(
-    act: &[A],
+fn tiles(c0: usize, c1: usize) -> impl Iterator<Item = (usize, usize)> {
+    (c0..c1)
+        .step_by(TILE)
+        .map(move |t0| (t0, (c1 - t0).min(TILE)))
+}
+
+/// Tile `t0..t0 + nt`'s activation rows (of `nb` blocks) and their block sums, kept in `sums`
+/// from the column block's first row `c0` on, or none when they are not `kept`.
+#[inline(always)]
+fn tile_rows<'a, A>(
+    act: &'a [A],
+    sums: &'a [i32],
+    kept: bool,
     nb: usize,
     c0: usize,
-    sums: &[i32],
-    kept: bool,
-    mut f: impl FnMut(usize, usize, &[A], &[i32]),
-) {
-    let c1 = act.len() / nb;
-    let mut t0 = c0;
-    while t0 < c1 {
-        let nt = (c1 - t0).min(TILE);
-        let s_tile = if kept {
-            &sums[(t0 - c0) * nb..(t0 - c0 + nt) * nb]
-        } else {
-            &[][..]
-        };
-        f(t0, nt, &act[t0 * nb..(t0 + nt) * nb], s_tile);
-        t0 += nt;
-    }
+    t0: usize,
+    nt: usize,
+) -> (&'a [A], &'a [i32]) {
+    let s_tile = if kept {
+        &sums[(t0 - c0) * nb..(t0 - c0 + nt) * nb]
+    } else {
+        &[][..]
+    };
+    (&act[t0 * nb..(t0 + nt) * nb], s_tile)
 }
 
 /// Activation rows per column block: as many as fit [`ACT_BUDGET`] and, for pairs that keep
