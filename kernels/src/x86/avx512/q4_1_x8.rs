@@ -42,6 +42,14 @@ impl X8Pair for Q4_1x8Avx512 {
 }
 
 impl WidePair for Q4_1x8Avx512 {
+    type Wide = WideReady;
+
+    #[inline(always)]
+    unsafe fn new_wide() -> WideReady {
+        // SAFETY: forwarded.
+        unsafe { wide::new_wide() }
+    }
+
     #[inline(always)]
     unsafe fn ready_wide(w0: &BlockQ4_1x8, w1: &BlockQ4_1x8, r: &mut WideReady) {
         // SAFETY: forwarded.

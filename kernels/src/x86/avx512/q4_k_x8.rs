@@ -6,6 +6,7 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
+use super::x8_wide::{self as wide, dot_words16, join, join_ps, KWideReady, WidePair};
 use crate::blocks::BlockQ8K;
 use crate::blocks_x8::BlockQ4Kx8;
 use crate::generic::x8::q4_k::Q4Kx8;
@@ -74,6 +75,8 @@ impl X8Pair for Q4Kx8Avx512 {
     type Twin = Q4Kx8;
     type Ready = Q4KReady;
 
+    wide::pairs_stripes!();
+
     #[inline(always)]
     unsafe fn new_ready() -> Q4KReady {
         // SAFETY: forwarded.
@@ -103,6 +106,69 @@ impl X8Pair for Q4Kx8Avx512 {
                 min_pairs(w, 3),
             ];
             terms_from(w, mins, f16x8(&w.d), f16x8(&w.dmin), a)
+        }
+    }
+}
+
+impl WidePair for Q4Kx8Avx512 {
+    type Wide = KWideReady;
+
+    #[inline(always)]
+    unsafe fn new_wide() -> KWideReady {
+        // SAFETY: forwarded.
+        unsafe { wide::new_k_wide() }
+    }
+
+    #[inline(always)]
+    unsafe fn ready_wide(w0: &BlockQ4Kx8, w1: &BlockQ4Kx8, r: &mut KWideReady) {
+        // SAFETY: forwarded.
+        unsafe {
+            let (mut lo, mut hi) = (Self::new_ready(), Self::new_ready());
+            Self::ready(w0, &mut lo);
+            Self::ready(w1, &mut hi);
+            for j in 0..64 {
+                r.words[j] = join(lo.words[j], hi.words[j]);
+            }
+            for s in 0..8 {
+                r.scales[s] = join(lo.scales[s], hi.scales[s]);
+            }
+            for p in 0..4 {
+                r.pairs[p] = join(lo.mins[p], hi.mins[p]);
+            }
+            r.d = join_ps(lo.d, hi.d);
+            r.dmin = join_ps(lo.dmin, hi.dmin);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32) -> __m512 {
+        // SAFETY: the caller guarantees the features; reads inside `a`. Lane by lane the
+        // operations of `terms_from` and `finish`.
+        unsafe {
+            let mut isum = _mm512_setzero_si512();
+            for s in 0..8 {
+                let words: [__m512i; 8] = core::array::from_fn(|i| r.words[8 * s + i]);
+                let dot = dot_words16(&words, &a.qs[32 * s..]);
+                // The scale sits in both 16-bit halves of the row's lane.
+                let sc = _mm512_srli_epi32::<16>(r.scales[s]);
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, sc));
+            }
+            // The minimums' part, as `finish`: sums of sub-blocks 2p and 2p + 1.
+            let bsums = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);
+            let pairs = _mm256_hadd_epi16(bsums, bsums);
+            let mut msum = _mm512_setzero_si512();
+            for (p, idx) in [0, 1, 4, 5].into_iter().enumerate() {
+                let bc = _mm256_permutevar8x32_epi32(pairs, _mm256_set1_epi32(idx));
+                let bc = _mm512_broadcast_i64x4(bc);
+                msum = _mm512_add_epi32(msum, _mm512_madd_epi16(r.pairs[p], bc));
+            }
+            let ad = _mm512_set1_ps(a.d);
+            let dd = _mm512_mul_ps(r.d, ad);
+            let dm = _mm512_mul_ps(r.dmin, ad);
+            _mm512_sub_ps(
+                _mm512_mul_ps(dd, _mm512_cvtepi32_ps(isum)),
+                _mm512_mul_ps(dm, _mm512_cvtepi32_ps(msum)),
+            )
         }
     }
 }

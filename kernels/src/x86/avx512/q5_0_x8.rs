@@ -53,6 +53,14 @@ impl X8Pair for Q5_0x8Avx512 {
 }
 
 impl WidePair for Q5_0x8Avx512 {
+    type Wide = WideReady;
+
+    #[inline(always)]
+    unsafe fn new_wide() -> WideReady {
+        // SAFETY: forwarded.
+        unsafe { wide::new_wide() }
+    }
+
     #[inline(always)]
     unsafe fn ready_wide(w0: &BlockQ5_0x8, w1: &BlockQ5_0x8, r: &mut WideReady) {
         // SAFETY: forwarded.

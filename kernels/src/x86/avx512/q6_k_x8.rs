@@ -6,6 +6,7 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
+use super::x8_wide::{self as wide, dot_words16, join, join_ps, KWideReady, WidePair};
 use crate::blocks::BlockQ8K;
 use crate::blocks_x8::BlockQ6Kx8;
 use crate::generic::x8::q6_k::Q6Kx8;
@@ -72,6 +73,8 @@ impl X8Pair for Q6Kx8Avx512 {
     type Twin = Q6Kx8;
     type Ready = Q6KReady;
 
+    wide::pairs_stripes!();
+
     #[inline(always)]
     unsafe fn new_ready() -> Q6KReady {
         // SAFETY: forwarded.
@@ -105,6 +108,63 @@ impl X8Pair for Q6Kx8Avx512 {
                 scale_pairs(w, 7),
             ];
             terms_from(w, &pairs, f16x8(&w.d), a)
+        }
+    }
+}
+
+impl WidePair for Q6Kx8Avx512 {
+    type Wide = KWideReady;
+
+    #[inline(always)]
+    unsafe fn new_wide() -> KWideReady {
+        // SAFETY: forwarded.
+        unsafe { wide::new_k_wide() }
+    }
+
+    #[inline(always)]
+    unsafe fn ready_wide(w0: &BlockQ6Kx8, w1: &BlockQ6Kx8, r: &mut KWideReady) {
+        // SAFETY: forwarded.
+        unsafe {
+            let (mut lo, mut hi) = (Self::new_ready(), Self::new_ready());
+            Self::ready(w0, &mut lo);
+            Self::ready(w1, &mut hi);
+            for j in 0..64 {
+                r.words[j] = join(lo.words[j], hi.words[j]);
+            }
+            for g in 0..16 {
+                r.scales[g] = join(lo.scales[g], hi.scales[g]);
+            }
+            for p in 0..8 {
+                r.pairs[p] = join(lo.scale_pairs[p], hi.scale_pairs[p]);
+            }
+            r.d = join_ps(lo.d, hi.d);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32) -> __m512 {
+        // SAFETY: the caller guarantees the features; reads inside `a`. Lane by lane the
+        // operations of `terms_from` and `finish`.
+        unsafe {
+            let mut isum = _mm512_setzero_si512();
+            for g in 0..16 {
+                let words: [__m512i; 4] = core::array::from_fn(|i| r.words[4 * g + i]);
+                let dot = dot_words16(&words, &a.qs[16 * g..]);
+                // The signed scale sits in both 16-bit halves of the row's lane.
+                let sc = _mm512_srai_epi32::<16>(r.scales[g]);
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, sc));
+            }
+            // The stored quants are `q + 32`: take `32·Σ sc·bsum` back off, as `finish`.
+            let mut offset = _mm512_setzero_si512();
+            for (p, sc2) in r.pairs.iter().enumerate() {
+                let bs = core::ptr::read_unaligned(a.bsums.as_ptr().add(2 * p) as *const i32);
+                offset = _mm512_add_epi32(offset, _mm512_madd_epi16(*sc2, _mm512_set1_epi32(bs)));
+            }
+            let isum = _mm512_sub_epi32(isum, _mm512_slli_epi32::<5>(offset));
+            _mm512_mul_ps(
+                _mm512_mul_ps(r.d, _mm512_set1_ps(a.d)),
+                _mm512_cvtepi32_ps(isum),
+            )
         }
     }
 }

@@ -73,6 +73,14 @@ impl X8Pair for Q8_0x8Avx512 {
 }
 
 impl WidePair for Q8_0x8Avx512 {
+    type Wide = WideReady;
+
+    #[inline(always)]
+    unsafe fn new_wide() -> WideReady {
+        // SAFETY: forwarded.
+        unsafe { wide::new_wide() }
+    }
+
     #[inline(always)]
     unsafe fn ready_wide(w0: &BlockQ8_0x8, w1: &BlockQ8_0x8, r: &mut WideReady) {
         // SAFETY: forwarded.

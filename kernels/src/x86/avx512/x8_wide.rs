@@ -23,7 +23,7 @@ use crate::x8_walk::{X8Pair, TILE};
 type Packed<P> = <<P as X8Pair>::Twin as X8Format>::Packed;
 type Act<P> = <<P as X8Pair>::Twin as X8Format>::Act;
 
-/// An x8 block of two stripes unpacked for sixteen rows: quant word `g` of every row in `q[g]`,
+/// A legacy-format x8 block of two stripes unpacked for sixteen rows: quant word `g` of every row in `q[g]`,
 /// the rows' scales in `d` and, for formats with a minimum, its factors in `m` (zero otherwise).
 pub(crate) struct WideReady {
     pub(crate) q: [__m512i; 8],
@@ -31,21 +31,59 @@ pub(crate) struct WideReady {
     pub(crate) m: __m512,
 }
 
+/// A K-quant x8 block of two stripes unpacked for sixteen rows: the 64 quant words, the
+/// sub-block scales (16 for Q6_K, 8 for Q4_K), the scale or minimum pairs the activations'
+/// block sums multiply (8 for Q6_K, 4 for Q4_K), the super-block scales (`dmin`: Q4_K only).
+pub(crate) struct KWideReady {
+    pub(crate) words: [__m512i; 64],
+    pub(crate) scales: [__m512i; 16],
+    pub(crate) pairs: [__m512i; 8],
+    pub(crate) d: __m512,
+    pub(crate) dmin: __m512,
+}
+
 /// A 256-bit x8 pair that also computes sixteen rows at once.
 pub(crate) trait WidePair: X8Pair {
+    /// Its blocks of two stripes unpacked.
+    type Wide;
+
+    /// An empty [`WidePair::Wide`] to unpack into.
+    ///
+    /// # Safety
+    /// The CPU supports AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C (so for every method).
+    unsafe fn new_wide() -> Self::Wide;
+
     /// Unpacks block `w0` of stripe `s` into the low half of `r` and `w1` of stripe `s + 1`
     /// into the high half.
     ///
     /// # Safety
-    /// The CPU supports AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C (so for every method).
-    unsafe fn ready_wide(w0: &Packed<Self>, w1: &Packed<Self>, r: &mut WideReady);
+    /// As [`WidePair::new_wide`].
+    unsafe fn ready_wide(w0: &Packed<Self>, w1: &Packed<Self>, r: &mut Self::Wide);
 
     /// The sixteen rows' float terms against activation block `a`, lane by lane the
     /// operations of [`X8Pair::terms`] (`a_sum` as there).
     ///
     /// # Safety
-    /// As [`WidePair::ready_wide`].
-    unsafe fn terms_wide(r: &WideReady, a: &Act<Self>, a_sum: i32) -> __m512;
+    /// As [`WidePair::new_wide`].
+    unsafe fn terms_wide(r: &Self::Wide, a: &Act<Self>, a_sum: i32) -> __m512;
+}
+
+/// An empty [`KWideReady`].
+///
+/// # Safety
+/// The CPU supports AVX-512 F.
+#[inline(always)]
+pub(crate) unsafe fn new_k_wide() -> KWideReady {
+    // SAFETY: register-only AVX-512 F operations.
+    unsafe {
+        KWideReady {
+            words: [_mm512_setzero_si512(); 64],
+            scales: [_mm512_setzero_si512(); 16],
+            pairs: [_mm512_setzero_si512(); 8],
+            d: _mm512_setzero_ps(),
+            dmin: _mm512_setzero_ps(),
+        }
+    }
 }
 
 /// An empty [`WideReady`].
@@ -53,7 +91,7 @@ pub(crate) trait WidePair: X8Pair {
 /// # Safety
 /// The CPU supports AVX-512 F.
 #[inline(always)]
-unsafe fn new_wide() -> WideReady {
+pub(crate) unsafe fn new_wide() -> WideReady {
     // SAFETY: register-only AVX-512 F operations.
     unsafe {
         WideReady {
@@ -214,7 +252,7 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
     // `w1`, `a`, `sums` or `acc` (indices `t < nt`, `b < nb`, lanes `< 8`).
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); BLOCK_LANES]; TILE];
-        let mut r = new_wide();
+        let mut r = P::new_wide();
         for b in 0..nb {
             P::ready_wide(w0.get_unchecked(b), w1.get_unchecked(b), &mut r);
             let lane = b % BLOCK_LANES;
