@@ -6,13 +6,16 @@
 //!
 //! Like [`crate::ops`], a portable table of scalar twins ([`generic`]) is overlaid once by the
 //! best tier the CPU has; every tier's kernels equal the twins bit for bit
-//! (`kernels/tests/tier_twins_attention.rs`). The AVX-512 tier uses the AVX2 kernels (these
-//! kernels are memory- and exp-bound, and an AVX-512 CPU runs AVX2 code).
+//! (`kernels/tests/tier_twins_attention.rs`). The AVX-512 tier has its own F16 weighted sums
+//! (the bulk of a long prefill's attention after the scores) and uses the AVX2 kernels for the
+//! rest (exp-bound, or not the default cache).
 
 pub mod generic;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
 
@@ -115,6 +118,10 @@ pub fn for_tier(tier: Tier) -> AttentionOps {
                 sums_f16: Some(avx2::weighted_sums_f16_avx2),
                 sums_q8_0: Some(avx2::weighted_sums_q8_0_avx2),
             };
+            if tier == Tier::Avx512 {
+                t.sum_f16 = avx512::weighted_sum_f16_avx512;
+                t.sums_f16 = Some(avx512::weighted_sums_f16_avx512);
+            }
         }
         #[cfg(target_arch = "aarch64")]
         Tier::Neon | Tier::Dotprod | Tier::I8mm => {

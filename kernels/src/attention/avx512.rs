@@ -1,0 +1,200 @@
+//! AVX-512 attention kernels, bit-identical to [`super::generic`]: the weighted sums over F16
+//! value rows, sixteen elements a register and up to six queries a pass over the rows (the AVX2
+//! kernels hold four queries of sixteen elements). The rest of the tier's attention kernels are
+//! the AVX2 ones (the softmax is exp-bound, and the F32 and Q8_0 sums are not the default cache).
+//!
+//! Each element adds `w·v` as the twin does: multiply, then add, never fused. A strip's last
+//! register is masked where the head size is not a multiple of sixteen, so there is no scalar
+//! tail: masked-off lanes are neither read nor written.
+
+use core::arch::x86_64::*;
+
+use half::f16;
+
+use crate::x86::avx2::f16_dot::PREFETCH_AHEAD;
+use crate::x86::prefetch::prefetch_lines;
+
+/// Queries a pass over the value rows serves: their accumulator strips (`SUMS_Q × STRIP_REGS`
+/// registers) and one widened row strip fit in the 32 vector registers.
+const SUMS_Q: usize = 6;
+
+/// Registers of sixteen floats in one query's accumulator strip.
+const STRIP_REGS: usize = 4;
+
+/// Lanes `0..len` of a sixteen-lane mask (`len <= 16`).
+#[inline(always)]
+fn lanes(len: usize) -> __mmask16 {
+    debug_assert!(len <= 16);
+    ((1u32 << len) - 1) as __mmask16
+}
+
+/// One strip of accumulator elements from `j0`, `16·(S − 1) < width <= 16·S` of them, for `Q`
+/// queries over `n` value rows: each row's strip is widened once and serves every query. With
+/// `prefetch`, asks for the rows ahead (the first strip of a pass over rows from memory).
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL; `v` holds `n` rows of `d` halves, `j0 + width <= d`;
+/// `ws[q]` points at `n` weights and `accs[q]` at `d` floats.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn sums_strip<const Q: usize, const S: usize>(
+    v: *const f16,
+    n: usize,
+    d: usize,
+    j0: usize,
+    width: usize,
+    ws: &[*const f32; Q],
+    accs: &[*mut f32; Q],
+    prefetch: bool,
+) {
+    let masks: [__mmask16; S] =
+        core::array::from_fn(|s| lanes(width.saturating_sub(16 * s).min(16)));
+    // SAFETY: every load and store is masked to elements `j0 + 16s + i < j0 + width <= d` of a
+    // row of `v` or of an accumulator (masked-off lanes are not accessed); weights `p < n`;
+    // prefetched addresses are a hint only; the features are the caller's.
+    unsafe {
+        let mut regs: [[__m512; S]; Q] = core::array::from_fn(|q| {
+            core::array::from_fn(|s| _mm512_maskz_loadu_ps(masks[s], accs[q].add(j0 + 16 * s)))
+        });
+        for p in 0..n {
+            let row = v.add(p * d + j0);
+            if prefetch {
+                prefetch_lines(row.cast::<u8>().wrapping_add(4 * PREFETCH_AHEAD), 2 * d);
+            }
+            let x: [__m512; S] = core::array::from_fn(|s| {
+                _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(masks[s], row.add(16 * s).cast()))
+            });
+            for (r, w) in regs.iter_mut().zip(ws) {
+                let wv = _mm512_set1_ps(*w.add(p));
+                for (r, x) in r.iter_mut().zip(&x) {
+                    *r = _mm512_add_ps(*r, _mm512_mul_ps(wv, *x));
+                }
+            }
+        }
+        for (r, a) in regs.iter().zip(accs) {
+            for (s, r) in r.iter().enumerate() {
+                _mm512_mask_storeu_ps(a.add(j0 + 16 * s), masks[s], *r);
+            }
+        }
+    }
+}
+
+/// `Q` queries' sums over every strip of their accumulators.
+///
+/// # Safety
+/// As [`sums_strip`], for the whole row (`d` elements).
+#[inline(always)]
+unsafe fn sums_tile<const Q: usize>(
+    v: *const f16,
+    n: usize,
+    d: usize,
+    ws: &[*const f32; Q],
+    accs: &[*mut f32; Q],
+    prefetch: bool,
+) {
+    let mut j0 = 0;
+    while j0 < d {
+        let width = (d - j0).min(16 * STRIP_REGS);
+        let first = prefetch && j0 == 0;
+        // SAFETY: the strip ends at `j0 + width <= d`; the rest is the caller's contract.
+        unsafe {
+            match width.div_ceil(16) {
+                4 => sums_strip::<Q, 4>(v, n, d, j0, width, ws, accs, first),
+                3 => sums_strip::<Q, 3>(v, n, d, j0, width, ws, accs, first),
+                2 => sums_strip::<Q, 2>(v, n, d, j0, width, ws, accs, first),
+                _ => sums_strip::<Q, 1>(v, n, d, j0, width, ws, accs, first),
+            }
+        }
+        j0 += width;
+    }
+}
+
+/// [`sums_tile`] for the first `q` (1 to [`SUMS_Q`]) of the pointers.
+///
+/// # Safety
+/// As [`sums_tile`], for the first `q` weights and accumulators.
+#[inline(always)]
+unsafe fn sums_tile_of(
+    q: usize,
+    v: *const f16,
+    n: usize,
+    d: usize,
+    ws: &[*const f32; SUMS_Q],
+    accs: &[*mut f32; SUMS_Q],
+    prefetch: bool,
+) {
+    /// The first `Q` pointers of a tile's.
+    fn first<T: Copy, const Q: usize>(all: &[T; SUMS_Q]) -> [T; Q] {
+        core::array::from_fn(|k| all[k])
+    }
+    // SAFETY: forwarded; only the first `q` pointers are used.
+    unsafe {
+        match q {
+            6 => sums_tile::<6>(v, n, d, &first(ws), &first(accs), prefetch),
+            5 => sums_tile::<5>(v, n, d, &first(ws), &first(accs), prefetch),
+            4 => sums_tile::<4>(v, n, d, &first(ws), &first(accs), prefetch),
+            3 => sums_tile::<3>(v, n, d, &first(ws), &first(accs), prefetch),
+            2 => sums_tile::<2>(v, n, d, &first(ws), &first(accs), prefetch),
+            _ => sums_tile::<1>(v, n, d, &first(ws), &first(accs), prefetch),
+        }
+    }
+}
+
+/// AVX-512 twin of [`super::generic::weighted_sum_f16`].
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL, AVX2, FMA and F16C; `v` holds `w.len()` rows of
+/// `acc.len()`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+pub unsafe fn weighted_sum_f16_avx512(v: &[f16], w: &[f32], acc: &mut [f32]) {
+    let d = acc.len();
+    debug_assert!(v.len() >= w.len() * d);
+    if d == 0 {
+        return;
+    }
+    // SAFETY: the caller's contract: `w.len()` rows of `d` halves, `d` accumulators.
+    unsafe {
+        sums_tile::<1>(
+            v.as_ptr(),
+            w.len(),
+            d,
+            &[w.as_ptr()],
+            &[acc.as_mut_ptr()],
+            true,
+        )
+    }
+}
+
+/// Several queries' [`weighted_sum_f16_avx512`] in one pass over the rows: query `q` (of
+/// `acc.len() / d`) takes weights `w[q·w_stride..][..n]` (`n = v.len() / d`) into
+/// `acc[q·d..(q + 1)·d]`; each ends with the bits the one-query twin gives it.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL, AVX2, FMA and F16C; `d > 0`, `v` holds whole rows of
+/// `d`, `acc.len()` is a multiple of `d`, and `w` holds `(n_q - 1)·w_stride + n` weights.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+pub unsafe fn weighted_sums_f16_avx512(
+    v: &[f16],
+    w: &[f32],
+    w_stride: usize,
+    d: usize,
+    acc: &mut [f32],
+) {
+    let n = v.len() / d;
+    let n_q = acc.len() / d;
+    debug_assert!(n_q == 0 || w.len() >= (n_q - 1) * w_stride + n);
+    let base = acc.as_mut_ptr();
+    let mut q0 = 0;
+    while q0 < n_q {
+        let q = (n_q - q0).min(SUMS_Q);
+        let ws: [*const f32; SUMS_Q] =
+            core::array::from_fn(|k| w[(q0 + k.min(q - 1)) * w_stride..].as_ptr());
+        // SAFETY: query `q0 + k < n_q`'s accumulator lies in `acc`.
+        let accs: [*mut f32; SUMS_Q] =
+            core::array::from_fn(|k| unsafe { base.add((q0 + k.min(q - 1)) * d) });
+        // SAFETY: the caller's contract: `n` rows of `d`, each query's `n` weights and `d`
+        // accumulators; only the first `q` pointers are used.
+        unsafe { sums_tile_of(q, v.as_ptr(), n, d, &ws, &accs, q0 == 0) };
+        q0 += q;
+    }
+}
