@@ -461,6 +461,70 @@ fn avx512_wide_gemm_crosses_activation_blocks() {
     }
 }
 
+/// F16 gemms of attention's shapes: head sizes short and long, odd and even (the AVX-512 gemm
+/// transposes sixteen rows at a time for six or more activation rows, up to 256 elements),
+/// row counts around the groups of sixteen, activation counts around the pairs and past one
+/// widened batch (8192 floats), random halves and the style-1 extremes (infinities, NaN).
+fn check_f16_gemm_shapes(fast: &TierOps) {
+    let slow = generic_ops();
+    let name = fast.tier().name();
+    let ty = GgmlType::F16;
+    let mut rng = ChaCha8Rng::seed_from_u64(0x7471_0016);
+    for (n, rows, cols) in [
+        (64, 128, 48),
+        (64, 17, 7),
+        (32, 16, 6),
+        (2, 3, 9),
+        (40, 33, 13),
+        (100, 15, 8),
+        (256, 31, 40),
+        (256, 5, 33),
+        (258, 20, 8),
+        (63, 18, 8),
+    ] {
+        for style in [0, 1] {
+            let (wbuf, wrb) = make_rows(ty, n, rows, 2, style, &mut rng);
+            let (abuf, arb) = make_rows(ty, n, cols, 6, style % 2, &mut rng);
+            let w = &wbuf.bytes()[2..2 + rows * wrb];
+            let a = &abuf.bytes()[6..6 + cols * arb];
+            let mut out = vec![0.0f32; rows * cols];
+            fast.gemm(ty, n, w, a, cols, &mut out).unwrap();
+            for c in 0..cols {
+                for r in 0..rows {
+                    let want = slow
+                        .vec_dot(
+                            ty,
+                            n,
+                            &w[r * wrb..(r + 1) * wrb],
+                            &a[c * arb..(c + 1) * arb],
+                        )
+                        .unwrap();
+                    let got = out[c * rows + r];
+                    assert!(
+                        same(got, want),
+                        "F16 {name} n={n} rows={rows} cols={cols} style={style} r={r} c={c}: \
+                         gemm {got:e} ({:#010x}) vs twin vec_dot {want:e} ({:#010x})",
+                        got.to_bits(),
+                        want.to_bits()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_gemm_of_attention_shapes_equals_the_twin() {
+    check_f16_gemm_shapes(&avx2());
+}
+
+#[test]
+fn avx512_f16_gemm_of_attention_shapes_equals_the_twin() {
+    if let Some(fast) = avx512("avx512_f16_gemm_of_attention_shapes_equals_the_twin") {
+        check_f16_gemm_shapes(&fast);
+    }
+}
+
 /// Q8_0 activations our quantizer made (all in [-127, 127]) with one quant set to -128, in a
 /// whole group of eight, in the short last group, or in several rows of a gemm: the kernels that
 /// take the `maddubs` sign trick for such activations must notice and give the exact sums still.

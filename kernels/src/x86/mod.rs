@@ -229,8 +229,7 @@ pub(crate) fn overlay_avx512(t: &mut KernelTable) {
                 features = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"
             ),
             gemv: Some(gemv_entry!(f16, f16, avx512::float_dots::gemv_f16_avx512)),
-            // Every tier's F16 products give the twin's bits, so the AVX2 gemm serves here too.
-            gemm: Some(gemm_entry!(f16, f16, avx2::f16_dot::gemm_f16_avx2)),
+            gemm: Some(gemm_entry!(f16, f16, avx512::f16_gemm::gemm_f16_avx512)),
         },
     );
     t.set_dot(

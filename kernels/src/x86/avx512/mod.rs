@@ -1,6 +1,7 @@
 //! AVX-512 (F/BW/VL + VNNI) kernels, registered by `x86::overlay_avx512` on top of the AVX2
 //! ones.
 
+pub mod f16_gemm;
 pub mod float_dots;
 pub(crate) mod k_blocks;
 pub(crate) mod legacy_lanes;

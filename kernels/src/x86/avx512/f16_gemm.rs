@@ -1,0 +1,244 @@
+//! AVX-512 F16 gemm (attention scores: a block of cached key rows against a chunk's queries),
+//! bit-identical to [`crate::generic::vec_dot_f16`] for every element.
+//!
+//! The twin adds element `i`'s product into lane `i % 32` and then reduces the 32 lanes in a
+//! fixed tree ([`reduce32`](crate::generic::accumulate::reduce32)). For short rows (a head of 64
+//! is two products a lane) that reduction costs more than the products when each row's lanes
+//! sit in one register. Here the registers hold sixteen *rows* instead: the rows of a group
+//! are transposed once (element `i` of the sixteen rows in one register, widened), so lane `j`
+//! of the twin becomes a register, each product is one multiply-add for sixteen rows, and the
+//! whole reduction tree is vertical adds — the twin's additions in the twin's order, sixteen
+//! rows at a time. The transposition is shared by every query of the call, so short calls (a
+//! decode step's few queries) take the AVX2 gemm instead.
+
+use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
+
+use half::f16;
+
+use crate::generic::accumulate::FLOAT_LANES;
+use crate::x86::avx2::f16_dot::gemm_f16_avx2;
+
+/// Rows (keys) a group transposes: one per lane.
+const GROUP: usize = 16;
+/// Longest row the transposed gemm takes (its transposed group and widened queries live on the
+/// stack); longer rows take the AVX2 gemm.
+const MAX_N: usize = 256;
+/// Floats of widened activation rows held at once (32 KB).
+const ACT_FLOATS: usize = 8192;
+/// Fewest activation rows worth a transposition.
+const MIN_ACT: usize = 6;
+/// Activation rows each pass over a transposed group serves (the two queries' eight partial
+/// sums and four lane accumulators each take 24 of the 32 registers).
+const PAIR: usize = 2;
+
+/// Lanes `0..len` of a sixteen-lane mask (`len <= 16`).
+#[inline(always)]
+fn lanes(len: usize) -> __mmask16 {
+    debug_assert!(len <= 16);
+    ((1u32 << len) - 1) as __mmask16
+}
+
+/// Transposes rows `0..live` of the group at `w` (rows of `n` halves, `n` even) into `kt`:
+/// `kt[16·i + r]` = element `i` of row `r`, widened; lanes of missing rows are zero.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL; `w` points at `live <= 16` rows of `n` halves; `kt` holds
+/// `16·n` floats.
+#[inline(always)]
+unsafe fn transpose_group(w: *const f16, n: usize, live: usize, kt: &mut [MaybeUninit<f32>]) {
+    debug_assert!(n.is_multiple_of(2) && kt.len() >= GROUP * n);
+    let mask = lanes(live);
+    // SAFETY: each gathered word is elements `i, i + 1 < n` of a live row (masked-off lanes
+    // are not read); `kt` holds `16·n` floats; the features are the caller's.
+    unsafe {
+        // Row r starts r·n halves (r·n/2 words) into the group.
+        let index = _mm512_mullo_epi32(
+            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            _mm512_set1_epi32((n / 2) as i32),
+        );
+        let out = kt.as_mut_ptr().cast::<f32>();
+        let mut i = 0;
+        while i < n {
+            let words = _mm512_mask_i32gather_epi32::<4>(
+                _mm512_setzero_si512(),
+                mask,
+                index,
+                w.add(i).cast(),
+            );
+            let even = _mm512_cvtepi32_epi16(words);
+            let odd = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(words));
+            _mm512_storeu_ps(out.add(GROUP * i), _mm512_cvtph_ps(even));
+            _mm512_storeu_ps(out.add(GROUP * (i + 1)), _mm512_cvtph_ps(odd));
+            i += 2;
+        }
+    }
+}
+
+/// Lane `jj` of [`reduce8`](crate::generic::accumulate::reduce8)'s input for sixteen rows and
+/// each of `Q` activation rows: `(A[jj] + A[jj + 8]) + (A[jj + 16] + A[jj + 24])`, where
+/// `A[j]` is the twin's lane `j` (the products of elements `j, j + 32, …`, in that order).
+///
+/// # Safety
+/// As [`group_products`].
+#[inline(always)]
+unsafe fn lane_sums<const Q: usize>(
+    kt: *const f32,
+    n: usize,
+    ys: &[*const f32; Q],
+    jj: usize,
+) -> [__m512; Q] {
+    // SAFETY: loads of `kt` at `16·i` and of `ys[q]` at `i`, `i < n`; the caller's features.
+    unsafe {
+        let mut a = [[_mm512_setzero_ps(); 4]; Q];
+        for m in 0..4 {
+            let mut i = jj + 8 * m;
+            while i < n {
+                let k = _mm512_loadu_ps(kt.add(GROUP * i));
+                for (a, y) in a.iter_mut().zip(ys) {
+                    // A product of two halves is exact: fused or not, one rounding.
+                    a[m] = _mm512_fmadd_ps(k, _mm512_set1_ps(*y.add(i)), a[m]);
+                }
+                i += FLOAT_LANES;
+            }
+        }
+        core::array::from_fn(|q| {
+            let a = &a[q];
+            _mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))
+        })
+    }
+}
+
+/// Lane-wise `a + b` of two sets of `Q` registers.
+///
+/// # Safety
+/// The CPU supports AVX-512 F.
+#[inline(always)]
+unsafe fn add<const Q: usize>(a: [__m512; Q], b: [__m512; Q]) -> [__m512; Q] {
+    // SAFETY: register arithmetic; the caller's features.
+    core::array::from_fn(|q| unsafe { _mm512_add_ps(a[q], b[q]) })
+}
+
+/// The sixteen rows' products with `Q` widened activation rows `ys` (`n` floats each), in the
+/// twin's order: lane `j` of the twin (elements `j, j + 32, …`) is one register of sixteen rows,
+/// and [`reduce8`](crate::generic::accumulate::reduce8)'s tree is taken in the order that keeps
+/// the fewest partial sums live: `((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))`.
+///
+/// # Safety
+/// The CPU supports AVX-512 F and FMA; `kt` holds a transposed group of rows of `n` elements
+/// ([`transpose_group`]); every `ys[q]` points at `n` floats.
+#[inline(always)]
+unsafe fn group_products<const Q: usize>(
+    kt: *const f32,
+    n: usize,
+    ys: &[*const f32; Q],
+) -> [__m512; Q] {
+    // SAFETY: forwarded.
+    unsafe {
+        let s = |jj| lane_sums::<Q>(kt, n, ys, jj);
+        let even = add(add(s(0), s(4)), add(s(2), s(6)));
+        let odd = add(add(s(1), s(5)), add(s(3), s(7)));
+        add(even, odd)
+    }
+}
+
+/// [`group_products`] of two activation rows, with the head sizes of the supported families
+/// as constants (the loops unroll and the partial sums stay in registers).
+///
+/// # Safety
+/// As [`group_products`].
+#[inline(always)]
+unsafe fn pair_products(kt: *const f32, n: usize, ys: &[*const f32; 2]) -> [__m512; 2] {
+    // SAFETY: forwarded.
+    unsafe {
+        match n {
+            64 => group_products::<2>(kt, 64, ys),
+            128 => group_products::<2>(kt, 128, ys),
+            256 => group_products::<2>(kt, 256, ys),
+            _ => group_products::<2>(kt, n, ys),
+        }
+    }
+}
+
+/// Widens activation rows `c0..c0 + q` (`n` halves each) into `ys`.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL; `act` holds the rows; `ys` holds `q·n` floats.
+#[inline(always)]
+unsafe fn widen_rows(act: &[f16], n: usize, c0: usize, q: usize, ys: &mut [MaybeUninit<f32>]) {
+    debug_assert!(act.len() >= (c0 + q) * n && ys.len() >= q * n);
+    // SAFETY: masked loads and stores of elements `< q·n` of both; the caller's features.
+    unsafe {
+        let src = act.as_ptr().add(c0 * n);
+        let dst = ys.as_mut_ptr().cast::<f32>();
+        let total = q * n;
+        let mut i = 0;
+        while i < total {
+            let m = lanes((total - i).min(16));
+            let h = _mm256_maskz_loadu_epi16(m, src.add(i).cast());
+            _mm512_mask_storeu_ps(dst.add(i), m, _mm512_cvtph_ps(h));
+            i += 16;
+        }
+    }
+}
+
+/// AVX-512 F16 gemm: `out[c·rows + r] = vec_dot(row r, activation row c)`, `rows = out.len() /
+/// n_act`, each element bit-identical to the twin's `vec_dot_f16`.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL and VNNI, AVX2, FMA and F16C; `act` holds `n_act` rows of
+/// `n` halves and `w` `rows` rows of as many (the [`crate::table::GemmFn`] contract).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+pub unsafe fn gemm_f16_avx512(w: &[f16], act: &[f16], n_act: usize, out: &mut [f32]) {
+    if n_act == 0 || out.is_empty() {
+        return;
+    }
+    let n = act.len() / n_act;
+    let rows = out.len() / n_act;
+    if n_act < MIN_ACT || n == 0 || n > MAX_N || !n.is_multiple_of(2) || w.len() < rows * n {
+        // SAFETY: the same contract; the caller guarantees the AVX2 kernel's features.
+        unsafe { gemm_f16_avx2(w, act, n_act, out) };
+        return;
+    }
+    // Written before read: each group's rows, each batch's widened activations.
+    let mut kt = [MaybeUninit::<f32>::uninit(); GROUP * MAX_N];
+    let mut ys = [MaybeUninit::<f32>::uninit(); ACT_FLOATS];
+    let batch = (ACT_FLOATS / n).min(n_act);
+    let base = out.as_mut_ptr();
+    let mut c0 = 0;
+    while c0 < n_act {
+        let nb = (n_act - c0).min(batch);
+        // SAFETY: rows `c0..c0 + nb` of `act`; `nb·n <= ACT_FLOATS`.
+        unsafe { widen_rows(act, n, c0, nb, &mut ys) };
+        let y = |c: usize| ys[c * n..].as_ptr().cast::<f32>();
+        let mut r0 = 0;
+        while r0 < rows {
+            let live = (rows - r0).min(GROUP);
+            let mask = lanes(live);
+            // SAFETY: rows `r0..r0 + live` of `w` (`w.len() >= rows·n`); `kt` holds 16·MAX_N.
+            unsafe { transpose_group(w.as_ptr().add(r0 * n), n, live, &mut kt) };
+            let kt = kt.as_ptr().cast::<f32>();
+            let mut c = 0;
+            while c < nb {
+                let at = |k: usize| (c0 + c + k) * rows + r0;
+                // SAFETY: `kt` was just written for this group; widened rows `c (+ 1) < nb`
+                // hold `n` floats; masked stores of `live` floats at `(c0 + c + k)·rows + r0`,
+                // within `out` (`r0 + live <= rows`).
+                unsafe {
+                    if c + PAIR <= nb {
+                        let [p0, p1] = pair_products(kt, n, &[y(c), y(c + 1)]);
+                        _mm512_mask_storeu_ps(base.add(at(0)), mask, p0);
+                        _mm512_mask_storeu_ps(base.add(at(1)), mask, p1);
+                        c += PAIR;
+                    } else {
+                        let [p0] = group_products::<1>(kt, n, &[y(c)]);
+                        _mm512_mask_storeu_ps(base.add(at(0)), mask, p0);
+                        c += 1;
+                    }
+                }
+            }
+            r0 += live;
+        }
+        c0 += nb;
+    }
+}
