@@ -12,6 +12,7 @@
 //! ```
 
 use super::attention::{attend, AttnShape};
+use super::batch_rows::{over_parts, MIN_ROWS};
 use super::error::ModelError;
 use super::matmul::{chunks_for, chunks_within, Product, QuantizedActs};
 use super::norm::{rms_norm, rms_norm_chunks_in_place};
@@ -86,10 +87,11 @@ impl Model {
         let a_dim = hp.n_head * hp.head_dim_v;
         let eps = hp.norm_eps;
 
-        self.norm_rows(&sc.x[..t * d], &lw.attn_norm, &mut sc.xn[..t * d]);
+        self.norm_rows(pool, &sc.x[..t * d], &lw.attn_norm, &mut sc.xn[..t * d])?;
         sc.acts.invalidate();
         for m in [&lw.wq, &lw.wk, &lw.wv] {
-            sc.acts.prepare(&sc.xn[..t * d], m.ty.vec_dot_type())?;
+            sc.acts
+                .prepare_on(pool, &sc.xn[..t * d], m.ty.vec_dot_type())?;
         }
         self.run_products(
             pool,
@@ -134,18 +136,18 @@ impl Model {
         )?;
         sc.acts.invalidate();
         sc.acts
-            .prepare(&sc.attn[..t * a_dim], lw.wo.ty.vec_dot_type())?;
+            .prepare_on(pool, &sc.attn[..t * a_dim], lw.wo.ty.vec_dot_type())?;
         self.run_products(
             pool,
             &mut sc.worker_tmp,
             &[self.product(&lw.wo, &sc.acts, t, &mut sc.proj[..t * d])?],
         )?;
         self.add_residual(
+            pool,
             &mut sc.x[..t * d],
             &mut sc.proj[..t * d],
             lw.post_attn_norm.as_ref(),
-        );
-        Ok(())
+        )
     }
 
     fn ffn_sublayer(
@@ -157,10 +159,11 @@ impl Model {
     ) -> Result<(), ModelError> {
         let hp = &self.hparams;
         let (d, ff) = (hp.n_embd, hp.n_ff);
-        self.norm_rows(&sc.x[..t * d], &lw.ffn_norm, &mut sc.xn[..t * d]);
+        self.norm_rows(pool, &sc.x[..t * d], &lw.ffn_norm, &mut sc.xn[..t * d])?;
         sc.acts.invalidate();
         for m in [&lw.w_gate, &lw.w_up] {
-            sc.acts.prepare(&sc.xn[..t * d], m.ty.vec_dot_type())?;
+            sc.acts
+                .prepare_on(pool, &sc.xn[..t * d], m.ty.vec_dot_type())?;
         }
         {
             // gate and up are cut alike, so each chunk applies the activation to the rows it
@@ -195,18 +198,18 @@ impl Model {
         }
         sc.acts.invalidate();
         sc.acts
-            .prepare(&sc.gate[..t * ff], lw.w_down.ty.vec_dot_type())?;
+            .prepare_on(pool, &sc.gate[..t * ff], lw.w_down.ty.vec_dot_type())?;
         self.run_products(
             pool,
             &mut sc.worker_tmp,
             &[self.product(&lw.w_down, &sc.acts, t, &mut sc.proj[..t * d])?],
         )?;
         self.add_residual(
+            pool,
             &mut sc.x[..t * d],
             &mut sc.proj[..t * d],
             lw.post_ffn_norm.as_ref(),
-        );
-        Ok(())
+        )
     }
 
     /// The attention geometry of the model's layers (without a sliding window).
@@ -264,21 +267,49 @@ impl Model {
     }
 
     /// `x += post_norm(proj)` (the norm only for families that have it), row by row.
-    fn add_residual(&self, x: &mut [f32], proj: &mut [f32], post_norm: Option<&Vector>) {
-        if let Some(pn) = post_norm {
-            self.norm_rows_in_place(proj, pn);
-        }
-        for (x, p) in x.iter_mut().zip(proj.iter()) {
-            *x += p;
-        }
+    fn add_residual(
+        &self,
+        pool: &mut WorkerPool,
+        x: &mut [f32],
+        proj: &mut [f32],
+        post_norm: Option<&Vector>,
+    ) -> Result<(), ModelError> {
+        let d = self.hparams.n_embd;
+        let (xs, ps) = (DisjointSlice::new(x), DisjointSlice::new(proj));
+        over_parts(pool, xs.len() / d, 1, MIN_ROWS, &|rows| {
+            let at = rows.start * d..rows.end * d;
+            // SAFETY: the parts of one split are disjoint rows.
+            let (x, proj) = unsafe { (xs.range(at.clone()), ps.range(at)) };
+            if let Some(pn) = post_norm {
+                self.norm_rows_in_place(proj, pn);
+            }
+            for (x, p) in x.iter_mut().zip(proj.iter()) {
+                *x += p;
+            }
+            Ok(())
+        })
     }
 
-    fn norm_rows(&self, x: &[f32], w: &Vector, out: &mut [f32]) {
+    fn norm_rows(
+        &self,
+        pool: &mut WorkerPool,
+        x: &[f32],
+        w: &Vector,
+        out: &mut [f32],
+    ) -> Result<(), ModelError> {
         let d = w.len;
         let g = self.vector(w);
-        for (xr, or) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
-            rms_norm(xr, g, self.hparams.norm_eps, or);
-        }
+        let eps = self.hparams.norm_eps;
+        let out = DisjointSlice::new(out);
+        over_parts(pool, x.len() / d, 1, MIN_ROWS, &|rows| {
+            let at = rows.start * d..rows.end * d;
+            // SAFETY: the parts of one split are disjoint rows.
+            let o = unsafe { out.range(at.clone()) };
+            for (xr, or) in x[at].chunks_exact(d).zip(o.chunks_exact_mut(d)) {
+                rms_norm(xr, g, eps, or);
+            }
+            Ok(())
+        })
     }
 
     fn norm_rows_in_place(&self, x: &mut [f32], w: &Vector) {

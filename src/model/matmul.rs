@@ -13,10 +13,11 @@ use std::ops::Range;
 
 use retort_kernels::{ops, GgmlType};
 
+use super::batch_rows::{over_parts, MIN_ELEMENTS};
 use super::error::ModelError;
 use super::packed::rows_product;
 use super::weights::Matrix;
-use crate::worker_pool::{part, DisjointSlice, MAX_CHUNKS};
+use crate::worker_pool::{part, DisjointSlice, WorkerPool, MAX_CHUNKS};
 
 /// Output rows of a product are cut into chunks on multiples of this (a whole number of the
 /// kernels' row tiles and of any interleaved layout's row groups).
@@ -95,8 +96,41 @@ impl QuantizedActs {
 
     /// Quantizes `x` (rows of `cols`) as `ty` unless a copy is already held.
     pub fn prepare(&mut self, x: &[f32], ty: GgmlType) -> Result<(), ModelError> {
-        if self.get(ty).is_some() {
+        if let Some(buf) = self.claim(x.len(), ty)? {
+            ops::quantize_row(ty, x, buf)?;
+            self.valid += 1;
+        }
+        Ok(())
+    }
+
+    /// [`QuantizedActs::prepare`] with the quantization of a large input (a prefill batch)
+    /// spread over the threads of `pool`, block-aligned parts each (the same bytes).
+    pub fn prepare_on(
+        &mut self,
+        pool: &mut WorkerPool,
+        x: &[f32],
+        ty: GgmlType,
+    ) -> Result<(), ModelError> {
+        let Some(buf) = self.claim(x.len(), ty)? else {
             return Ok(());
+        };
+        let (block, block_bytes) = (ty.block_size(), ty.type_size());
+        let out = DisjointSlice::new(buf);
+        over_parts(pool, x.len(), block, MIN_ELEMENTS, &|r| {
+            // SAFETY: the parts of one split are disjoint, so are their blocks' bytes.
+            let o =
+                unsafe { out.range(r.start / block * block_bytes..r.end / block * block_bytes) };
+            Ok(ops::quantize_row(ty, &x[r], o)?)
+        })?;
+        self.valid += 1;
+        Ok(())
+    }
+
+    /// The next free buffer, sized for `len` elements as `ty`, unless `ty` is already held
+    /// (`None`). The caller fills it, then counts it valid.
+    fn claim(&mut self, len: usize, ty: GgmlType) -> Result<Option<&mut [u8]>, ModelError> {
+        if self.get(ty).is_some() {
+            return Ok(None);
         }
         if self.valid == self.slots.len() {
             return Err(ModelError::Unsupported(format!(
@@ -105,15 +139,14 @@ impl QuantizedActs {
             )));
         }
         let slot = &mut self.slots[self.valid];
-        let bytes = ty.row_bytes(x.len() as u64).ok_or_else(|| {
-            ModelError::Unsupported(format!("{} activations of {} elements", ty, x.len()))
-        })? as usize;
+        let bytes = ty
+            .row_bytes(len as u64)
+            .ok_or_else(|| ModelError::Unsupported(format!("{ty} activations of {len} elements")))?
+            as usize;
         slot.0 = ty;
         // Within the capacity reserved at creation for the model's widest input: no allocation.
         slot.1.resize(bytes, 0);
-        ops::quantize_row(ty, x, &mut slot.1)?;
-        self.valid += 1;
-        Ok(())
+        Ok(Some(&mut slot.1))
     }
 
     /// The held quantization as `ty`, if any.

@@ -6,6 +6,7 @@
 
 mod arch;
 mod attention;
+mod batch_rows;
 mod block;
 mod error;
 mod hparams;
