@@ -1,7 +1,7 @@
-//! AVX-512 attention kernels, bit-identical to [`super::generic`]: the weighted sums over F16
-//! value rows, sixteen elements a register and up to six queries a pass over the rows (the AVX2
-//! kernels hold four queries of sixteen elements). The rest of the tier's attention kernels are
-//! the AVX2 ones (the softmax is exp-bound, and the F32 and Q8_0 sums are not the default cache).
+//! AVX-512 attention kernels, bit-identical to [`super::generic`]: the softmax's exponentials
+//! sixteen at a time, and the weighted sums over F16 value rows, sixteen elements a register and
+//! up to six queries a pass over the rows (the AVX2 kernels hold four queries of sixteen
+//! elements). The F32 and Q8_0 sums (not the default cache) are the AVX2 ones.
 //!
 //! Each element adds `w·v` as the twin does: multiply, then add, never fused. A strip's last
 //! register is masked where the head size is not a multiple of sixteen, so there is no scalar
@@ -11,8 +11,111 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
+use super::generic::{reduce_lanes, EXP_LOW, EXP_P, LN2_C1, LN2_C2, LOG2E, SUM_LANES};
 use crate::x86::avx2::f16_dot::PREFETCH_AHEAD;
 use crate::x86::prefetch::prefetch_lines;
+
+/// Sixteen [`super::generic::exp`]s: [`super::avx2::exp8`]'s operations, lane for lane.
+///
+/// # Safety
+/// The CPU supports AVX-512 F.
+#[inline(always)]
+unsafe fn exp16(x: __m512) -> __m512 {
+    // SAFETY: register arithmetic only; the caller guarantees AVX-512 F.
+    unsafe {
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm512_mul_ps(x, _mm512_set1_ps(LOG2E)),
+        );
+        let r = _mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(LN2_C1)));
+        let r = _mm512_sub_ps(r, _mm512_mul_ps(n, _mm512_set1_ps(LN2_C2)));
+        let z = _mm512_mul_ps(r, r);
+        let mut y = _mm512_set1_ps(EXP_P[0]);
+        for &p in &EXP_P[1..] {
+            y = _mm512_add_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(p));
+        }
+        let y = _mm512_add_ps(_mm512_mul_ps(y, z), r);
+        let y = _mm512_add_ps(y, _mm512_set1_ps(1.0));
+        let bits = _mm512_slli_epi32::<23>(_mm512_add_epi32(
+            _mm512_cvtps_epi32(n),
+            _mm512_set1_epi32(127),
+        ));
+        let e = _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
+        // Ordered compare: a NaN argument is not below EXP_LOW and keeps its NaN result.
+        let low = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(EXP_LOW));
+        _mm512_maskz_mov_ps(!low, e)
+    }
+}
+
+/// AVX-512 twin of [`super::generic::softmax_block`]: the largest score as the AVX2 kernel finds
+/// it (eight lanes; which of two equal zeros wins follows the twin's order there), then the
+/// exponentials sixteen at a time, each register's two halves added to the twin's eight sum
+/// lanes in element order.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW/VL, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+pub unsafe fn softmax_block_avx512(s: &mut [f32], scale: f32) -> (f32, f32) {
+    const WIDE: usize = 2 * SUM_LANES;
+    let whole = s.len() - s.len() % SUM_LANES;
+    let wide = s.len() - s.len() % WIDE;
+    let p = s.as_mut_ptr();
+    let mut m = f32::NEG_INFINITY;
+    let mut lanes = [0.0f32; SUM_LANES];
+    // SAFETY: every load/store touches 8 or 16 floats at `i`, `i + 8 <= whole` or `i + 16 <=
+    // wide`, both `<= s.len()`; the features are the caller's.
+    unsafe {
+        let sc = _mm256_set1_ps(scale);
+        let mut mv = _mm256_set1_ps(f32::NEG_INFINITY);
+        let mut i = 0;
+        while i < whole {
+            // max(v, m) keeps m when v is NaN, as the twin's `v > m` test does.
+            mv = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(p.add(i)), sc), mv);
+            i += SUM_LANES;
+        }
+        let mut mm = [0.0f32; SUM_LANES];
+        _mm256_storeu_ps(mm.as_mut_ptr(), mv);
+        for v in mm {
+            if v > m {
+                m = v;
+            }
+        }
+        for &v in &s[whole..] {
+            let v = v * scale;
+            if v > m {
+                m = v;
+            }
+        }
+        let (sc16, mb16) = (_mm512_set1_ps(scale), _mm512_set1_ps(m));
+        let mut acc = _mm256_setzero_ps();
+        let mut i = 0;
+        while i < wide {
+            let x = _mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(p.add(i)), sc16), mb16);
+            let e = exp16(x);
+            _mm512_storeu_ps(p.add(i), e);
+            acc = _mm256_add_ps(acc, _mm512_castps512_ps256(e));
+            // The high half by a 64-bit extract (AVX-512 F; the 32-bit one is AVX-512 DQ).
+            let hi = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(e)));
+            acc = _mm256_add_ps(acc, hi);
+            i += WIDE;
+        }
+        if wide < whole {
+            let x = _mm256_sub_ps(
+                _mm256_mul_ps(_mm256_loadu_ps(p.add(wide)), sc),
+                _mm256_set1_ps(m),
+            );
+            let e = super::avx2::exp8(x);
+            _mm256_storeu_ps(p.add(wide), e);
+            acc = _mm256_add_ps(acc, e);
+        }
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+    }
+    for (k, v) in s[whole..].iter_mut().enumerate() {
+        let e = super::generic::exp(*v * scale - m);
+        *v = e;
+        lanes[k] += e;
+    }
+    (m, reduce_lanes(&lanes))
+}
 
 /// Queries a pass over the value rows serves: their accumulator strips (`SUMS_Q × STRIP_REGS`
 /// registers) and one widened row strip fit in the 32 vector registers.

@@ -6,9 +6,9 @@
 //!
 //! Like [`crate::ops`], a portable table of scalar twins ([`generic`]) is overlaid once by the
 //! best tier the CPU has; every tier's kernels equal the twins bit for bit
-//! (`kernels/tests/tier_twins_attention.rs`). The AVX-512 tier has its own F16 weighted sums
-//! (the bulk of a long prefill's attention after the scores) and uses the AVX2 kernels for the
-//! rest (exp-bound, or not the default cache).
+//! (`kernels/tests/tier_twins_attention.rs`). The AVX-512 tier has its own softmax and F16
+//! weighted sums (with the scores, the bulk of a long prefill's attention) and uses the AVX2
+//! kernels for the rest (the F32 and Q8_0 caches, not the default).
 
 pub mod generic;
 
@@ -119,6 +119,7 @@ pub fn for_tier(tier: Tier) -> AttentionOps {
                 sums_q8_0: Some(avx2::weighted_sums_q8_0_avx2),
             };
             if tier == Tier::Avx512 {
+                t.softmax = avx512::softmax_block_avx512;
                 t.sum_f16 = avx512::weighted_sum_f16_avx512;
                 t.sums_f16 = Some(avx512::weighted_sums_f16_avx512);
             }
