@@ -135,10 +135,12 @@ unsafe fn group_products<const Q: usize>(
 ) -> [__m512; Q] {
     // SAFETY: forwarded.
     unsafe {
-        let s = |jj| lane_sums::<Q>(kt, n, ys, jj);
-        let even = add(add(s(0), s(4)), add(s(2), s(6)));
-        let odd = add(add(s(1), s(5)), add(s(3), s(7)));
-        add(even, odd)
+        // Direct calls, not a closure: a closure would not carry the caller's target features.
+        let s04 = add(lane_sums::<Q>(kt, n, ys, 0), lane_sums::<Q>(kt, n, ys, 4));
+        let s26 = add(lane_sums::<Q>(kt, n, ys, 2), lane_sums::<Q>(kt, n, ys, 6));
+        let s15 = add(lane_sums::<Q>(kt, n, ys, 1), lane_sums::<Q>(kt, n, ys, 5));
+        let s37 = add(lane_sums::<Q>(kt, n, ys, 3), lane_sums::<Q>(kt, n, ys, 7));
+        add(add(s04, s26), add(s15, s37))
     }
 }
 
