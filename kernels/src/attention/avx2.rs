@@ -42,24 +42,25 @@ pub(crate) unsafe fn exp8(x: __m256) -> __m256 {
     }
 }
 
-/// AVX2 twin of [`super::generic::softmax_block`].
+/// The largest `s[i]·scale` (NaN scores ignored; `−∞` for an empty block), in the twin's
+/// order: eight lanes of running maxima, then the lanes and the tail in element order (so
+/// which of two equal zeros wins is the twin's choice too).
 ///
 /// # Safety
-/// The CPU supports AVX2, FMA and F16C.
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn softmax_block_avx2(s: &mut [f32], scale: f32) -> (f32, f32) {
+/// The CPU supports AVX2.
+#[inline(always)]
+pub(crate) unsafe fn block_max(s: &[f32], scale: f32) -> f32 {
     let whole = s.len() - s.len() % SUM_LANES;
-    let p = s.as_mut_ptr();
     let mut m = f32::NEG_INFINITY;
-    let mut lanes = [0.0f32; SUM_LANES];
-    // SAFETY: every load/store touches 8 floats at `i < whole <= s.len()`; AVX2 by the caller.
+    // SAFETY: every load reads 8 floats at `i`, `i + 8 <= whole <= s.len()`; AVX2 by the
+    // caller.
     unsafe {
         let sc = _mm256_set1_ps(scale);
         let mut mv = _mm256_set1_ps(f32::NEG_INFINITY);
         let mut i = 0;
         while i < whole {
             // max(v, m) keeps m when v is NaN, as the twin's `v > m` test does.
-            mv = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(p.add(i)), sc), mv);
+            mv = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(s.as_ptr().add(i)), sc), mv);
             i += SUM_LANES;
         }
         let mut mm = [0.0f32; SUM_LANES];
@@ -69,12 +70,30 @@ pub unsafe fn softmax_block_avx2(s: &mut [f32], scale: f32) -> (f32, f32) {
                 m = v;
             }
         }
-        for &v in &s[whole..] {
-            let v = v * scale;
-            if v > m {
-                m = v;
-            }
+    }
+    for &v in &s[whole..] {
+        let v = v * scale;
+        if v > m {
+            m = v;
         }
+    }
+    m
+}
+
+/// AVX2 twin of [`super::generic::softmax_block`].
+///
+/// # Safety
+/// The CPU supports AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn softmax_block_avx2(s: &mut [f32], scale: f32) -> (f32, f32) {
+    let whole = s.len() - s.len() % SUM_LANES;
+    // SAFETY: AVX2 by the caller.
+    let m = unsafe { block_max(s, scale) };
+    let p = s.as_mut_ptr();
+    let mut lanes = [0.0f32; SUM_LANES];
+    // SAFETY: every load/store touches 8 floats at `i < whole <= s.len()`; AVX2 by the caller.
+    unsafe {
+        let sc = _mm256_set1_ps(scale);
         let mb = _mm256_set1_ps(m);
         let mut acc = _mm256_setzero_ps();
         let mut i = 0;

@@ -47,7 +47,7 @@ unsafe fn exp16(x: __m512) -> __m512 {
 }
 
 /// AVX-512 twin of [`super::generic::softmax_block`]: the largest score as the AVX2 kernel finds
-/// it (eight lanes; which of two equal zeros wins follows the twin's order there), then the
+/// it ([`super::avx2::block_max`]), then the
 /// exponentials sixteen at a time, each register's two halves added to the twin's eight sum
 /// lanes in element order.
 ///
@@ -58,33 +58,14 @@ pub unsafe fn softmax_block_avx512(s: &mut [f32], scale: f32) -> (f32, f32) {
     const WIDE: usize = 2 * SUM_LANES;
     let whole = s.len() - s.len() % SUM_LANES;
     let wide = s.len() - s.len() % WIDE;
+    // SAFETY: AVX2 by the caller.
+    let m = unsafe { super::avx2::block_max(s, scale) };
     let p = s.as_mut_ptr();
-    let mut m = f32::NEG_INFINITY;
     let mut lanes = [0.0f32; SUM_LANES];
     // SAFETY: every load/store touches 8 or 16 floats at `i`, `i + 8 <= whole` or `i + 16 <=
     // wide`, both `<= s.len()`; the features are the caller's.
     unsafe {
         let sc = _mm256_set1_ps(scale);
-        let mut mv = _mm256_set1_ps(f32::NEG_INFINITY);
-        let mut i = 0;
-        while i < whole {
-            // max(v, m) keeps m when v is NaN, as the twin's `v > m` test does.
-            mv = _mm256_max_ps(_mm256_mul_ps(_mm256_loadu_ps(p.add(i)), sc), mv);
-            i += SUM_LANES;
-        }
-        let mut mm = [0.0f32; SUM_LANES];
-        _mm256_storeu_ps(mm.as_mut_ptr(), mv);
-        for v in mm {
-            if v > m {
-                m = v;
-            }
-        }
-        for &v in &s[whole..] {
-            let v = v * scale;
-            if v > m {
-                m = v;
-            }
-        }
         let (sc16, mb16) = (_mm512_set1_ps(scale), _mm512_set1_ps(m));
         let mut acc = _mm256_setzero_ps();
         let mut i = 0;
