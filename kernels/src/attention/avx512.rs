@@ -13,6 +13,7 @@ use half::f16;
 
 use super::generic::{reduce_lanes, EXP_LOW, EXP_P, LN2_C1, LN2_C2, LOG2E, SUM_LANES};
 use crate::x86::avx2::f16_dot::PREFETCH_AHEAD;
+use crate::x86::avx512::first_lanes as lanes;
 use crate::x86::prefetch::prefetch_lines;
 
 /// Sixteen [`super::generic::exp`]s: [`super::avx2::exp8`]'s operations, lane for lane.
@@ -104,13 +105,6 @@ const SUMS_Q: usize = 6;
 
 /// Registers of sixteen floats in one query's accumulator strip.
 const STRIP_REGS: usize = 4;
-
-/// Lanes `0..len` of a sixteen-lane mask (`len <= 16`).
-#[inline(always)]
-fn lanes(len: usize) -> __mmask16 {
-    debug_assert!(len <= 16);
-    ((1u32 << len) - 1) as __mmask16
-}
 
 /// One strip of accumulator elements from `j0`, `16·(S − 1) < width <= 16·S` of them, for `Q`
 /// queries over `n` value rows: each row's strip is widened once and serves every query. With

@@ -18,6 +18,7 @@ use half::f16;
 
 use crate::generic::accumulate::FLOAT_LANES;
 use crate::x86::avx2::f16_dot::gemm_f16_avx2;
+use crate::x86::avx512::first_lanes as lanes;
 
 /// Rows (keys) a group transposes: one per lane.
 const GROUP: usize = 16;
@@ -31,13 +32,6 @@ const MIN_ACT: usize = 6;
 /// Activation rows each pass over a transposed group serves (the two queries' eight partial
 /// sums and four lane accumulators each take 24 of the 32 registers).
 const PAIR: usize = 2;
-
-/// Lanes `0..len` of a sixteen-lane mask (`len <= 16`).
-#[inline(always)]
-fn lanes(len: usize) -> __mmask16 {
-    debug_assert!(len <= 16);
-    ((1u32 << len) - 1) as __mmask16
-}
 
 /// Transposes rows `0..live` of the group at `w` (rows of `n` halves, `n` even) into `kt`:
 /// `kt[16·i + r]` = element `i` of row `r`, widened; lanes of missing rows are zero.

@@ -1,6 +1,8 @@
 //! AVX-512 (F/BW/VL + VNNI) kernels, registered by `x86::overlay_avx512` on top of the AVX2
 //! ones.
 
+use core::arch::x86_64::__mmask16;
+
 pub mod f16_gemm;
 pub mod float_dots;
 pub(crate) mod k_blocks;
@@ -24,3 +26,11 @@ pub mod q8_0_x8;
 pub mod q8_k;
 pub(crate) mod x8_lanes;
 pub(crate) mod x8_wide;
+
+/// Lanes `0..len` of a sixteen-lane mask (`len <= 16`): the live elements of a strip's last
+/// register, for masked loads and stores.
+#[inline(always)]
+pub(crate) fn first_lanes(len: usize) -> __mmask16 {
+    debug_assert!(len <= 16);
+    ((1u32 << len) - 1) as __mmask16
+}
