@@ -16,7 +16,7 @@
 //! ([`X8Pair::ready`]) and used for every activation row of the tile. One activation row
 //! (decode) skips the unpacked copy and keeps its eight accumulators in registers.
 
-use core::mem::size_of;
+use core::mem::{size_of, MaybeUninit};
 
 use crate::blocks_x8::X8_ROWS;
 use crate::generic::accumulate::BLOCK_LANES;
@@ -349,15 +349,21 @@ unsafe fn stripe_tile<P: X8Pair>(
     let nb = w.len();
     let kept_sums = P::ACT_SUMS && sums.len() == nt * nb;
     // SAFETY: the pair's tier guaranteed by the caller; every pointer below stays inside `a`,
-    // `sums` or `acc` (indices `t < nt`, `b < nb`, lanes `< 8`).
+    // `sums` or `acc` (indices `t < nt <= TILE`, `b < nb`, lanes `< 8`); each accumulator is
+    // written (by its first block, or zeroed when `nb < 8` leaves it without one) before it
+    // is read.
     unsafe {
-        let mut acc = [[P::Lanes::zero(); BLOCK_LANES]; TILE];
+        // Block `b < 8` starts its lane at `0 + term`, the twin's first addition, so nothing is
+        // zeroed up front (a memset a call).
+        let mut acc_store = MaybeUninit::<[[P::Lanes; BLOCK_LANES]; TILE]>::uninit();
+        let acc = acc_store.as_mut_ptr().cast::<P::Lanes>();
         let mut r = P::new_ready();
         for (b, wb) in w.iter().enumerate() {
             P::ready(wb, &mut r);
             let lane = b % BLOCK_LANES;
+            let first = b < BLOCK_LANES;
             let mut ap = a.as_ptr().add(b);
-            for acc_t in acc.iter_mut().take(nt) {
+            for t in 0..nt {
                 let ab = &*ap;
                 let a_sum = if !P::ACT_SUMS {
                     0
@@ -366,11 +372,19 @@ unsafe fn stripe_tile<P: X8Pair>(
                 } else {
                     P::act_sum(ab)
                 };
-                acc_t[lane] = acc_t[lane].add(P::terms(&r, ab, a_sum));
+                let slot = acc.add(t * BLOCK_LANES + lane);
+                let prev = if first { P::Lanes::zero() } else { slot.read() };
+                slot.write(prev.add(P::terms(&r, ab, a_sum)));
                 ap = ap.add(nb);
             }
         }
-        for (t, acc_t) in acc.iter().take(nt).enumerate() {
+        for t in 0..nt {
+            for lane in nb.min(BLOCK_LANES)..BLOCK_LANES {
+                acc.add(t * BLOCK_LANES + lane).write(P::Lanes::zero());
+            }
+        }
+        for t in 0..nt {
+            let acc_t = &*acc.add(t * BLOCK_LANES).cast::<[P::Lanes; BLOCK_LANES]>();
             store_row(acc_t, &mut out[t * ld..], live);
         }
     }

@@ -13,11 +13,13 @@
 //! whatever the register width, and is bound by memory.
 
 use core::arch::x86_64::*;
+use core::mem::MaybeUninit;
 
 use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::X8_ROWS;
 use crate::generic::accumulate::BLOCK_LANES;
 use crate::generic::x8::X8Format;
+use crate::x86::avx512::first_lanes;
 use crate::x8_walk::{X8Pair, TILE};
 
 type Packed<P> = <<P as X8Pair>::Twin as X8Format>::Packed;
@@ -118,8 +120,14 @@ pub(crate) unsafe fn join(lo: __m256i, hi: __m256i) -> __m512i {
 /// The CPU supports AVX-512 F.
 #[inline(always)]
 pub(crate) unsafe fn join_ps(lo: __m256, hi: __m256) -> __m512 {
-    // SAFETY: register-only AVX-512 F operations.
-    unsafe { _mm512_insertf32x8::<1>(_mm512_castps256_ps512(lo), hi) }
+    // SAFETY: register-only AVX-512 F operations (`insertf32x8` would need AVX-512 DQ, which
+    // the kernels do not enable: it became an out-of-line call).
+    unsafe {
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+            _mm512_castpd256_pd512(_mm256_castps_pd(lo)),
+            _mm256_castps_pd(hi),
+        ))
+    }
 }
 
 /// `f16` bits widened exactly and broadcast to sixteen lanes.
@@ -249,15 +257,22 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
     let nb = w0.len();
     let kept_sums = P::ACT_SUMS && sums.len() == nt * nb;
     // SAFETY: the features are the caller's promise; every pointer below stays inside `w0`,
-    // `w1`, `a`, `sums` or `acc` (indices `t < nt`, `b < nb`, lanes `< 8`).
+    // `w1`, `a`, `sums` or `acc` (indices `t < nt <= TILE`, `b < nb`, lanes `< 8`); each
+    // accumulator is written (by its first block, or zeroed when `nb < 8` leaves it without
+    // one) before it is read; the masked stores write `8 + live1` floats from `t·ld`, inside
+    // `out` by the caller's promise.
     unsafe {
-        let mut acc = [[_mm512_setzero_ps(); BLOCK_LANES]; TILE];
+        // Block `b < 8` starts its lane at `0 + term`, the twin's first addition, so nothing is
+        // zeroed up front (a 16 KB memset a call).
+        let mut acc_store = MaybeUninit::<[[__m512; BLOCK_LANES]; TILE]>::uninit();
+        let acc = acc_store.as_mut_ptr().cast::<__m512>();
         let mut r = P::new_wide();
         for b in 0..nb {
             P::ready_wide(w0.get_unchecked(b), w1.get_unchecked(b), &mut r);
             let lane = b % BLOCK_LANES;
+            let first = b < BLOCK_LANES;
             let mut ap = a.as_ptr().add(b);
-            for acc_t in acc.iter_mut().take(nt) {
+            for t in 0..nt {
                 let ab = &*ap;
                 let a_sum = if !P::ACT_SUMS {
                     0
@@ -266,21 +281,32 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
                 } else {
                     P::act_sum(ab)
                 };
-                acc_t[lane] = _mm512_add_ps(acc_t[lane], P::terms_wide(&r, ab, a_sum));
+                let slot = acc.add(t * BLOCK_LANES + lane);
+                let prev = if first {
+                    _mm512_setzero_ps()
+                } else {
+                    slot.read()
+                };
+                slot.write(_mm512_add_ps(prev, P::terms_wide(&r, ab, a_sum)));
                 ap = ap.add(nb);
             }
         }
-        for (t, l) in acc.iter().take(nt).enumerate() {
+        for t in 0..nt {
+            for lane in nb.min(BLOCK_LANES)..BLOCK_LANES {
+                acc.add(t * BLOCK_LANES + lane).write(_mm512_setzero_ps());
+            }
+        }
+        let live = first_lanes(X8_ROWS + live1);
+        for t in 0..nt {
+            let l = &*acc.add(t * BLOCK_LANES).cast::<[__m512; BLOCK_LANES]>();
             // `reduce8`'s tree, as the one-stripe walk's `store_row`.
             let s0 = _mm512_add_ps(l[0], l[4]);
             let s1 = _mm512_add_ps(l[1], l[5]);
             let s2 = _mm512_add_ps(l[2], l[6]);
             let s3 = _mm512_add_ps(l[3], l[7]);
             let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
-            let o = &mut out[t * ld..];
-            let mut rows = [0.0f32; 2 * X8_ROWS];
-            _mm512_storeu_ps(rows.as_mut_ptr(), v);
-            o[..X8_ROWS + live1].copy_from_slice(&rows[..X8_ROWS + live1]);
+            // A masked store of the live rows (`out` holds `8 + live1` floats from `t·ld`).
+            _mm512_mask_storeu_ps(out[t * ld..].as_mut_ptr(), live, v);
         }
     }
 }
