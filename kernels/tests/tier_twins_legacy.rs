@@ -591,7 +591,7 @@ fn avx512_is_exact_with_a_lone_min_activation() {
     }
 }
 
-/// The Q8_0/Q8_1 activation quantizers of `fast` against the scalar twins, byte for byte.
+/// The Q8_0/Q8_1/F16 activation quantizers of `fast` against the scalar twins, byte for byte.
 fn check_activation_quantizers(fast: &TierOps) {
     let slow = generic_ops();
     let name = fast.tier().name();
@@ -630,7 +630,31 @@ fn check_activation_quantizers(fast: &TierOps) {
     v[70] = f32::NEG_INFINITY;
     v[71] = f32::NAN;
     rows.push(v);
-    for ty in [GgmlType::Q8_0, GgmlType::Q8_1] {
+    // F16 only (no blocks): every tail length, and values where narrowing rounds to even,
+    // saturates to infinity (65520 is the tie between 65504 and infinity) or lands among the
+    // half subnormals.
+    let mut f16_rows = rows.clone();
+    for len in 1..=19 {
+        f16_rows.push(
+            (0..len)
+                .map(|i| {
+                    [65504.0, 65519.99, 65520.0, -1.0e6, 2.0f32.powi(-24) * 1.5][i % 5]
+                        * if i % 2 == 0 { 1.0 } else { -1.0 }
+                        + (i as f32) * 2.0f32.powi(-26)
+                })
+                .collect(),
+        );
+    }
+    f16_rows.push(
+        (0..40)
+            .map(|i| 1.0 + (i as f32) * 2.0f32.powi(-11))
+            .collect(),
+    );
+    for (ty, rows) in [
+        (GgmlType::Q8_0, &rows),
+        (GgmlType::Q8_1, &rows),
+        (GgmlType::F16, &f16_rows),
+    ] {
         for (k, x) in rows.iter().enumerate() {
             let len = ty.row_bytes(x.len() as u64).unwrap() as usize;
             let mut a = Buf::new(len + 2);

@@ -37,6 +37,10 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
         T::Q8_1,
         quantize_entry!(BlockQ8_1, avx2::quantize_q8::quantize_row_q8_1_avx2),
     );
+    t.set_quantize(
+        T::F16,
+        quantize_entry!(f16, avx2::f16_convert::quantize_row_f16_avx2),
+    );
 
     t.set_dot(
         T::F32,

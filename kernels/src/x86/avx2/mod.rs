@@ -1,5 +1,6 @@
 //! AVX2 (+FMA +F16C) kernels, registered by `x86::overlay_avx2`.
 
+pub mod f16_convert;
 pub mod f16_dot;
 pub mod f32_dot;
 pub(crate) mod k_blocks;
