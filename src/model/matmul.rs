@@ -203,8 +203,8 @@ impl<'a> Product<'a> {
     }
 
     /// Computes rows `rows` of the result for every token. `tmp` holds at least
-    /// `t × rows.len()` floats when `t > 1` (the kernels write a tile of rows × tokens
-    /// contiguously; it is then spread into the (t, m.rows) result).
+    /// `t × rows.len()` floats when `t > 1` and `rows` is not every row (the kernels write a
+    /// tile of rows × tokens contiguously; it is then spread into the (t, m.rows) result).
     ///
     /// # Safety
     /// No other thread computes an overlapping row range of this product at the same time.
@@ -222,6 +222,14 @@ impl<'a> Product<'a> {
             // SAFETY: the caller's promise: nobody else writes these rows now.
             let out = unsafe { self.out.range(rows.clone()) };
             rows_product(m, self.weights, rows, self.acts, 1, out, n_rows)?;
+            return Ok(());
+        }
+        if n_rows == m.rows {
+            // One chunk holds every row (one thread): the tile's layout is the result's, so
+            // the kernels write it in place.
+            // SAFETY: the caller's promise: every row is this call's, so the whole result is.
+            let out = unsafe { self.out.range(0..self.t * m.rows) };
+            rows_product(m, self.weights, rows, self.acts, self.t, out, n_rows)?;
             return Ok(());
         }
         let tile = &mut tmp[..self.t * n_rows];
