@@ -210,6 +210,15 @@ pub(crate) fn overlay_avx2(t: &mut KernelTable) {
 pub(crate) fn overlay_avx512(t: &mut KernelTable) {
     use GgmlType as T;
 
+    t.set_quantize(
+        T::Q8_0,
+        quantize_entry!(BlockQ8_0, avx512::quantize_q8::quantize_row_q8_0_avx512),
+    );
+    t.set_quantize(
+        T::Q8_1,
+        quantize_entry!(BlockQ8_1, avx512::quantize_q8::quantize_row_q8_1_avx512),
+    );
+
     t.set_dot(
         T::F32,
         DotKernels {

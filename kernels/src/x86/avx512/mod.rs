@@ -24,6 +24,7 @@ pub mod q6_k_x8;
 pub mod q8_0;
 pub mod q8_0_x8;
 pub mod q8_k;
+pub mod quantize_q8;
 pub(crate) mod x8_lanes;
 pub(crate) mod x8_wide;
 
