@@ -4,12 +4,14 @@
 //!
 //! Like [`crate::attention`], a portable table of scalar twins ([`generic`]) is overlaid once by
 //! the best tier the CPU has; every tier's kernels equal the twins bit for bit
-//! (`kernels/tests/tier_twins_activation.rs`). The AVX-512 tier uses the AVX2 kernels.
+//! (`kernels/tests/tier_twins_activation.rs`).
 
 pub mod generic;
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
 
@@ -40,10 +42,16 @@ pub fn for_tier(tier: Tier) -> ActivationOps {
     }
     match tier {
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 | Tier::Avx512 => ActivationOps {
+        Tier::Avx2 => ActivationOps {
             tier,
             silu: avx2::silu_mul_avx2,
             gelu: avx2::gelu_tanh_mul_avx2,
+        },
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx512 => ActivationOps {
+            tier,
+            silu: avx512::silu_mul_avx512,
+            gelu: avx512::gelu_tanh_mul_avx512,
         },
         #[cfg(target_arch = "aarch64")]
         Tier::Neon | Tier::Dotprod | Tier::I8mm => ActivationOps {

@@ -21,7 +21,7 @@ use crate::x86::prefetch::prefetch_lines;
 /// # Safety
 /// The CPU supports AVX-512 F.
 #[inline(always)]
-unsafe fn exp16(x: __m512) -> __m512 {
+pub(crate) unsafe fn exp16(x: __m512) -> __m512 {
     // SAFETY: register arithmetic only; the caller guarantees AVX-512 F.
     unsafe {
         let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
