@@ -16,7 +16,9 @@ use crate::attention::avx512::exp16;
 unsafe fn sigmoid16(y: __m512) -> __m512 {
     // SAFETY: register arithmetic only; the caller guarantees AVX-512 F.
     unsafe {
-        let e = exp16(_mm512_or_ps(y, _mm512_set1_ps(-0.0)));
+        // `-|y|` by setting the sign bit (an integer or: the float form needs AVX-512 DQ).
+        let neg = _mm512_or_si512(_mm512_castps_si512(y), _mm512_set1_epi32(i32::MIN));
+        let e = exp16(_mm512_castsi512_ps(neg));
         // Ordered compare: NaN takes `e`, as the twin's `y >= 0.0` does.
         let pos = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(y, _mm512_setzero_ps());
         let num = _mm512_mask_mov_ps(e, pos, _mm512_set1_ps(1.0));
