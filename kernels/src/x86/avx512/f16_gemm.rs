@@ -42,6 +42,11 @@ const PAIR: usize = 2;
 #[inline(always)]
 unsafe fn transpose_group(w: *const f16, n: usize, live: usize, kt: &mut [MaybeUninit<f32>]) {
     debug_assert!(n.is_multiple_of(2) && kt.len() >= GROUP * n);
+    if n.is_multiple_of(2 * GROUP) {
+        // SAFETY: forwarded.
+        unsafe { transpose_by_permutes(w, n, live, kt) };
+        return;
+    }
     let mask = lanes(live);
     // SAFETY: each gathered word is elements `i, i + 1 < n` of a live row (masked-off lanes
     // are not read); `kt` holds `16·n` floats; the features are the caller's.
@@ -51,7 +56,6 @@ unsafe fn transpose_group(w: *const f16, n: usize, live: usize, kt: &mut [MaybeU
             _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
             _mm512_set1_epi32((n / 2) as i32),
         );
-        let out = kt.as_mut_ptr().cast::<f32>();
         let mut i = 0;
         while i < n {
             let words = _mm512_mask_i32gather_epi32::<4>(
@@ -60,11 +64,92 @@ unsafe fn transpose_group(w: *const f16, n: usize, live: usize, kt: &mut [MaybeU
                 index,
                 w.add(i).cast(),
             );
-            let even = _mm512_cvtepi32_epi16(words);
-            let odd = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(words));
-            _mm512_storeu_ps(out.add(GROUP * i), _mm512_cvtph_ps(even));
-            _mm512_storeu_ps(out.add(GROUP * (i + 1)), _mm512_cvtph_ps(odd));
+            store_word_column(words, i, kt);
             i += 2;
+        }
+    }
+}
+
+/// Widens a register of sixteen rows' words (elements `i`, `i + 1` of each row) into
+/// `kt[16·i..]` and `kt[16·(i + 1)..]`.
+///
+/// # Safety
+/// The CPU supports AVX-512 F/BW; `kt` holds `16·(i + 2)` floats.
+#[inline(always)]
+unsafe fn store_word_column(words: __m512i, i: usize, kt: &mut [MaybeUninit<f32>]) {
+    debug_assert!(kt.len() >= GROUP * (i + 2));
+    // SAFETY: two stores of sixteen floats inside `kt`; the caller's features.
+    unsafe {
+        let out = kt.as_mut_ptr().cast::<f32>();
+        let even = _mm512_cvtepi32_epi16(words);
+        let odd = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(words));
+        _mm512_storeu_ps(out.add(GROUP * i), _mm512_cvtph_ps(even));
+        _mm512_storeu_ps(out.add(GROUP * (i + 1)), _mm512_cvtph_ps(odd));
+    }
+}
+
+/// The `vpermt2d` indices of one round of [`transpose_by_permutes`]: the round swaps the
+/// off-diagonal h × h blocks of every 2h × 2h block. For rows `r` and `r + h` (`r & h = 0`),
+/// `lo` keeps row r's columns `c & h = 0` and takes row r + h's column `c - h` for the others;
+/// `hi` takes row r's column `c + h` where `c & h = 0` and keeps row r + h's others (the second
+/// operand's lanes are numbered 16..32).
+///
+/// # Safety
+/// The CPU supports AVX-512 F.
+#[inline(always)]
+unsafe fn swap_indices(h: i32) -> (__m512i, __m512i) {
+    // SAFETY: register-only AVX-512 F operations.
+    unsafe {
+        let c = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let hv = _mm512_set1_epi32(h);
+        let upper = _mm512_test_epi32_mask(c, hv);
+        let sixteen = _mm512_set1_epi32(16);
+        let lo = _mm512_mask_add_epi32(c, upper, _mm512_sub_epi32(c, hv), sixteen);
+        let hi = _mm512_mask_add_epi32(_mm512_add_epi32(c, hv), upper, c, sixteen);
+        (lo, hi)
+    }
+}
+
+/// [`transpose_group`] for rows of a multiple of 32 halves: sixteen words (32 halves) of each
+/// row loaded whole, the 16 × 16 words transposed in registers by four rounds of block swaps
+/// (`vpermt2d`), instead of one gather per word column (gathers are slow, and slower still on
+/// CPUs with the gather data sampling mitigation).
+///
+/// # Safety
+/// As [`transpose_group`], with `n` a multiple of 32.
+#[inline(always)]
+unsafe fn transpose_by_permutes(w: *const f16, n: usize, live: usize, kt: &mut [MaybeUninit<f32>]) {
+    debug_assert!(n.is_multiple_of(2 * GROUP) && live <= GROUP);
+    // SAFETY: the loads read halves `32·j..32·j + 32 <= n` of live rows only; the caller's
+    // features; `kt` as the caller promises.
+    unsafe {
+        let rounds = [
+            swap_indices(8),
+            swap_indices(4),
+            swap_indices(2),
+            swap_indices(1),
+        ];
+        let mut j = 0;
+        while 2 * GROUP * j < n {
+            let mut m = [_mm512_setzero_si512(); GROUP];
+            for (r, mr) in m.iter_mut().enumerate().take(live) {
+                *mr = _mm512_loadu_si512(w.add(r * n + 2 * GROUP * j).cast());
+            }
+            for (k, (lo, hi)) in rounds.iter().enumerate() {
+                let h = GROUP >> (k + 1);
+                for r in 0..GROUP {
+                    if r & h == 0 {
+                        let (a, b) = (m[r], m[r + h]);
+                        m[r] = _mm512_permutex2var_epi32(a, *lo, b);
+                        m[r + h] = _mm512_permutex2var_epi32(a, *hi, b);
+                    }
+                }
+            }
+            // Register `c` now holds word `16·j + c` of every row.
+            for (c, words) in m.iter().enumerate() {
+                store_word_column(*words, 2 * (GROUP * j + c), kt);
+            }
+            j += 1;
         }
     }
 }
