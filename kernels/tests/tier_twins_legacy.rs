@@ -462,7 +462,8 @@ fn avx512_wide_gemm_crosses_activation_blocks() {
 }
 
 /// F16 gemms of attention's shapes: head sizes short and long, odd and even (the AVX-512 gemm
-/// transposes sixteen rows at a time for six or more activation rows, up to 256 elements),
+/// transposes sixteen rows at a time for eight or more activation rows, up to 256 elements;
+/// below eight it pairs rows in a register, for multiples of 32 elements up to 256),
 /// row counts around the groups of sixteen, activation counts around the pairs and past one
 /// widened batch (8192 floats), random halves and the style-1 extremes (infinities, NaN).
 fn check_f16_gemm_shapes(fast: &TierOps) {
@@ -481,6 +482,16 @@ fn check_f16_gemm_shapes(fast: &TierOps) {
         (256, 5, 33),
         (258, 20, 8),
         (63, 18, 8),
+        // Few queries (a decode step's KV group): two key rows a register, up to four queries
+        // a pass; odd and short last groups.
+        (64, 128, 3),
+        (64, 37, 1),
+        (64, 45, 2),
+        (128, 33, 4),
+        (256, 129, 5),
+        (96, 20, 3),
+        (64, 1, 3),
+        (288, 17, 2),
     ] {
         for style in [0, 1] {
             let (wbuf, wrb) = make_rows(ty, n, rows, 2, style, &mut rng);

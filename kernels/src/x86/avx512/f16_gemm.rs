@@ -9,7 +9,8 @@
 //! of the twin becomes a register, each product is one multiply-add for sixteen rows, and the
 //! whole reduction tree is vertical adds — the twin's additions in the twin's order, sixteen
 //! rows at a time. The transposition is shared by every query of the call, so short calls (a
-//! decode step's few queries) take the AVX2 gemm instead.
+//! decode step's few queries) take [`gemm_f16_few`] instead (or, for rows it does not take,
+//! the AVX2 gemm).
 
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -18,6 +19,7 @@ use half::f16;
 
 use crate::generic::accumulate::FLOAT_LANES;
 use crate::x86::avx2::f16_dot::gemm_f16_avx2;
+use crate::x86::avx512::f16_few_queries::gemm_f16_few;
 use crate::x86::avx512::first_lanes as lanes;
 
 /// Rows (keys) a group transposes: one per lane.
@@ -28,7 +30,7 @@ const MAX_N: usize = 256;
 /// Floats of widened activation rows held at once (32 KB).
 const ACT_FLOATS: usize = 8192;
 /// Fewest activation rows worth a transposition.
-const MIN_ACT: usize = 6;
+const MIN_ACT: usize = 8;
 /// Activation rows each pass over a transposed group serves (the two queries' eight partial
 /// sums and four lane accumulators each take 24 of the 32 registers).
 const PAIR: usize = 2;
@@ -276,6 +278,10 @@ pub unsafe fn gemm_f16_avx512(w: &[f16], act: &[f16], n_act: usize, out: &mut [f
     }
     let n = act.len() / n_act;
     let rows = out.len() / n_act;
+    // SAFETY: the same contract and features.
+    if n_act < MIN_ACT && unsafe { gemm_f16_few(w, act, n_act, out) } {
+        return;
+    }
     if n_act < MIN_ACT || n == 0 || n > MAX_N || !n.is_multiple_of(2) || w.len() < rows * n {
         // SAFETY: the same contract; the caller guarantees the AVX2 kernel's features.
         unsafe { gemm_f16_avx2(w, act, n_act, out) };

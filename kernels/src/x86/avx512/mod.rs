@@ -3,6 +3,7 @@
 
 use core::arch::x86_64::__mmask16;
 
+pub(crate) mod f16_few_queries;
 pub mod f16_gemm;
 pub mod float_dots;
 pub(crate) mod k_blocks;
