@@ -1,5 +1,6 @@
 //! AVX2 attention kernels, bit-identical to [`super::generic`]: the same operations in the same
-//! order, eight elements at a time, multiply then add (never fused).
+//! order, eight elements at a time: the exponential multiplies then adds, the weighted sums
+//! fuse (`_mm256_fmadd_ps`, as the twin's `mul_add`).
 
 use core::arch::x86_64::*;
 
@@ -138,7 +139,7 @@ unsafe fn weighted_sum_strips(w: &[f32], acc: &mut [f32], load: impl Fn(usize, u
             for (p, &wp) in w.iter().enumerate() {
                 let wv = _mm256_set1_ps(wp);
                 for (k, r) in regs.iter_mut().enumerate().take(nv) {
-                    *r = _mm256_add_ps(*r, _mm256_mul_ps(wv, load(p, j0 + 8 * k)));
+                    *r = _mm256_fmadd_ps(wv, load(p, j0 + 8 * k), *r);
                 }
             }
             for (k, r) in regs.iter().enumerate().take(nv) {
@@ -164,7 +165,7 @@ pub unsafe fn weighted_sum_f32_avx2(v: &[f32], w: &[f32], acc: &mut [f32]) {
     let whole = d - d % 8;
     for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
         for (a, &x) in acc[whole..].iter_mut().zip(&row[whole..]) {
-            *a += wp * x;
+            *a = wp.mul_add(x, *a);
         }
     }
 }
@@ -186,7 +187,7 @@ pub unsafe fn weighted_sum_f16_avx2(v: &[f16], w: &[f32], acc: &mut [f32]) {
     let whole = d - d % 8;
     for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
         for (a, &x) in acc[whole..].iter_mut().zip(&row[whole..]) {
-            *a += wp * x.to_f32();
+            *a = wp.mul_add(x.to_f32(), *a);
         }
     }
 }
@@ -217,7 +218,7 @@ pub unsafe fn weighted_sum_q8_0_avx2(v: &[BlockQ8_0], w: &[f32], acc: &mut [f32]
                 for (k, r) in regs.iter_mut().enumerate() {
                     let q8 = _mm_loadl_epi64(q.add(8 * k).cast());
                     let qf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
-                    *r = _mm256_add_ps(*r, _mm256_mul_ps(c, qf));
+                    *r = _mm256_fmadd_ps(c, qf, *r);
                 }
             }
             for (k, r) in regs.iter().enumerate() {
@@ -291,7 +292,7 @@ unsafe fn sums_strip<const Q: usize, const S: usize>(
             for (r, w) in regs.iter_mut().zip(ws) {
                 let wv = _mm256_set1_ps(*w.add(p));
                 for (r, x) in r.iter_mut().zip(&x) {
-                    *r = _mm256_add_ps(*r, _mm256_mul_ps(wv, *x));
+                    *r = _mm256_fmadd_ps(wv, *x, *r);
                 }
             }
         }
@@ -336,7 +337,8 @@ unsafe fn sums_tile<const Q: usize>(
                 unsafe {
                     let wp = *ws[q].add(p);
                     for (j, &x) in row.iter().enumerate().skip(whole) {
-                        *accs[q].add(j) += wp * x.to_f32();
+                        let acc = accs[q].add(j);
+                        *acc = wp.mul_add(x.to_f32(), *acc);
                     }
                 }
             }
@@ -422,7 +424,7 @@ unsafe fn sums_q8_0_half<const Q: usize>(
             for (r, w) in regs.iter_mut().zip(ws) {
                 let c = _mm256_set1_ps(*w.add(p) * d);
                 for (r, x) in r.iter_mut().zip(&x) {
-                    *r = _mm256_add_ps(*r, _mm256_mul_ps(c, *x));
+                    *r = _mm256_fmadd_ps(c, *x, *r);
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! up to six queries a pass over the rows (the AVX2 kernels hold four queries of sixteen
 //! elements). The F32 and Q8_0 sums (not the default cache) are the AVX2 ones.
 //!
-//! Each element adds `w·v` as the twin does: multiply, then add, never fused. A strip's last
+//! Each element adds `w·v` as the twin does, fused (one rounding). A strip's last
 //! register is masked where the head size is not a multiple of sixteen, so there is no scalar
 //! tail: masked-off lanes are neither read nor written.
 
@@ -145,7 +145,7 @@ unsafe fn sums_strip<const Q: usize, const S: usize>(
             for (r, w) in regs.iter_mut().zip(ws) {
                 let wv = _mm512_set1_ps(*w.add(p));
                 for (r, x) in r.iter_mut().zip(&x) {
-                    *r = _mm512_add_ps(*r, _mm512_mul_ps(wv, *x));
+                    *r = _mm512_fmadd_ps(wv, *x, *r);
                 }
             }
         }

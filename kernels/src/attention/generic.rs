@@ -1,6 +1,7 @@
 //! Scalar twins of the attention kernels. Every tier follows these exactly: the same operations
-//! in the same order, multiply then add (never fused), so a SIMD kernel equals its twin bit for
-//! bit.
+//! in the same order, so a SIMD kernel equals its twin bit for bit. The exponential multiplies
+//! then adds (never fused); the weighted sums fuse (one rounding per `acc + w·v`), which every
+//! SIMD tier has as one instruction (FMA, NEON's `fmla`) and [`f32::mul_add`] gives here.
 //!
 //! - The exponential is Cephes' `expf`: `x = n·ln 2 + r` with `n` the nearest integer to
 //!   `x·log₂e` (ties to even) and `ln 2` split in two so that `n·C1` is exact, then a degree-5
@@ -8,7 +9,9 @@
 //!   [`EXP_LOW`] give 0 (the result would be subnormal); NaN stays NaN.
 //! - The softmax sum goes to [`SUM_LANES`] lanes (element `i` to lane `i % 8`, in index order),
 //!   then `(l0+l4 + l2+l6) + (l1+l5 + l3+l7)` as [`reduce_lanes`] writes it.
-//! - A weighted sum adds, for each value row in order, `w·v` into every accumulator element.
+//! - A weighted sum adds, for each value row in order, `w·v` into every accumulator element
+//!   with one fused multiply-add (for Q8_0 rows, `(w·d)·q`: the block's factor `w·d` rounded
+//!   first, then fused).
 
 use half::f16;
 
@@ -89,7 +92,7 @@ pub fn weighted_sum_f32(v: &[f32], w: &[f32], acc: &mut [f32]) {
     let d = acc.len();
     for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
         for (a, &x) in acc.iter_mut().zip(row) {
-            *a += wp * x;
+            *a = wp.mul_add(x, *a);
         }
     }
 }
@@ -99,7 +102,7 @@ pub fn weighted_sum_f16(v: &[f16], w: &[f32], acc: &mut [f32]) {
     let d = acc.len();
     for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
         for (a, &x) in acc.iter_mut().zip(row) {
-            *a += wp * x.to_f32();
+            *a = wp.mul_add(x.to_f32(), *a);
         }
     }
 }
@@ -112,7 +115,7 @@ pub fn weighted_sum_q8_0(v: &[BlockQ8_0], w: &[f32], acc: &mut [f32]) {
         for (b, a) in row.iter().zip(acc.chunks_exact_mut(32)) {
             let c = wp * b.d.to_f32();
             for (a, &q) in a.iter_mut().zip(&b.qs) {
-                *a += c * f32::from(q);
+                *a = c.mul_add(f32::from(q), *a);
             }
         }
     }

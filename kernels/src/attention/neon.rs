@@ -1,5 +1,6 @@
 //! NEON attention kernels, bit-identical to [`super::generic`]: the same operations in the same
-//! order, four elements at a time (two vectors make the eight sum lanes), multiply then add.
+//! order, four elements at a time (two vectors make the eight sum lanes): the exponential
+//! multiplies then adds, the weighted sums fuse (`vfmaq_f32`, as the twin's `mul_add`).
 
 use core::arch::aarch64::*;
 
@@ -123,7 +124,7 @@ unsafe fn weighted_sum_strips(
             for (p, &wp) in w.iter().enumerate() {
                 let wv = vdupq_n_f32(wp);
                 for (k, r) in regs.iter_mut().enumerate().take(nv) {
-                    *r = vaddq_f32(*r, vmulq_f32(wv, load(p, j0 + 4 * k)));
+                    *r = vfmaq_f32(*r, wv, load(p, j0 + 4 * k));
                 }
             }
             for (k, r) in regs.iter().enumerate().take(nv) {
@@ -149,7 +150,7 @@ pub unsafe fn weighted_sum_f32_neon(v: &[f32], w: &[f32], acc: &mut [f32]) {
     let whole = d - d % 4;
     for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
         for (a, &x) in acc[whole..].iter_mut().zip(&row[whole..]) {
-            *a += wp * x;
+            *a = wp.mul_add(x, *a);
         }
     }
 }
@@ -171,7 +172,7 @@ pub unsafe fn weighted_sum_f16_neon(v: &[f16], w: &[f32], acc: &mut [f32]) {
     let whole = d - d % 4;
     for (&wp, row) in w.iter().zip(v.chunks_exact(d)) {
         for (a, &x) in acc[whole..].iter_mut().zip(&row[whole..]) {
-            *a += wp * x.to_f32();
+            *a = wp.mul_add(x.to_f32(), *a);
         }
     }
 }
@@ -207,7 +208,7 @@ pub unsafe fn weighted_sum_q8_0_neon(v: &[BlockQ8_0], w: &[f32], acc: &mut [f32]
                     ];
                     for (k, part) in parts.into_iter().enumerate() {
                         let r = &mut regs[4 * half + k];
-                        *r = vaddq_f32(*r, vmulq_f32(c, vcvtq_f32_s32(part)));
+                        *r = vfmaq_f32(*r, c, vcvtq_f32_s32(part));
                     }
                 }
             }
