@@ -464,7 +464,7 @@ fn avx512_wide_gemm_crosses_activation_blocks() {
 /// F16 gemms of attention's shapes: head sizes short and long, odd and even (the AVX-512 gemm
 /// transposes sixteen rows at a time for eight or more activation rows, up to 256 elements;
 /// below eight it pairs rows in a register, for multiples of 32 elements up to 256),
-/// row counts around the groups of sixteen, activation counts around the pairs and past one
+/// row counts around the groups of sixteen, activation counts around the passes of four and past one
 /// widened batch (8192 floats), random halves and the style-1 extremes (infinities, NaN).
 fn check_f16_gemm_shapes(fast: &TierOps) {
     let slow = generic_ops();
@@ -482,6 +482,9 @@ fn check_f16_gemm_shapes(fast: &TierOps) {
         (256, 5, 33),
         (258, 20, 8),
         (63, 18, 8),
+        // Passes of four activation rows and their remainders of two and three.
+        (64, 20, 10),
+        (128, 24, 11),
         // Few queries (a decode step's KV group): two key rows a register, up to four queries
         // a pass; odd and short last groups.
         (64, 128, 3),

@@ -31,9 +31,16 @@ const MAX_N: usize = 256;
 const ACT_FLOATS: usize = 8192;
 /// Fewest activation rows worth a transposition.
 const MIN_ACT: usize = 8;
-/// Activation rows each pass over a transposed group serves (the two queries' eight partial
-/// sums and four lane accumulators each take 24 of the 32 registers).
-const PAIR: usize = 2;
+/// Activation rows each pass over a transposed group serves for rows of at most
+/// [`SHORT_ROW`] elements: each widened key column loaded serves four queries (with two,
+/// SmolLM2's pp2048 spent about 11 % more samples in the scores).
+const PASS_SHORT: usize = 4;
+/// Rows at most this long take passes of [`PASS_SHORT`] queries; longer ones take passes of
+/// [`PASS_LONG`] (Gemma 3's head of 256 was 5 % slower in passes of four: its sixteen lane
+/// accumulators and partial sums do not stay in registers).
+const SHORT_ROW: usize = 64;
+/// Activation rows each pass over a transposed group of longer rows serves.
+const PASS_LONG: usize = 2;
 
 /// Transposes rows `0..live` of the group at `w` (rows of `n` halves, `n` even) into `kt`:
 /// `kt[16·i + r]` = element `i` of row `r`, widened; lanes of missing rows are zero.
@@ -225,20 +232,48 @@ unsafe fn group_products<const Q: usize>(
     }
 }
 
-/// [`group_products`] of two activation rows, with the head sizes of the supported families
+/// [`group_products`] of `Q` activation rows, with the head sizes of the supported families
 /// as constants (the loops unroll and the partial sums stay in registers).
 ///
 /// # Safety
 /// As [`group_products`].
 #[inline(always)]
-unsafe fn pair_products(kt: *const f32, n: usize, ys: &[*const f32; 2]) -> [__m512; 2] {
+unsafe fn pass_products<const Q: usize>(
+    kt: *const f32,
+    n: usize,
+    ys: &[*const f32; Q],
+) -> [__m512; Q] {
     // SAFETY: forwarded.
     unsafe {
         match n {
-            64 => group_products::<2>(kt, 64, ys),
-            128 => group_products::<2>(kt, 128, ys),
-            256 => group_products::<2>(kt, 256, ys),
-            _ => group_products::<2>(kt, n, ys),
+            64 => group_products::<Q>(kt, 64, ys),
+            128 => group_products::<Q>(kt, 128, ys),
+            256 => group_products::<Q>(kt, 256, ys),
+            _ => group_products::<Q>(kt, n, ys),
+        }
+    }
+}
+
+/// One pass of `Q` activation rows from `c` over a transposed group: the products' `live`
+/// lanes stored at `out[(c + k)·rows]` for each `k < Q`.
+///
+/// # Safety
+/// As [`group_products`], with `ys(c + k)` pointing at a widened row for each `k < Q`, and
+/// `out` holding `live <= 16` floats at each `(c + k)·rows`.
+#[inline(always)]
+unsafe fn store_pass<const Q: usize>(
+    kt: *const f32,
+    n: usize,
+    ys: &[*const f32; Q],
+    out: *mut f32,
+    rows: usize,
+    mask: __mmask16,
+) {
+    // SAFETY: forwarded; masked stores of the `live` lanes the caller guarantees.
+    unsafe {
+        let p = pass_products::<Q>(kt, n, ys);
+        for (k, p) in p.iter().enumerate() {
+            _mm512_mask_storeu_ps(out.add(k * rows), mask, *p);
         }
     }
 }
@@ -308,15 +343,18 @@ pub unsafe fn gemm_f16_avx512(w: &[f16], act: &[f16], n_act: usize, out: &mut [f
             let mut c = 0;
             while c < nb {
                 let at = |k: usize| (c0 + c + k) * rows + r0;
-                // SAFETY: `kt` was just written for this group; widened rows `c (+ 1) < nb`
+                // SAFETY: `kt` was just written for this group; widened rows `c + k < nb`
                 // hold `n` floats; masked stores of `live` floats at `(c0 + c + k)·rows + r0`,
                 // within `out` (`r0 + live <= rows`).
                 unsafe {
-                    if c + PAIR <= nb {
-                        let [p0, p1] = pair_products(kt, n, &[y(c), y(c + 1)]);
-                        _mm512_mask_storeu_ps(base.add(at(0)), mask, p0);
-                        _mm512_mask_storeu_ps(base.add(at(1)), mask, p1);
-                        c += PAIR;
+                    if n <= SHORT_ROW && c + PASS_SHORT <= nb {
+                        let ys = core::array::from_fn(|k| y(c + k));
+                        store_pass::<PASS_SHORT>(kt, n, &ys, base.add(at(0)), rows, mask);
+                        c += PASS_SHORT;
+                    } else if c + PASS_LONG <= nb {
+                        let ys = core::array::from_fn(|k| y(c + k));
+                        store_pass::<PASS_LONG>(kt, n, &ys, base.add(at(0)), rows, mask);
+                        c += PASS_LONG;
                     } else {
                         let [p0] = group_products::<1>(kt, n, &[y(c)]);
                         _mm512_mask_storeu_ps(base.add(at(0)), mask, p0);
