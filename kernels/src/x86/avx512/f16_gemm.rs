@@ -254,12 +254,11 @@ unsafe fn pass_products<const Q: usize>(
     }
 }
 
-/// One pass of `Q` activation rows from `c` over a transposed group: the products' `live`
-/// lanes stored at `out[(c + k)·rows]` for each `k < Q`.
+/// One pass of `Q` widened activation rows `ys` over a transposed group: the products with
+/// `ys[k]` stored at `out + k·rows`, the lanes of `mask` only.
 ///
 /// # Safety
-/// As [`group_products`], with `ys(c + k)` pointing at a widened row for each `k < Q`, and
-/// `out` holding `live <= 16` floats at each `(c + k)·rows`.
+/// As [`group_products`], and `out + k·rows` holds the lanes of `mask` for each `k < Q`.
 #[inline(always)]
 unsafe fn store_pass<const Q: usize>(
     kt: *const f32,
