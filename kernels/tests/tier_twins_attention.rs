@@ -63,6 +63,20 @@ fn softmax_blocks_equal_their_twin() {
                 check_softmax(&ops, &s, 1.0, &format!("n {n} spread {spread} scale 1"));
             }
         }
+        // Largest values that are zeros of both signs (which one the twin keeps depends on
+        // their order), in and past the kernels' steps.
+        for trial in 0..200 {
+            let n = rng.random_range(1..80);
+            let s: Vec<f32> = (0..n)
+                .map(|_| match rng.random_range(0..5) {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f32::NAN,
+                    _ => -rng.random_range(0.5f32..4.0),
+                })
+                .collect();
+            check_softmax(&ops, &s, 1.0, &format!("signed zeros, trial {trial}"));
+        }
         let adversarial: [&[f32]; 5] = [
             &[f32::NAN, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, f32::NAN],
             &[

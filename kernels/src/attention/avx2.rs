@@ -6,7 +6,9 @@ use core::arch::x86_64::*;
 
 use half::f16;
 
-use super::generic::{reduce_lanes, EXP_LOW, EXP_P, LN2_C1, LN2_C2, LOG2E, SUM_LANES};
+use super::generic::{
+    positive_zero, reduce_lanes, EXP_LOW, EXP_P, LN2_C1, LN2_C2, LOG2E, SUM_LANES,
+};
 use crate::blocks::BlockQ8_0;
 use crate::x86::avx2::f16_dot::PREFETCH_AHEAD;
 use crate::x86::prefetch::prefetch_lines;
@@ -43,9 +45,9 @@ pub(crate) unsafe fn exp8(x: __m256) -> __m256 {
     }
 }
 
-/// The largest `s[i]·scale` (NaN scores ignored; `−∞` for an empty block), in the twin's
-/// order: eight lanes of running maxima, then the lanes and the tail in element order (so
-/// which of two equal zeros wins is the twin's choice too).
+/// The largest `s[i]·scale` (NaN scores ignored; `−∞` for an empty block; a zero as `+0`), the
+/// twin's value: eight lanes of running maxima, then the lanes and the tail (the maximum of the
+/// same set in any order, once the zero's sign is fixed).
 ///
 /// # Safety
 /// The CPU supports AVX2.
@@ -78,7 +80,7 @@ pub(crate) unsafe fn block_max(s: &[f32], scale: f32) -> f32 {
             m = v;
         }
     }
-    m
+    positive_zero(m)
 }
 
 /// AVX2 twin of [`super::generic::softmax_block`].

@@ -60,6 +60,16 @@ pub fn exp(x: f32) -> f32 {
     }
 }
 
+/// `x`, with a zero of either sign as `+0`.
+#[inline(always)]
+pub fn positive_zero(x: f32) -> f32 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
 /// The fixed reduction of the sum lanes.
 #[inline(always)]
 pub fn reduce_lanes(l: &[f32; SUM_LANES]) -> f32 {
@@ -69,7 +79,8 @@ pub fn reduce_lanes(l: &[f32; SUM_LANES]) -> f32 {
 }
 
 /// One block of attention scores, in place: `s[i] ← exp(s[i]·scale − m)` with `m` the largest
-/// `s[i]·scale` (NaN scores ignored); returns `(m, Σ exp)`. Empty: `(−∞, 0)`.
+/// `s[i]·scale` (NaN scores ignored; a largest zero is `+0`, whichever signs the block holds);
+/// returns `(m, Σ exp)`. Empty: `(−∞, 0)`.
 pub fn softmax_block(s: &mut [f32], scale: f32) -> (f32, f32) {
     let mut m = f32::NEG_INFINITY;
     for &v in s.iter() {
@@ -78,6 +89,9 @@ pub fn softmax_block(s: &mut [f32], scale: f32) -> (f32, f32) {
             m = v;
         }
     }
+    // Which zero came first would tie `m` to the order of the walk; `+0` frees the tiers to
+    // take the maximum in any order (the exponentials are the same for either zero).
+    let m = positive_zero(m);
     let mut lanes = [0.0f32; SUM_LANES];
     for (i, v) in s.iter_mut().enumerate() {
         let e = exp(*v * scale - m);

@@ -6,7 +6,9 @@ use core::arch::aarch64::*;
 
 use half::f16;
 
-use super::generic::{reduce_lanes, EXP_LOW, EXP_P, LN2_C1, LN2_C2, LOG2E, SUM_LANES};
+use super::generic::{
+    positive_zero, reduce_lanes, EXP_LOW, EXP_P, LN2_C1, LN2_C2, LOG2E, SUM_LANES,
+};
 use crate::aarch64::instructions::f16x4_to_f32;
 use crate::blocks::BlockQ8_0;
 
@@ -73,6 +75,7 @@ pub unsafe fn softmax_block_neon(s: &mut [f32], scale: f32) -> (f32, f32) {
                 m = v;
             }
         }
+        m = positive_zero(m);
         let mb = vdupq_n_f32(m);
         let mut acc = [vdupq_n_f32(0.0); 2];
         let mut i = 0;
