@@ -341,22 +341,21 @@ pub unsafe fn gemm_f16_avx512(w: &[f16], act: &[f16], n_act: usize, out: &mut [f
             let kt = kt.as_ptr().cast::<f32>();
             let mut c = 0;
             while c < nb {
-                let at = |k: usize| (c0 + c + k) * rows + r0;
                 // SAFETY: `kt` was just written for this group; widened rows `c + k < nb`
                 // hold `n` floats; masked stores of `live` floats at `(c0 + c + k)·rows + r0`,
                 // within `out` (`r0 + live <= rows`).
                 unsafe {
+                    let dst = base.add((c0 + c) * rows + r0);
                     if n <= SHORT_ROW && c + PASS_SHORT <= nb {
                         let ys = core::array::from_fn(|k| y(c + k));
-                        store_pass::<PASS_SHORT>(kt, n, &ys, base.add(at(0)), rows, mask);
+                        store_pass::<PASS_SHORT>(kt, n, &ys, dst, rows, mask);
                         c += PASS_SHORT;
                     } else if c + PASS_LONG <= nb {
                         let ys = core::array::from_fn(|k| y(c + k));
-                        store_pass::<PASS_LONG>(kt, n, &ys, base.add(at(0)), rows, mask);
+                        store_pass::<PASS_LONG>(kt, n, &ys, dst, rows, mask);
                         c += PASS_LONG;
                     } else {
-                        let [p0] = group_products::<1>(kt, n, &[y(c)]);
-                        _mm512_mask_storeu_ps(base.add(at(0)), mask, p0);
+                        store_pass::<1>(kt, n, &[y(c)], dst, rows, mask);
                         c += 1;
                     }
                 }
