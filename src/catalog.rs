@@ -290,6 +290,25 @@ pub fn retort_home() -> Result<PathBuf, CatalogError> {
         .ok_or(CatalogError::NoCacheDir)
 }
 
+/// Where the command line keeps models' repacked weights for the next load
+/// ([`crate::model::LoadParams::packed_dir`]): `$RETORT_HOME/packed`; none when
+/// `RETORT_PACKED_CACHE` is `off` (or `0`), or there is no cache directory.
+pub fn packed_dir() -> Option<PathBuf> {
+    let off = std::env::var("RETORT_PACKED_CACHE").is_ok_and(|v| v == "off" || v == "0");
+    if off {
+        return None;
+    }
+    retort_home().ok().map(|h| h.join("packed"))
+}
+
+/// How the command line loads a model: repacked, the copy kept in [`packed_dir`].
+pub fn load_params() -> crate::model::LoadParams {
+    crate::model::LoadParams {
+        repack: true,
+        packed_dir: packed_dir(),
+    }
+}
+
 /// Where a catalog model lives once pulled.
 pub fn model_path(model: &CatalogModel) -> Result<PathBuf, CatalogError> {
     Ok(retort_home()?.join("models").join(&model.file))

@@ -72,7 +72,8 @@ fn bench_model_measures_every_test_and_the_memory() {
     if cfg!(target_os = "linux") {
         // Every weight is read (the output head is the tied embedding), so the peak holds the
         // whole mapped file's worth: the layer matrices as their repacked copy (anonymous
-        // memory; their file pages are given back at load), the rest as file pages.
+        // memory when repacked at this load, file pages when mapped from the copy an earlier
+        // load kept; their own file pages are given back at load), the rest as file pages.
         let peak = b.peak_rss_bytes.unwrap();
         let anon = b.rss_anon_bytes.unwrap();
         let file = b.memory.rss_file_bytes.unwrap();

@@ -163,3 +163,45 @@ fn tokenize_prints_ids() {
         "504 3575 282 4649 314"
     );
 }
+
+#[test]
+fn run_keeps_the_repacked_copy_for_the_next_load() {
+    let model = support::model_path("smollm2-135m-instruct-q4_1");
+    let home = tempfile::tempdir().unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let out = retort()
+            .env("RETORT_HOME", home.path())
+            .envs(env.iter().copied())
+            .args(["run", "--temp", "0", "-n", "4", "--json", "-m"])
+            .arg(&model)
+            .arg("The capital of France is")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        v
+    };
+    let off = run(&[("RETORT_PACKED_CACHE", "off")]);
+    if off["repacked_bytes"] == 0 {
+        // This tier has no x8 form of Q4_1: nothing is repacked, nothing kept.
+        assert_eq!(off["packed_copy"], "none");
+        return;
+    }
+    assert_eq!(off["packed_copy"], "repacked");
+    assert!(!home.path().join("packed").exists());
+    let first = run(&[]);
+    assert_eq!(first["packed_copy"], "kept");
+    let second = run(&[]);
+    assert_eq!(second["packed_copy"], "reused");
+    assert_eq!(first["generated_ids"], off["generated_ids"]);
+    assert_eq!(second["generated_ids"], off["generated_ids"]);
+    let copies = std::fs::read_dir(home.path().join("packed"))
+        .unwrap()
+        .count();
+    assert_eq!(copies, 1);
+}

@@ -29,7 +29,14 @@ fn logits(model: &Model, threads: usize, batch: usize, prompt: &[u32]) -> Vec<f3
 fn check(name: &str) {
     let path = support::model_path(name);
     let packed = Model::open(&path).unwrap();
-    let plain = Model::open_with(&path, &LoadParams { repack: false }).unwrap();
+    let plain = Model::open_with(
+        &path,
+        &LoadParams {
+            repack: false,
+            ..LoadParams::default()
+        },
+    )
+    .unwrap();
     let layer = &packed.weights.layers[0];
     for m in [
         &layer.wq,

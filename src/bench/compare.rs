@@ -13,7 +13,6 @@ use super::{
 };
 use crate::error::Error;
 use crate::loader::open_model_and_tokenizer;
-use crate::model::LoadParams;
 use crate::tokenizer::{Tokenizer, TokenizerKind};
 
 /// What [`compare_model`] measures: the speed tests and the perplexity run.
@@ -88,7 +87,7 @@ pub fn compare_model(
     let bench = bench_model(path, &params.bench, |p| {
         on_progress(CompareProgress::Bench(p))
     })?;
-    let (model, tok) = open_model_and_tokenizer(path, &LoadParams::default())?;
+    let (model, tok) = open_model_and_tokenizer(path, &params.bench.load)?;
     let ppl = perplexity(&model, &tok, text, &params.perplexity, |p| {
         on_progress(CompareProgress::Perplexity(p))
     })?;

@@ -39,6 +39,7 @@ pub use stats::Summary;
 
 use serde::Serialize;
 
+use crate::model::LoadParams;
 use crate::session::SessionParams;
 
 /// What [`bench_model`] measures.
@@ -61,6 +62,9 @@ pub struct BenchParams {
     pub session: SessionParams,
     /// Seed of the random token ids.
     pub seed: u64,
+    /// How the model is loaded (every load: the timed tests' and each time-to-first-token
+    /// run's); by default as the command line does ([`crate::catalog::load_params`]).
+    pub load: LoadParams,
 }
 
 impl Default for BenchParams {
@@ -74,6 +78,7 @@ impl Default for BenchParams {
             warmup: true,
             session: SessionParams::default(),
             seed: 1234,
+            load: crate::catalog::load_params(),
         }
     }
 }

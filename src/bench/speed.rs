@@ -35,7 +35,7 @@ pub fn bench_model(
     memory::reset_peak();
     let mut mem = MemoryUsage::now();
 
-    let model = Model::open(path)?;
+    let model = Model::open_with(path, &params.load)?;
     let info = ModelInfo::of(model.gguf());
     let n_ctx = params.session.n_ctx.unwrap_or(plan.n_ctx);
     if n_ctx < plan.n_ctx {
@@ -130,7 +130,7 @@ pub fn bench_model(
         let mut ms = Vec::with_capacity(reps);
         let warm = usize::from(params.warmup);
         for run in 1 - warm..=reps {
-            let t = time_to_first_token(path, params.ttft_prompt, &session_params)?;
+            let t = time_to_first_token(path, params.ttft_prompt, &params.load, &session_params)?;
             if run > 0 {
                 ms.push(t * 1e3);
             }
@@ -181,9 +181,14 @@ pub fn bench_model(
 }
 
 /// Seconds from opening the file to the first token of a `n`-token prompt.
-fn time_to_first_token(path: &Path, n: usize, params: &SessionParams) -> Result<f64, Error> {
+fn time_to_first_token(
+    path: &Path,
+    n: usize,
+    load: &LoadParams,
+    params: &SessionParams,
+) -> Result<f64, Error> {
     let t0 = Instant::now();
-    let (model, tok) = open_model_and_tokenizer(path, &LoadParams::default())?;
+    let (model, tok) = open_model_and_tokenizer(path, load)?;
     let text = tok.encode(TTFT_TEXT, true)?;
     if text.is_empty() {
         return Err(bad("the tokenizer gives no tokens for the TTFT text".into()));

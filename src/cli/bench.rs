@@ -124,6 +124,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 warmup: !args.no_warmup,
                 session,
                 seed: args.seed,
+                load: retort::catalog::load_params(),
             };
             let bar = ProgressBar::new_spinner();
             bar.set_style(

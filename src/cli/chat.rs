@@ -28,7 +28,7 @@ use clap::Args;
 use retort::conversation::Conversation;
 use retort::generate::{GenerateParams, StopReason};
 use retort::loader::open_model_and_tokenizer;
-use retort::model::{LoadParams, OutputHead};
+use retort::model::OutputHead;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::{ChatMessage, ChatTemplate, ChatTemplateParams, Tokenizer};
 use rustyline::error::ReadlineError;
@@ -101,8 +101,9 @@ const HELP: &str = "commands: /reset forgets the conversation, /quit (or Ctrl-D)
 pub fn run(args: ChatArgs) -> Result<()> {
     let mut sampler = args.sampling.params()?;
     let path = super::resolve_model(args.model.as_deref())?;
-    let (model, tok) = open_model_and_tokenizer(&path, &LoadParams::default())
+    let (model, tok) = open_model_and_tokenizer(&path, &retort::catalog::load_params())
         .with_context(|| format!("loading {}", path.display()))?;
+    super::warn_unkept_copy(&model);
     sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
     if let Some(w) = &sampler.watermark {
         eprintln!(

@@ -23,6 +23,20 @@ use std::path::PathBuf;
 use anyhow::Result;
 use retort::catalog::{self, Catalog};
 
+/// Tells the user, on stderr, when the repacked weights could not be kept for the next load
+/// (an unwritable or full cache directory): the load went on, but the next one repacks again.
+pub fn warn_unkept_copy(model: &retort::model::Model) {
+    if let retort::model::PackedOrigin::Repacked {
+        note: Some(note), ..
+    } = model.packed_origin()
+    {
+        eprintln!(
+            "warning: the repacked weights were not kept for the next load ({note}); \
+             set RETORT_PACKED_CACHE=off to stop trying"
+        );
+    }
+}
+
 /// Resolves a `-m` argument (catalog name or path), pulling a catalog model on first use with a
 /// progress bar on stderr.
 pub fn resolve_model(name_or_path: Option<&str>) -> Result<PathBuf> {

@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use retort::bench::{perplexity, Perplexity, PerplexityParams, PerplexityProgress};
 use retort::loader::open_model_and_tokenizer;
-use retort::model::{LoadParams, OutputHead};
+use retort::model::OutputHead;
 use retort::session::SessionParams;
 
 /// Options of `retort perplexity`.
@@ -61,7 +61,7 @@ pub fn run(args: PerplexityArgs) -> Result<()> {
     let model_path = super::resolve_model(args.model.as_deref())?;
     let text_path = super::resolve_text(&args.text)?;
     let text = retort::catalog::read_text(&text_path)?;
-    let (model, tok) = open_model_and_tokenizer(&model_path, &LoadParams::default())
+    let (model, tok) = open_model_and_tokenizer(&model_path, &retort::catalog::load_params())
         .with_context(|| format!("loading {}", model_path.display()))?;
     let params = PerplexityParams {
         max_chunks: args.chunks,

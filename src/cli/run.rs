@@ -70,10 +70,12 @@ pub fn run(args: RunArgs) -> Result<()> {
     let t_load = Instant::now();
     let load = LoadParams {
         repack: !args.no_repack,
+        ..retort::catalog::load_params()
     };
     let (model, tok) = open_model_and_tokenizer(&path, &load)
         .with_context(|| format!("loading {}", path.display()))?;
     let load_time = t_load.elapsed();
+    super::warn_unkept_copy(&model);
     sampler.watermark = args.sampling.watermark.load(&tok, &path)?;
     super::sampling_args::warn_watermark_limitation(&sampler);
 
@@ -156,6 +158,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             })),
             "repacked": model.repacked_bytes() > 0,
             "repacked_bytes": model.repacked_bytes(),
+            "packed_copy": model.packed_origin().kind(),
             "kv_cache": session_params.kv_cache.name(),
             "timings": {
                 "load_ms": load_time.as_secs_f64() * 1e3,

@@ -70,7 +70,9 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .file_stem()
             .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned()),
     };
-    let model = Model::open(&path).with_context(|| format!("loading {}", path.display()))?;
+    let model = Model::open_with(&path, &retort::catalog::load_params())
+        .with_context(|| format!("loading {}", path.display()))?;
+    super::warn_unkept_copy(&model);
     // Server::new checks the key against the model's vocabulary.
     let watermark = args.watermark.load_unchecked()?;
     let params = ServeParams {

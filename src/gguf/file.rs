@@ -35,6 +35,8 @@ pub struct GgufFile {
     /// Whether `bytes` is a read-only shared map of a file made by [`GgufFile::open`] (so its
     /// pages can be given back: see [`GgufFile::release`]).
     mapped: bool,
+    /// The file a mapped image was opened from, as it was when opened.
+    source: Option<FileSource>,
     version: u32,
     metadata: Metadata,
     tensors: Vec<TensorInfo>,
@@ -50,6 +52,49 @@ impl std::fmt::Debug for GgufFile {
             .field("metadata", &self.metadata.len())
             .field("tensors", &self.tensors.len())
             .finish()
+    }
+}
+
+/// Which file a [`GgufFile`] was mapped from, and which version of it: enough to tell, later,
+/// whether something derived from the file (a repacked copy of its weights kept on disk) was
+/// derived from this very content. A file replaced or rewritten since gets a new modification
+/// time, size or inode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSource {
+    /// The path as opened, made absolute (symbolic links resolved) where the OS allows.
+    pub path: std::path::PathBuf,
+    /// Size in bytes.
+    pub len: u64,
+    /// Last modification, in nanoseconds since the Unix epoch (0 where the OS does not say).
+    pub modified_ns: u128,
+    /// Device and inode numbers (0 outside Unix).
+    pub dev: u64,
+    /// See `dev`.
+    pub ino: u64,
+}
+
+impl FileSource {
+    fn of(path: &Path, file: &File) -> std::io::Result<FileSource> {
+        let meta = file.metadata()?;
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        Ok(FileSource {
+            path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()),
+            len: meta.len(),
+            modified_ns,
+            dev,
+            ino,
+        })
     }
 }
 
@@ -79,8 +124,10 @@ impl GgufFile {
         // open (the catalog only ever replaces a file by renaming a complete new one over it,
         // which leaves this mapping on the old inode).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        let source = FileSource::of(path, &file).map_err(io)?;
         let mut file = Self::from_bytes(map)?;
         file.mapped = true;
+        file.source = Some(source);
         // The header is parsed into owned values: its pages (a vocabulary's worth, megabytes
         // for a large one) need not stay resident.
         file.release(0..file.data_offset as usize);
@@ -94,6 +141,7 @@ impl GgufFile {
         Ok(GgufFile {
             bytes,
             mapped: false,
+            source: None,
             version: header.version,
             metadata: header.metadata,
             tensors: header.tensors,
@@ -105,6 +153,11 @@ impl GgufFile {
     /// The whole file.
     pub fn bytes(&self) -> &[u8] {
         self.bytes.as_ref().as_ref()
+    }
+
+    /// The file the image was mapped from ([`GgufFile::open`]); `None` for a caller's buffer.
+    pub fn source(&self) -> Option<&FileSource> {
+        self.source.as_ref()
     }
 
     /// Whether the bytes are a memory map of a file ([`GgufFile::open`]), whose pages

@@ -15,7 +15,9 @@ mod tensor;
 mod value;
 
 pub use error::GgufError;
-pub use file::{GgufBytes, GgufFile, GgufHeader, DEFAULT_ALIGNMENT, GGUF_MAGIC, MAX_DIMS};
+pub use file::{
+    FileSource, GgufBytes, GgufFile, GgufHeader, DEFAULT_ALIGNMENT, GGUF_MAGIC, MAX_DIMS,
+};
 pub use metadata::Metadata;
 pub use string_array::StringArray;
 pub use tensor::TensorInfo;

@@ -15,12 +15,13 @@ mod matmul;
 mod norm;
 mod output_head;
 mod packed;
+mod packed_cache;
 mod rope;
 mod scratch;
 mod spec;
 mod weights;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub(crate) use attention::AttnBuffers;
 pub use error::ModelError;
@@ -29,6 +30,7 @@ pub(crate) use logits::log_prob;
 pub(crate) use output_head::HeadScratch;
 pub use output_head::OutputHead;
 pub use packed::PackedRows;
+pub use packed_cache::PackedOrigin;
 pub(crate) use scratch::Scratch;
 pub use spec::{Activation, ArchSpec, LayerAttention, RopeStyle};
 pub use weights::{LayerWeights, Matrix, Vector, Weights};
@@ -42,11 +44,19 @@ pub struct LoadParams {
     /// and give the file's pages under them back, so the weights stay resident once. Only a
     /// memory-mapped file ([`Model::open`]) is repacked; a caller's buffer is left as it is.
     pub repack: bool,
+    /// A directory where the repacked copy is kept as a file, so that the next load of the same
+    /// file maps it instead of repacking (faster, and the copy lives in the page cache, shared
+    /// between processes): [`PackedOrigin`]. `None` (the default) keeps nothing. The command
+    /// line uses `$RETORT_HOME/packed` (`~/.cache/retort/packed`).
+    pub packed_dir: Option<PathBuf>,
 }
 
 impl Default for LoadParams {
     fn default() -> Self {
-        LoadParams { repack: true }
+        LoadParams {
+            repack: true,
+            packed_dir: None,
+        }
     }
 }
 
@@ -62,6 +72,8 @@ pub struct Model {
     /// Bytes of layer matrices held in the row-interleaved (x8) layout; 0 when repacking was
     /// turned off, the file is not mapped, or the active kernel tier has no x8 form of the types.
     repacked_bytes: usize,
+    /// Where the repacked copy came from.
+    packed_origin: PackedOrigin,
     /// Norms of the output head's rows, computed on first use by a precise head.
     head_norms: std::sync::OnceLock<Vec<f32>>,
 }
@@ -128,10 +140,10 @@ impl Model {
         } else {
             file.prefer_huge_pages(whole);
         }
-        let repacked_bytes = if repack {
-            packed::repack_layers(&file, &mut weights)?
+        let (repacked_bytes, packed_origin) = if repack {
+            packed::repack_layers(&file, &mut weights, params.packed_dir.as_deref())?
         } else {
-            0
+            (0, PackedOrigin::None)
         };
         Ok(Model {
             file,
@@ -139,6 +151,7 @@ impl Model {
             spec,
             weights,
             repacked_bytes,
+            packed_origin,
             head_norms: std::sync::OnceLock::new(),
         })
     }
@@ -162,6 +175,12 @@ impl Model {
     /// products read the file's layout).
     pub fn repacked_bytes(&self) -> usize {
         self.repacked_bytes
+    }
+
+    /// Where the repacked copy came from: repacked at this load (and kept for the next, or not),
+    /// or mapped from the copy an earlier load kept.
+    pub fn packed_origin(&self) -> &PackedOrigin {
+        &self.packed_origin
     }
 
     /// The underlying GGUF file (metadata, tokenizer vocabulary).

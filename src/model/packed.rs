@@ -11,6 +11,7 @@
 //! it is, since copying it would hold the weights twice.
 
 use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 use memmap2::{Mmap, MmapMut};
@@ -18,6 +19,7 @@ use retort_kernels::blocks_x8::X8_ROWS;
 use retort_kernels::{ops, GgmlType};
 
 use super::error::ModelError;
+use super::packed_cache::{CacheEntry, PackedOrigin};
 use super::weights::{LayerWeights, Matrix, Weights};
 use crate::gguf::GgufFile;
 
@@ -42,6 +44,15 @@ impl std::fmt::Debug for PackedRows {
     }
 }
 
+/// Repacks stripe `s` of matrix `m` (`data`: its bytes in the file) into `out` (`stripe_bytes`).
+fn repack_stripe(m: &Matrix, data: &[u8], s: usize, out: &mut [u8]) -> Result<(), ModelError> {
+    let row_bytes = m.bytes / m.rows.max(1);
+    let r1 = (X8_ROWS * (s + 1)).min(m.rows);
+    let rows = &data[X8_ROWS * s * row_bytes..r1 * row_bytes];
+    ops::repack_x8(m.ty, m.cols, rows, out)?;
+    Ok(())
+}
+
 /// Repacks matrix `m` from `data`, its bytes in the file, into `out` (its x8 size; runs of
 /// stripes in parallel on scoped threads, one per core; each stripe is the same whoever
 /// repacks it).
@@ -52,13 +63,9 @@ fn repack_into(
     out: &mut [u8],
 ) -> Result<(), ModelError> {
     let stripes = m.rows.div_ceil(X8_ROWS);
-    let row_bytes = m.bytes / m.rows.max(1);
     let repack_run = |first: usize, run: &mut [u8]| -> Result<(), ModelError> {
         for (i, stripe) in run.chunks_mut(stripe_bytes.max(1)).enumerate() {
-            let s = first + i;
-            let r1 = (X8_ROWS * (s + 1)).min(m.rows);
-            let rows = &data[X8_ROWS * s * row_bytes..r1 * row_bytes];
-            ops::repack_x8(m.ty, m.cols, rows, stripe)?;
+            repack_stripe(m, data, first + i, stripe)?;
         }
         Ok(())
     };
@@ -198,19 +205,21 @@ pub(crate) fn repacks(ty: GgmlType) -> bool {
     ops::has_x8(ty)
 }
 
-/// Repacks every layer matrix that has an x8 form and gives the file's pages under them back.
-/// The token embedding and the output head keep the file's rows (rows are looked up one at a
-/// time, and the head has a product of its own). Returns the bytes repacked.
-///
-/// All copies live in one anonymous mapping, the arena, which on Linux is offered to the kernel
-/// for transparent huge pages: a decode step streams every byte of it, and in 2 MiB pages that
-/// takes 512 times fewer TLB entries (and page faults at load) than in 4 KiB ones. Most of
-/// these matrices are under 2 MiB each, so one mapping per matrix could not use them. Pages of
-/// the arena are only allocated as they are written, matrix by matrix, and each matrix's file
-/// pages are given back once it is copied, so the peak holds one matrix twice, not the model.
-pub(crate) fn repack_layers(file: &GgufFile, weights: &mut Weights) -> Result<usize, ModelError> {
-    // (layer, matrix slot, offset in the arena, bytes, stripe bytes)
-    let mut plan: Vec<(usize, usize, usize, usize, usize)> = Vec::new();
+/// A layer matrix's place in the arena.
+struct Slot {
+    layer: usize,
+    /// Its index in [`layer_matrices`].
+    slot: usize,
+    offset: usize,
+    len: usize,
+    stripe_bytes: usize,
+}
+
+/// The arena's layout: every layer matrix with an x8 form, one after another (each at a
+/// multiple of [`ALIGN`]), and the arena's length; plus the plan as bytes, for a cache key.
+fn plan(weights: &mut Weights) -> Result<(Vec<Slot>, usize, Vec<u8>), ModelError> {
+    let mut plan = Vec::new();
+    let mut key = Vec::new();
     let mut total = 0usize;
     for (l, layer) in weights.layers.iter_mut().enumerate() {
         for (slot, m) in layer_matrices(layer).into_iter().enumerate() {
@@ -225,12 +234,125 @@ pub(crate) fn repack_layers(file: &GgufFile, weights: &mut Weights) -> Result<us
                 .ok_or_else(overflow)?;
             let offset = total.checked_next_multiple_of(ALIGN).ok_or_else(overflow)?;
             total = offset.checked_add(len).ok_or_else(overflow)?;
-            plan.push((l, slot, offset, len, stripe_bytes));
+            key.extend_from_slice(m.name.as_bytes());
+            key.push(0);
+            key.extend_from_slice(m.ty.to_string().as_bytes());
+            key.push(0);
+            for n in [m.rows, m.cols, m.offset, m.bytes, offset, len, stripe_bytes] {
+                key.extend_from_slice(&(n as u64).to_le_bytes());
+            }
+            plan.push(Slot {
+                layer: l,
+                slot,
+                offset,
+                len,
+                stripe_bytes,
+            });
         }
     }
-    if plan.is_empty() {
-        return Ok(0);
+    Ok((plan, total, key))
+}
+
+/// Whether `arena` holds the plan's copies: the first and last stripe of every matrix are
+/// repacked again from the file and compared (a different x8 layout, or a copy cut short or
+/// zeroed, shows there).
+fn arena_agrees(
+    file: &GgufFile,
+    weights: &mut Weights,
+    plan: &[Slot],
+    arena: &[u8],
+) -> Result<bool, ModelError> {
+    let mut fresh = Vec::new();
+    for p in plan {
+        let m = &*layer_matrices(&mut weights.layers[p.layer])[p.slot];
+        let data = &file.bytes()[m.offset..m.offset + m.bytes];
+        let last = m.rows.div_ceil(X8_ROWS) - 1;
+        for s in [0, last] {
+            fresh.clear();
+            fresh.resize(p.stripe_bytes, 0);
+            repack_stripe(m, data, s, &mut fresh)?;
+            let at = p.offset + s * p.stripe_bytes;
+            if arena[at..at + p.stripe_bytes] != fresh[..] {
+                return Ok(false);
+            }
+        }
     }
+    Ok(true)
+}
+
+/// Repacks every layer matrix that has an x8 form (or maps the copy an earlier load kept in
+/// `cache_dir`: [`super::packed_cache`]) and gives the file's pages under them back. The token
+/// embedding and the output head keep the file's rows (rows are looked up one at a time, and
+/// the head has a product of its own). Returns the bytes repacked and where they came from.
+///
+/// All copies live in one mapping, the arena. Repacked here, it is anonymous memory, which on
+/// Linux is offered to the kernel for transparent huge pages: a decode step streams every byte
+/// of it, and in 2 MiB pages that takes 512 times fewer TLB entries (and page faults at load)
+/// than in 4 KiB ones. Most of these matrices are under 2 MiB each, so one mapping per matrix
+/// could not use them. Pages of the arena are only allocated as they are written, matrix by
+/// matrix, and each matrix's file pages are given back once it is copied, so the peak holds one
+/// matrix twice, not the model. A kept copy is mapped read-only from its file, advised the same.
+pub(crate) fn repack_layers(
+    file: &GgufFile,
+    weights: &mut Weights,
+    cache_dir: Option<&Path>,
+) -> Result<(usize, PackedOrigin), ModelError> {
+    let (plan, total, key) = plan(weights)?;
+    if plan.is_empty() {
+        return Ok((0, PackedOrigin::None));
+    }
+    let entry = cache_dir
+        .zip(file.source())
+        .map(|(dir, source)| CacheEntry::new(dir, source, &key));
+    let kept = match entry.as_ref().and_then(|e| e.open(total)) {
+        Some(map) if arena_agrees(file, weights, &plan, &map[..total])? => Some(map),
+        _ => None,
+    };
+    let (arena, origin) = match (kept, &entry) {
+        (Some(map), Some(e)) => (Arc::new(map), PackedOrigin::Reused(e.path().to_owned())),
+        _ => {
+            let arena = fill_arena(file, weights, &plan, total)?;
+            let origin = match &entry {
+                None => PackedOrigin::Repacked {
+                    kept: None,
+                    note: None,
+                },
+                Some(e) => match e.write(&arena[..total]) {
+                    Ok(()) => PackedOrigin::Repacked {
+                        kept: Some(e.path().to_owned()),
+                        note: None,
+                    },
+                    Err(note) => PackedOrigin::Repacked {
+                        kept: None,
+                        note: Some(note),
+                    },
+                },
+            };
+            (arena, origin)
+        }
+    };
+    let mut bytes = 0;
+    for p in &plan {
+        layer_matrices(&mut weights.layers[p.layer])[p.slot].packed = Some(Arc::new(PackedRows {
+            arena: Arc::clone(&arena),
+            offset: p.offset,
+            len: p.len,
+            stripe_bytes: p.stripe_bytes,
+        }));
+        bytes += p.len;
+    }
+    release_repacked(file, weights, &plan);
+    Ok((bytes, origin))
+}
+
+/// The arena of `plan` (`total` bytes) in fresh anonymous memory, every matrix repacked into
+/// it, each matrix's file pages given back once it is copied.
+fn fill_arena(
+    file: &GgufFile,
+    weights: &mut Weights,
+    plan: &[Slot],
+    total: usize,
+) -> Result<Arc<Mmap>, ModelError> {
     let mut arena = MmapMut::map_anon(total).map_err(|e| {
         ModelError::OutOfMemory(format!("{total} bytes for the repacked weights: {e}"))
     })?;
@@ -239,34 +361,32 @@ pub(crate) fn repack_layers(file: &GgufFile, weights: &mut Weights) -> Result<us
         // Advice only: without transparent huge pages the arena is ordinary memory.
         let _ = arena.advise(memmap2::Advice::HugePage);
     }
-    let mut repacked = Vec::with_capacity(plan.len());
-    for &(l, slot, offset, len, stripe_bytes) in &plan {
-        let m = &*layer_matrices(&mut weights.layers[l])[slot];
+    for p in plan {
+        let m = &*layer_matrices(&mut weights.layers[p.layer])[p.slot];
         let range = m.offset..m.offset + m.bytes;
         repack_into(
             m,
             &file.bytes()[range.clone()],
-            stripe_bytes,
-            &mut arena[offset..offset + len],
+            p.stripe_bytes,
+            &mut arena[p.offset..p.offset + p.len],
         )?;
-        file.release(range.clone());
-        repacked.push(range);
+        file.release(range);
     }
-    let arena = Arc::new(arena.make_read_only().map_err(|e| {
+    Ok(Arc::new(arena.make_read_only().map_err(|e| {
         ModelError::OutOfMemory(format!("sealing the repacked weights read-only: {e}"))
-    })?);
-    let mut bytes = 0;
-    for &(l, slot, offset, len, stripe_bytes) in &plan {
-        layer_matrices(&mut weights.layers[l])[slot].packed = Some(Arc::new(PackedRows {
-            arena: Arc::clone(&arena),
-            offset,
-            len,
-            stripe_bytes,
-        }));
-        bytes += len;
-    }
-    // Pages that straddle two repacked tensors were kept above; give those back too, where
-    // nothing but padding lies between the two.
+    })?))
+}
+
+/// Gives back the file's pages under the repacked matrices, with those that straddle two of
+/// them where nothing but padding lies between the two.
+fn release_repacked(file: &GgufFile, weights: &mut Weights, plan: &[Slot]) {
+    let mut repacked: Vec<Range<usize>> = plan
+        .iter()
+        .map(|p| {
+            let m = &*layer_matrices(&mut weights.layers[p.layer])[p.slot];
+            m.offset..m.offset + m.bytes
+        })
+        .collect();
     repacked.sort_by_key(|r| r.start);
     let kept: Vec<Range<usize>> = file
         .tensors()
@@ -286,7 +406,6 @@ pub(crate) fn repack_layers(file: &GgufFile, weights: &mut Weights) -> Result<us
     for r in merged {
         file.release(r);
     }
-    Ok(bytes)
 }
 
 /// The matrices of a layer that may be repacked, in a fixed order.

@@ -30,7 +30,6 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use retort::catalog::{self, Catalog};
 use retort::loader::open_model_and_tokenizer;
-use retort::model::LoadParams;
 use retort::sampling::SamplerParams;
 use retort::watermark::{
     GreenListParams, KeyFile, Scheme, SchemeKind, SecretKey, VocabularyId, Watermark,
@@ -319,7 +318,7 @@ pub fn run(args: WatermarkEvalArgs) -> Result<()> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
     let model_path = super::resolve_model(Some(&args.model))?;
-    let (model, tok) = open_model_and_tokenizer(&model_path, &LoadParams::default())
+    let (model, tok) = open_model_and_tokenizer(&model_path, &retort::catalog::load_params())
         .with_context(|| format!("loading {}", model_path.display()))?;
     let keys = Keys::new(args.seed, args.null_keys, args.green_scheme()?)?;
     let config = Config {

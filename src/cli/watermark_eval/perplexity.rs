@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use retort::loader::open_model_and_tokenizer;
-use retort::model::LoadParams;
 use retort::session::{Session, SessionParams};
 use retort::tokenizer::Tokenizer;
 
@@ -46,7 +45,7 @@ pub fn score_all(
         eprintln!("[perplexity] every generated text is scored");
         return Ok(());
     }
-    let (scorer, stok) = open_model_and_tokenizer(scorer_path, &LoadParams::default())
+    let (scorer, stok) = open_model_and_tokenizer(scorer_path, &retort::catalog::load_params())
         .with_context(|| format!("loading the scorer {}", scorer_path.display()))?;
     let mut session = Session::new(
         &scorer,
