@@ -276,6 +276,9 @@ fn arena_agrees(
                 return Ok(false);
             }
         }
+        // The rows read above (and the pages the OS mapped around them) leave again at once,
+        // or they would add to the peak resident set before `release_repacked`.
+        file.release(m.offset..m.offset + m.bytes);
     }
     Ok(true)
 }
