@@ -5,8 +5,9 @@
 //! can drop and read again, shared with every other process mapping the file. What the runtime
 //! itself adds (KV cache, scratch, tokenizer tables, a copy of weights repacked at this load) is
 //! anonymous memory; a repacked copy kept from an earlier load (`LoadParams::packed_dir`) is a
-//! file mapping like the weights. So two figures matter: the peak resident set (what `/usr/bin/time` reports, and
-//! what an out-of-memory killer sees) and the resident memory beyond the file-backed pages.
+//! file mapping like the weights. So two figures matter: the peak resident set (what
+//! `/usr/bin/time` reports, and what an out-of-memory killer sees) and the resident memory
+//! beyond the file-backed pages.
 //!
 //! On systems without `/proc` every reading is `None`; nothing here fails.
 

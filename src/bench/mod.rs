@@ -134,6 +134,9 @@ pub struct ModelBench {
     pub max_batch: usize,
     /// KV cache element type (`f32`, `f16`, `q8_0`).
     pub kv_cache: String,
+    /// Where the repacked weights came from ([`crate::model::PackedOrigin::kind`]): `reused`
+    /// (mapped from the copy an earlier load kept), `kept`, `repacked` or `none`.
+    pub packed_copy: String,
     /// Bytes of KV cache and scratch the session allocated.
     pub session_bytes: usize,
     /// Timed runs of each test.

@@ -36,6 +36,7 @@ pub fn bench_model(
     let mut mem = MemoryUsage::now();
 
     let model = Model::open_with(path, &params.load)?;
+    let packed_copy = model.packed_origin().kind().to_owned();
     let info = ModelInfo::of(model.gguf());
     let n_ctx = params.session.n_ctx.unwrap_or(plan.n_ctx);
     if n_ctx < plan.n_ctx {
@@ -169,6 +170,7 @@ pub fn bench_model(
         n_ctx,
         max_batch,
         kv_cache: session_params.kv_cache.name().to_owned(),
+        packed_copy,
         session_bytes,
         repetitions: reps,
         warmup: params.warmup,

@@ -211,7 +211,8 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
     }
     let m = &first.machine;
     out.push_str(&format!(
-        "\n{} ({} logical CPUs), tier {}, {} KV cache, load average {} when the first row started. \
+        "\n{} ({} logical CPUs), tier {}, {} KV cache, repacked weights of the first row: {}, load \
+         average {} when the first row started. \
          Median ± standard deviation of {} runs{}; pp/tg: random token ids, \
          sampling not timed; TTFT: open the file (page cache warm) + tokenizer + {}-token \
          prompt + first token.\n",
@@ -219,6 +220,7 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
         m.logical_cpus,
         m.tier,
         first.kv_cache,
+        first.packed_copy,
         m.load_avg_1m
             .map_or("unknown".into(), |l| format!("{l:.2}")),
         first.repetitions,
