@@ -10,6 +10,20 @@ fn retort() -> Command {
     Command::new(env!("CARGO_BIN_EXE_retort"))
 }
 
+/// Runs `cmd` (a `retort run … --json`), which must succeed: its whole stdout and the JSON
+/// object of its last line.
+fn run_json(cmd: &mut Command) -> (String, Value) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    (stdout, v)
+}
+
 #[test]
 fn inspect_json_describes_the_default_model() {
     let model = support::model_path("smollm2-135m-instruct-q4_1");
@@ -71,24 +85,15 @@ fn a_bad_file_is_a_clear_error_with_status_1() {
 fn run_greedy_json_is_reproducible() {
     let model = support::model_path("smollm2-135m-instruct-q4_1");
     let run = |threads: &str, head: &[&str]| {
-        let out = retort()
-            .args([
-                "run", "--temp", "0", "-n", "12", "--json", "-t", threads, "-m",
-            ])
-            .arg(&model)
-            .args(head)
-            .arg("The capital of France is")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let last = stdout.lines().last().unwrap().to_owned();
-        let v: Value = serde_json::from_str(&last).unwrap();
-        (stdout, v)
+        run_json(
+            retort()
+                .args([
+                    "run", "--temp", "0", "-n", "12", "--json", "-t", threads, "-m",
+                ])
+                .arg(&model)
+                .args(head)
+                .arg("The capital of France is"),
+        )
     };
     let (text1, v1) = run("1", &[]);
     let (_, v2) = run("2", &[]);
@@ -124,17 +129,14 @@ fn run_greedy_json_is_reproducible() {
 fn sampling_with_a_seed_is_reproducible_and_bad_parameters_fail() {
     let model = support::model_path("smollm2-135m-instruct-q4_1");
     let run = |seed: &str| {
-        let out = retort()
-            .args([
-                "run", "--temp", "0.9", "--seed", seed, "-n", "10", "--json", "-m",
-            ])
-            .arg(&model)
-            .arg("Once upon a time")
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        let (_, v) = run_json(
+            retort()
+                .args([
+                    "run", "--temp", "0.9", "--seed", seed, "-n", "10", "--json", "-m",
+                ])
+                .arg(&model)
+                .arg("Once upon a time"),
+        );
         v["generated_ids"].clone()
     };
     assert_eq!(run("5"), run("5"));
@@ -169,21 +171,14 @@ fn run_keeps_the_repacked_copy_for_the_next_load() {
     let model = support::model_path("smollm2-135m-instruct-q4_1");
     let home = tempfile::tempdir().unwrap();
     let run = |env: &[(&str, &str)]| {
-        let out = retort()
-            .env("RETORT_HOME", home.path())
-            .envs(env.iter().copied())
-            .args(["run", "--temp", "0", "-n", "4", "--json", "-m"])
-            .arg(&model)
-            .arg("The capital of France is")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let (_, v) = run_json(
+            retort()
+                .env("RETORT_HOME", home.path())
+                .envs(env.iter().copied())
+                .args(["run", "--temp", "0", "-n", "4", "--json", "-m"])
+                .arg(&model)
+                .arg("The capital of France is"),
         );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let v: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
         v
     };
     let off = run(&[("RETORT_PACKED_CACHE", "off")]);
