@@ -50,8 +50,34 @@ fn prefetch_group<B>(p: *const B) {
     let _ = p;
 }
 
-/// Activation block sums a column block may keep for pairs that need them.
+/// Activation block sums (and [`BlockScalars`]) a column block may keep for pairs that need
+/// them.
 const SUMS_CAP: usize = 4096;
+
+/// An activation block's scalars as a pair's two-stripe tile uses them, worked out once per
+/// column block and read by every stripe (from memory, as broadcast operands): the integer
+/// each row's dot is offset by, and the block's scales widened to `f32` (exactly: they are
+/// `f16`).
+#[derive(Clone, Copy)]
+// Only the AVX-512 tiles read them so far; other tiers keep the default (none kept).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) struct BlockScalars {
+    /// Added to each row's exact dot: `-o·Σa` for weights stored as unsigned `q + o`, else 0.
+    pub(crate) offset: i32,
+    /// The activation block's scale.
+    pub(crate) d: f32,
+    /// Its second float (Q8_1's `s`), or 0.
+    pub(crate) s: f32,
+}
+
+impl BlockScalars {
+    /// All zero.
+    pub(crate) const ZERO: Self = Self {
+        offset: 0,
+        d: 0.0,
+        s: 0.0,
+    };
+}
 
 /// Eight f32 lanes, one per row of a stripe, in a tier's registers.
 pub(crate) trait RowLanes: Copy {
@@ -132,6 +158,20 @@ pub(crate) trait X8Pair {
         0
     }
 
+    /// Whether the walk keeps each activation block's [`BlockScalars`] for
+    /// [`X8Pair::tile_pair`].
+    const ACT_SCALARS: bool = false;
+
+    /// Activation block `a`'s [`BlockScalars`]; `a_sum` is [`X8Pair::act_sum`] of `a` when the
+    /// pair asks for it.
+    ///
+    /// # Safety
+    /// As [`X8Pair::new_ready`].
+    #[inline(always)]
+    unsafe fn act_scalars(_a: &<Self::Twin as X8Format>::Act, _a_sum: i32) -> BlockScalars {
+        BlockScalars::ZERO
+    }
+
     /// Whether the walk hands this pair two stripes at a time ([`X8Pair::tile_pair`]) when it
     /// has several activation rows: tiers whose registers hold sixteen rows.
     const PAIRS_STRIPES: bool = false;
@@ -142,8 +182,9 @@ pub(crate) trait X8Pair {
     ///
     /// # Safety
     /// As [`X8Pair::new_ready`]; `w1.len() == w0.len()`, `a.len() == nt·w0.len()`,
-    /// `1 <= nt <= TILE`; `sums` is empty or `a.len()` long; `out.len() >= (nt - 1)·ld + 8 +
-    /// live1`, `1 <= live1 <= 8`.
+    /// `1 <= nt <= TILE`; `sums` and `scalars` are each empty or `a.len()` long (and hold the
+    /// blocks' [`X8Pair::act_sum`] and [`X8Pair::act_scalars`]); `out.len() >= (nt - 1)·ld + 8
+    /// + live1`, `1 <= live1 <= 8`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn tile_pair(
@@ -151,6 +192,7 @@ pub(crate) trait X8Pair {
         w1: &[<Self::Twin as X8Format>::Packed],
         a: &[<Self::Twin as X8Format>::Act],
         sums: &[i32],
+        _scalars: &[BlockScalars],
         nt: usize,
         out: &mut [f32],
         ld: usize,
@@ -162,6 +204,49 @@ pub(crate) trait X8Pair {
         unsafe {
             stripe_tile::<Self>(w0, a, sums, nt, out, ld, X8_ROWS);
             stripe_tile::<Self>(w1, a, sums, nt, &mut out[X8_ROWS..], ld, live1);
+        }
+    }
+
+    /// Whether the walk hands this pair four stripes at a time ([`X8Pair::tile_quad`]) when it
+    /// has several activation rows: tiers whose registers hold sixteen rows and whose blocks,
+    /// unpacked for two registers, still leave room for the activation words they share.
+    const QUADS_STRIPES: bool = false;
+
+    /// Stripes `w[0..4]` (the first three whole, `w[3]` with `live3` live rows) against `nt`
+    /// activation rows, as [`X8Pair::tile_pair`] computes them two stripes after the other
+    /// (the same bits): row `t`'s outputs of `w[j]` at `out[t·ld + 8j..]`.
+    ///
+    /// # Safety
+    /// As [`X8Pair::tile_pair`], for four stripes of `w[0].len()` blocks and `out.len() >=
+    /// (nt - 1)·ld + 24 + live3`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn tile_quad(
+        w: [&[<Self::Twin as X8Format>::Packed]; 4],
+        a: &[<Self::Twin as X8Format>::Act],
+        sums: &[i32],
+        scalars: &[BlockScalars],
+        nt: usize,
+        out: &mut [f32],
+        ld: usize,
+        live3: usize,
+    ) where
+        Self: Sized,
+    {
+        // SAFETY: forwarded; stripes 2 and 3's outputs start 16 floats on.
+        unsafe {
+            Self::tile_pair(w[0], w[1], a, sums, scalars, nt, out, ld, X8_ROWS);
+            Self::tile_pair(
+                w[2],
+                w[3],
+                a,
+                sums,
+                scalars,
+                nt,
+                &mut out[2 * X8_ROWS..],
+                ld,
+                live3,
+            );
         }
     }
 
@@ -211,16 +296,38 @@ pub(crate) unsafe fn gemm<P: X8Pair>(
         crate::generic::x8::gemm::<P::Twin>(w, act, n_act, out, ld, rows);
         return;
     }
-    // SAFETY (both): forwarded; the operands were checked above.
-    if P::ACT_SUMS {
-        unsafe { walk::<P>(w, act, n_act, nb, out, ld, rows, &mut [0i32; SUMS_CAP]) }
-    } else {
-        unsafe { walk::<P>(w, act, n_act, nb, out, ld, rows, &mut []) }
+    // Room for what the walk keeps of each activation block: sums for the pairs that ask for
+    // them; scalars only for several activation rows (one row takes no two-stripe tiles).
+    let scalars = P::ACT_SCALARS && n_act > 1;
+    // SAFETY (every call): forwarded; the operands were checked above.
+    match (P::ACT_SUMS, scalars) {
+        (false, false) => unsafe { walk::<P>(w, act, n_act, nb, out, ld, rows, &mut [], &mut []) },
+        (true, false) => unsafe {
+            walk::<P>(
+                w,
+                act,
+                n_act,
+                nb,
+                out,
+                ld,
+                rows,
+                &mut [0; SUMS_CAP],
+                &mut [],
+            )
+        },
+        (false, true) => unsafe {
+            let kept = &mut [BlockScalars::ZERO; SUMS_CAP];
+            walk::<P>(w, act, n_act, nb, out, ld, rows, &mut [], kept)
+        },
+        (true, true) => unsafe {
+            let kept = &mut [BlockScalars::ZERO; SUMS_CAP];
+            walk::<P>(w, act, n_act, nb, out, ld, rows, &mut [0; SUMS_CAP], kept)
+        },
     }
 }
 
-/// [`gemm`] on checked operands, `sums` room for activation block sums (empty for pairs
-/// without them).
+/// [`gemm`] on checked operands, `sums` room for activation block sums and `scalars` for their
+/// [`BlockScalars`] (each empty for pairs without them).
 ///
 /// # Safety
 /// The CPU supports the pair's tier; `act` holds `n_act >= 1` rows of `nb >= 1` blocks, `w`
@@ -236,18 +343,30 @@ unsafe fn walk<P: X8Pair>(
     ld: usize,
     rows: usize,
     sums: &mut [i32],
+    scalars: &mut [BlockScalars],
 ) {
     let stripes = rows.div_ceil(X8_ROWS);
     let cb = column_block::<P>(nb);
     let mut c0 = 0;
     while c0 < n_act {
         let c1 = (c0 + cb).min(n_act);
-        // Every stripe uses the column block's sums: work them out once.
+        // Every stripe uses the column block's sums and scalars: work them out once.
         let kept = P::ACT_SUMS && (c1 - c0) * nb <= sums.len();
-        if kept {
+        let kept_scalars = P::ACT_SCALARS && (c1 - c0) * nb <= scalars.len();
+        if kept || kept_scalars {
             for (i, a) in act[c0 * nb..c1 * nb].iter().enumerate() {
-                // SAFETY: forwarded.
-                sums[i] = unsafe { P::act_sum(a) };
+                // SAFETY (both): forwarded.
+                let sum = if P::ACT_SUMS {
+                    unsafe { P::act_sum(a) }
+                } else {
+                    0
+                };
+                if kept {
+                    sums[i] = sum;
+                }
+                if kept_scalars {
+                    scalars[i] = unsafe { P::act_scalars(a, sum) };
+                }
             }
         }
         let mut s = 0;
@@ -255,12 +374,39 @@ unsafe fn walk<P: X8Pair>(
             let ws = &w[s * nb..(s + 1) * nb];
             let r0 = s * X8_ROWS;
             let live = (rows - r0).min(X8_ROWS);
+            if P::QUADS_STRIPES && c1 - c0 > 1 && s + 3 < stripes {
+                // Stripes `s..s + 3` are whole; `s + 3` may be the padded last.
+                let quad: [&[Packed<P>]; 4] =
+                    core::array::from_fn(|j| &w[(s + j) * nb..(s + j + 1) * nb]);
+                let live3 = (rows - r0 - 3 * X8_ROWS).min(X8_ROWS);
+                for (t0, nt) in tiles(c0, c1) {
+                    let (a_tile, s_tile) = tile_rows(act, sums, kept, nb, c0, t0, nt);
+                    let (_, k_tile) = tile_rows(act, scalars, kept_scalars, nb, c0, t0, nt);
+                    // SAFETY: forwarded; as for `stripe_tile` below, with the four stripes'
+                    // outputs (`24 + live3` of them) from `t0·ld + r0` on.
+                    unsafe {
+                        P::tile_quad(
+                            quad,
+                            a_tile,
+                            s_tile,
+                            k_tile,
+                            nt,
+                            &mut out[t0 * ld + r0..],
+                            ld,
+                            live3,
+                        )
+                    }
+                }
+                s += 4;
+                continue;
+            }
             if P::PAIRS_STRIPES && c1 - c0 > 1 && s + 1 < stripes {
                 // Stripe `s` is whole (another follows it); `s + 1` may be the padded last.
                 let ws1 = &w[(s + 1) * nb..(s + 2) * nb];
                 let live1 = (rows - r0 - X8_ROWS).min(X8_ROWS);
                 for (t0, nt) in tiles(c0, c1) {
                     let (a_tile, s_tile) = tile_rows(act, sums, kept, nb, c0, t0, nt);
+                    let (_, k_tile) = tile_rows(act, scalars, kept_scalars, nb, c0, t0, nt);
                     // SAFETY: forwarded; as for `stripe_tile` below, with both stripes'
                     // outputs (`8 + live1` of them) from `t0·ld + r0` on.
                     unsafe {
@@ -269,6 +415,7 @@ unsafe fn walk<P: X8Pair>(
                             ws1,
                             a_tile,
                             s_tile,
+                            k_tile,
                             nt,
                             &mut out[t0 * ld + r0..],
                             ld,
@@ -316,18 +463,19 @@ fn tiles(c0: usize, c1: usize) -> impl Iterator<Item = (usize, usize)> {
         .map(move |t0| (t0, (c1 - t0).min(TILE)))
 }
 
-/// Tile `t0..t0 + nt`'s activation rows (of `nb` blocks) and their block sums, kept in `sums`
-/// from the column block's first row `c0` on, or none when they are not `kept`.
+/// Tile `t0..t0 + nt`'s activation rows (of `nb` blocks) and what the walk keeps of their
+/// blocks (sums or scalars), kept in `sums` from the column block's first row `c0` on, or none
+/// when they are not `kept`.
 #[inline(always)]
-fn tile_rows<'a, A>(
+fn tile_rows<'a, A, K>(
     act: &'a [A],
-    sums: &'a [i32],
+    sums: &'a [K],
     kept: bool,
     nb: usize,
     c0: usize,
     t0: usize,
     nt: usize,
-) -> (&'a [A], &'a [i32]) {
+) -> (&'a [A], &'a [K]) {
     let s_tile = if kept {
         &sums[(t0 - c0) * nb..(t0 - c0 + nt) * nb]
     } else {
@@ -337,11 +485,11 @@ fn tile_rows<'a, A>(
 }
 
 /// Activation rows per column block: as many as fit [`ACT_BUDGET`] and, for pairs that keep
-/// block sums, [`SUMS_CAP`] (at least one).
+/// block sums or scalars, [`SUMS_CAP`] (at least one).
 #[inline(always)]
 fn column_block<P: X8Pair>(nb: usize) -> usize {
     let mut cb = (ACT_BUDGET / (nb * size_of::<Act<P>>())).max(1);
-    if P::ACT_SUMS {
+    if P::ACT_SUMS || P::ACT_SCALARS {
         cb = cb.min(SUMS_CAP / nb);
     }
     // Whole tiles where there is room for them.
@@ -359,7 +507,7 @@ fn column_block<P: X8Pair>(nb: usize) -> usize {
 /// The CPU supports the pair's tier; `a.len() == nt·w.len()`, `1 <= nt <= TILE`; `sums` is
 /// empty or `a.len()` long; `out.len() >= (nt - 1)·ld + live`, `live <= 8`.
 #[inline(always)]
-unsafe fn stripe_tile<P: X8Pair>(
+pub(crate) unsafe fn stripe_tile<P: X8Pair>(
     w: &[Packed<P>],
     a: &[Act<P>],
     sums: &[i32],

@@ -292,6 +292,8 @@ fn x8_products_equal_vec_dot_in_every_tier() {
                     (13, 3),
                     (21, 33),
                     (29, 40),
+                    (32, 2),
+                    (53, 9),
                 ] {
                     for style in 0..4 {
                         check_shape(&t, ty, nb, rows, n_act, style, style == 3, &mut rng);
@@ -303,14 +305,16 @@ fn x8_products_equal_vec_dot_in_every_tier() {
 }
 
 /// Enough activation rows for several column blocks and tiles of the x86 walk (its column block
-/// holds 192 KB of activations), on long rows.
+/// holds 192 KB of activations), on long rows, over two and over seven stripes.
 #[test]
 fn x8_products_over_many_activation_rows() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x78_3802);
     for t in tiers() {
         for ty in X8_TYPES {
             let nb = if ty.block_size() == 256 { 19 } else { 152 };
+            // Two stripes (one two-stripe tile on AVX-512), and seven (four, two, one).
             check_shape(&t, ty, nb, 16, 70, 0, false, &mut rng);
+            check_shape(&t, ty, nb, 53, 70, 1, false, &mut rng);
         }
     }
 }

@@ -5,12 +5,12 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
-use super::x8_wide::{self as wide, dot_words16, f16_in_lanes16, join_ps, WidePair, WideReady};
+use super::x8_wide::{self as wide, dot_words16, dot_words16_twice, join_ps, WidePair, WideReady};
 use crate::blocks::BlockQ8_1;
 use crate::blocks_x8::BlockQ4_1x8;
 use crate::generic::x8::q4_1::Q4_1x8;
 use crate::x86::avx2::q4_1_x8::{float_terms, Q4_1Ready, Q4_1x8Avx2};
-use crate::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, BlockScalars, X8Pair};
 
 /// Marker for the Q4_1 x8 × Q8_1 driver, AVX-512 tier.
 pub(crate) struct Q4_1x8Avx512;
@@ -20,7 +20,7 @@ impl X8Pair for Q4_1x8Avx512 {
     type Twin = Q4_1x8;
     type Ready = Q4_1Ready;
 
-    wide::pairs_stripes!();
+    wide::quads_stripes!();
 
     #[inline(always)]
     unsafe fn new_ready() -> Q4_1Ready {
@@ -38,6 +38,17 @@ impl X8Pair for Q4_1x8Avx512 {
     unsafe fn terms(r: &Q4_1Ready, a: &BlockQ8_1, _a_sum: i32) -> __m256 {
         // SAFETY: the caller guarantees AVX-512 VNNI/VL, AVX2 and F16C.
         unsafe { float_terms(dot_words(&r.q, &a.qs, 0), r, a) }
+    }
+
+    const ACT_SCALARS: bool = true;
+
+    #[inline(always)]
+    unsafe fn act_scalars(a: &BlockQ8_1, _a_sum: i32) -> BlockScalars {
+        BlockScalars {
+            offset: 0,
+            d: a.d.to_f32(),
+            s: a.s.to_f32(),
+        }
     }
 }
 
@@ -63,13 +74,37 @@ impl WidePair for Q4_1x8Avx512 {
     }
 
     #[inline(always)]
-    unsafe fn terms_wide(r: &WideReady, a: &BlockQ8_1, _a_sum: i32) -> __m512 {
-        // SAFETY: the caller guarantees the features; `float_terms`' operations, lane by lane.
+    unsafe fn terms_wide(r: &WideReady, a: &BlockQ8_1, _a_sum: i32, k: &BlockScalars) -> __m512 {
+        // SAFETY: the caller guarantees the features; `float_terms`' operations, lane by lane
+        // (`k` holds `a`'s scales widened exactly).
         unsafe {
             let isum = dot_words16(&r.q, &a.qs);
-            let dd = _mm512_mul_ps(r.d, f16_in_lanes16(a.d.to_bits()));
-            let ms = _mm512_mul_ps(r.m, f16_in_lanes16(a.s.to_bits()));
+            let dd = _mm512_mul_ps(r.d, _mm512_set1_ps(k.d));
+            let ms = _mm512_mul_ps(r.m, _mm512_set1_ps(k.s));
             _mm512_add_ps(_mm512_mul_ps(dd, _mm512_cvtepi32_ps(isum)), ms)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_wide2(
+        r0: &WideReady,
+        r1: &WideReady,
+        a: &BlockQ8_1,
+        _a_sum: i32,
+        k: &BlockScalars,
+    ) -> [__m512; 2] {
+        // SAFETY: as `terms_wide`, for both blocks, the activation words broadcast once.
+        unsafe {
+            let zero = _mm512_setzero_si512();
+            let isums = dot_words16_twice(zero, &r0.q, &r1.q, &a.qs);
+            let (dy, s) = (_mm512_set1_ps(k.d), _mm512_set1_ps(k.s));
+            // (No closure here: it would lose the leaf's features.)
+            let (dd0, ms0) = (_mm512_mul_ps(r0.d, dy), _mm512_mul_ps(r0.m, s));
+            let (dd1, ms1) = (_mm512_mul_ps(r1.d, dy), _mm512_mul_ps(r1.m, s));
+            [
+                _mm512_add_ps(_mm512_mul_ps(dd0, _mm512_cvtepi32_ps(isums[0])), ms0),
+                _mm512_add_ps(_mm512_mul_ps(dd1, _mm512_cvtepi32_ps(isums[1])), ms1),
+            ]
         }
     }
 }

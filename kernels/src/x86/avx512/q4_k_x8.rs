@@ -12,7 +12,7 @@ use crate::blocks_x8::BlockQ4Kx8;
 use crate::generic::x8::q4_k::Q4Kx8;
 use crate::x86::avx2::q4_k_x8::{finish, min_pairs, Q4KReady, Q4Kx8Avx2};
 use crate::x86::avx2::x8_lanes::{f16x8, KWords};
-use crate::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, BlockScalars, X8Pair};
 
 /// Marker for the Q4_K x8 × Q8_K driver, AVX-512 tier.
 pub(crate) struct Q4Kx8Avx512;
@@ -141,7 +141,7 @@ impl WidePair for Q4Kx8Avx512 {
     }
 
     #[inline(always)]
-    unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32) -> __m512 {
+    unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32, _k: &BlockScalars) -> __m512 {
         // SAFETY: the caller guarantees the features; reads inside `a`. Lane by lane the
         // operations of `terms_from` and `finish`.
         unsafe {

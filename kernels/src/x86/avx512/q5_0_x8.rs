@@ -10,7 +10,7 @@ use crate::blocks::BlockQ8_0;
 use crate::blocks_x8::BlockQ5_0x8;
 use crate::generic::x8::q5_0::Q5_0x8;
 use crate::x86::avx2::q5_0_x8::{quant_sum, scaled_terms, Q5_0Ready, Q5_0x8Avx2};
-use crate::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, BlockScalars, X8Pair};
 
 /// Marker for the Q5_0 x8 × Q8_0 driver, AVX-512 tier.
 pub(crate) struct Q5_0x8Avx512;
@@ -21,7 +21,7 @@ impl X8Pair for Q5_0x8Avx512 {
     type Ready = Q5_0Ready;
     const ACT_SUMS: bool = true;
 
-    wide::pairs_stripes!();
+    wide::quads_stripes!();
 
     #[inline(always)]
     unsafe fn new_ready() -> Q5_0Ready {
@@ -50,6 +50,13 @@ impl X8Pair for Q5_0x8Avx512 {
         // SAFETY: forwarded.
         unsafe { quant_sum(a) }
     }
+
+    const ACT_SCALARS: bool = true;
+
+    #[inline(always)]
+    unsafe fn act_scalars(a: &BlockQ8_0, a_sum: i32) -> BlockScalars {
+        wide::offset_scalars(a, a_sum, 16)
+    }
 }
 
 impl WidePair for Q5_0x8Avx512 {
@@ -73,9 +80,21 @@ impl WidePair for Q5_0x8Avx512 {
     }
 
     #[inline(always)]
-    unsafe fn terms_wide(r: &WideReady, a: &BlockQ8_0, a_sum: i32) -> __m512 {
+    unsafe fn terms_wide(r: &WideReady, a: &BlockQ8_0, _a_sum: i32, k: &BlockScalars) -> __m512 {
         // SAFETY: forwarded; the operations of `terms`, lane by lane.
-        unsafe { wide::offset_terms(r, a, a_sum, 16) }
+        unsafe { wide::offset_terms(r, a, k) }
+    }
+
+    #[inline(always)]
+    unsafe fn terms_wide2(
+        r0: &WideReady,
+        r1: &WideReady,
+        a: &BlockQ8_0,
+        _a_sum: i32,
+        k: &BlockScalars,
+    ) -> [__m512; 2] {
+        // SAFETY: forwarded; the operations of `terms`, lane by lane.
+        unsafe { wide::offset_terms2(r0, r1, a, k) }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::blocks_x8::BlockQ6Kx8;
 use crate::generic::x8::q6_k::Q6Kx8;
 use crate::x86::avx2::q6_k_x8::{finish, scale_pairs, Q6KReady, Q6Kx8Avx2};
 use crate::x86::avx2::x8_lanes::{f16x8, KWords};
-use crate::x8_walk::{self as walk, X8Pair};
+use crate::x8_walk::{self as walk, BlockScalars, X8Pair};
 
 /// Marker for the Q6_K x8 × Q8_K driver, AVX-512 tier.
 pub(crate) struct Q6Kx8Avx512;
@@ -142,7 +142,7 @@ impl WidePair for Q6Kx8Avx512 {
     }
 
     #[inline(always)]
-    unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32) -> __m512 {
+    unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32, _k: &BlockScalars) -> __m512 {
         // SAFETY: the caller guarantees the features; reads inside `a`. Lane by lane the
         // operations of `terms_from` and `finish`.
         unsafe {

@@ -20,7 +20,7 @@ use crate::blocks_x8::X8_ROWS;
 use crate::generic::accumulate::BLOCK_LANES;
 use crate::generic::x8::X8Format;
 use crate::x86::avx512::first_lanes;
-use crate::x8_walk::{X8Pair, TILE};
+use crate::x8_walk::{stripe_tile, BlockScalars, X8Pair, TILE};
 
 type Packed<P> = <<P as X8Pair>::Twin as X8Format>::Packed;
 type Act<P> = <<P as X8Pair>::Twin as X8Format>::Act;
@@ -63,11 +63,35 @@ pub(crate) trait WidePair: X8Pair {
     unsafe fn ready_wide(w0: &Packed<Self>, w1: &Packed<Self>, r: &mut Self::Wide);
 
     /// The sixteen rows' float terms against activation block `a`, lane by lane the
-    /// operations of [`X8Pair::terms`] (`a_sum` as there).
+    /// operations of [`X8Pair::terms`] (`a_sum` as there; `k` is [`X8Pair::act_scalars`] of
+    /// `a`).
     ///
     /// # Safety
     /// As [`WidePair::new_wide`].
-    unsafe fn terms_wide(r: &Self::Wide, a: &Act<Self>, a_sum: i32) -> __m512;
+    unsafe fn terms_wide(r: &Self::Wide, a: &Act<Self>, a_sum: i32, k: &BlockScalars) -> __m512;
+
+    /// [`WidePair::terms_wide`] of `r0` and of `r1` against the same block `a`, each lane the
+    /// same operations (pairs whose two unpacked blocks fit the registers share the activation
+    /// words' broadcasts between them).
+    ///
+    /// # Safety
+    /// As [`WidePair::new_wide`].
+    #[inline(always)]
+    unsafe fn terms_wide2(
+        r0: &Self::Wide,
+        r1: &Self::Wide,
+        a: &Act<Self>,
+        a_sum: i32,
+        k: &BlockScalars,
+    ) -> [__m512; 2] {
+        // SAFETY: forwarded.
+        unsafe {
+            [
+                Self::terms_wide(r0, a, a_sum, k),
+                Self::terms_wide(r1, a, a_sum, k),
+            ]
+        }
+    }
 }
 
 /// An empty [`KWideReady`].
@@ -130,16 +154,6 @@ pub(crate) unsafe fn join_ps(lo: __m256, hi: __m256) -> __m512 {
     }
 }
 
-/// `f16` bits widened exactly and broadcast to sixteen lanes.
-///
-/// # Safety
-/// The CPU supports AVX-512 F and F16C.
-#[inline(always)]
-pub(crate) unsafe fn f16_in_lanes16(bits: u16) -> __m512 {
-    // SAFETY: register-only F16C/AVX-512 F operations.
-    unsafe { _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32))) }
-}
-
 /// `Σ_g q[g]·a[4g..4g+4]` in each of the sixteen lanes: unsigned quant words against activation
 /// words broadcast from memory, summed exactly in 32 bits by `vpdpbusd` (two chains, for its
 /// latency) — the 512-bit form of [`dot_words`](super::x8_lanes::dot_words).
@@ -148,10 +162,26 @@ pub(crate) unsafe fn f16_in_lanes16(bits: u16) -> __m512 {
 /// The CPU supports AVX-512 F and VNNI; `a` holds at least `4·N` bytes.
 #[inline(always)]
 pub(crate) unsafe fn dot_words16<const N: usize>(q: &[__m512i; N], a: &[i8]) -> __m512i {
+    // SAFETY: forwarded.
+    unsafe { dot_words16_from(_mm512_setzero_si512(), q, a) }
+}
+
+/// `start + Σ_g q[g]·a[4g..4g+4]` in each of the sixteen lanes, as [`dot_words16`] with the
+/// first chain starting at `start` instead of zero (one addition fewer; integer sums are exact,
+/// and wrap as the pairs' own additions would).
+///
+/// # Safety
+/// As [`dot_words16`].
+#[inline(always)]
+pub(crate) unsafe fn dot_words16_from<const N: usize>(
+    start: __m512i,
+    q: &[__m512i; N],
+    a: &[i8],
+) -> __m512i {
     debug_assert!(a.len() >= 4 * N);
     // SAFETY: register-only VNNI operations and four-byte reads inside `a` (the caller's words).
     unsafe {
-        let mut even = _mm512_setzero_si512();
+        let mut even = start;
         let mut odd = _mm512_setzero_si512();
         for (g, qg) in q.iter().enumerate() {
             let aw = _mm512_set1_epi32(core::ptr::read_unaligned(
@@ -189,21 +219,89 @@ pub(crate) unsafe fn join_words(
     }
 }
 
+/// The [`BlockScalars`] of a Q8_0 activation block of quant sum `a_sum` against a format
+/// stored as unsigned bytes `q + offset`: the correction `-offset·a_sum` and the block's scale.
+#[inline(always)]
+pub(crate) fn offset_scalars(a: &BlockQ8_0, a_sum: i32, offset: i32) -> BlockScalars {
+    BlockScalars {
+        offset: a_sum.wrapping_mul(offset).wrapping_neg(),
+        d: a.d.to_f32(),
+        s: 0.0,
+    }
+}
+
 /// The sixteen rows' terms of a format stored as unsigned bytes `q + offset` against a Q8_0
-/// activation block of quant sum `a_sum`: `(d·dy)·(Σ q·a - offset·a_sum)`, lane by lane the
-/// operations of the 256-bit pairs (`Σ (q + offset)·a` exact in 32 bits, then the
-/// correction, the scale product and the term, unfused).
+/// activation block `a` of [`offset_scalars`] `k`: `(d·dy)·(Σ q·a - offset·Σ a)`, lane by lane
+/// the operations of the 256-bit pairs (`Σ (q + offset)·a` exact in 32 bits, then the
+/// correction — the same wrapping sum —, the scale product and the term, unfused).
 ///
 /// # Safety
-/// The CPU supports AVX-512 F/VNNI and F16C.
+/// The CPU supports AVX-512 F/VNNI.
 #[inline(always)]
-pub(crate) unsafe fn offset_terms(r: &WideReady, a: &BlockQ8_0, a_sum: i32, offset: i32) -> __m512 {
+pub(crate) unsafe fn offset_terms(r: &WideReady, a: &BlockQ8_0, k: &BlockScalars) -> __m512 {
     // SAFETY: register-only operations and reads inside `a.qs`.
     unsafe {
-        let dot = dot_words16(&r.q, &a.qs);
-        let isum = _mm512_sub_epi32(dot, _mm512_set1_epi32(a_sum.wrapping_mul(offset)));
-        let dd = _mm512_mul_ps(r.d, f16_in_lanes16(a.d.to_bits()));
+        let isum = dot_words16_from(_mm512_set1_epi32(k.offset), &r.q, &a.qs);
+        let dd = _mm512_mul_ps(r.d, _mm512_set1_ps(k.d));
         _mm512_mul_ps(dd, _mm512_cvtepi32_ps(isum))
+    }
+}
+
+/// `Σ_g q[g]·a[4g..4g+4]` of two unpacked blocks against the same activation words, each
+/// started at `start`: [`dot_words16_from`] of `q0` and of `q1`, each word broadcast once for
+/// both (broadcast loads, not the multiplies, bound the one-block form).
+///
+/// # Safety
+/// As [`dot_words16`].
+#[inline(always)]
+pub(crate) unsafe fn dot_words16_twice(
+    start: __m512i,
+    q0: &[__m512i; 8],
+    q1: &[__m512i; 8],
+    a: &[i8],
+) -> [__m512i; 2] {
+    debug_assert!(a.len() >= 32);
+    // SAFETY: register-only VNNI operations and four-byte reads inside `a` (the caller's words).
+    unsafe {
+        let (mut e0, mut e1) = (start, start);
+        let (mut o0, mut o1) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        for g in 0..8 {
+            let aw = _mm512_set1_epi32(core::ptr::read_unaligned(
+                a.as_ptr().add(4 * g) as *const i32
+            ));
+            if g % 2 == 0 {
+                e0 = _mm512_dpbusd_epi32(e0, q0[g], aw);
+                e1 = _mm512_dpbusd_epi32(e1, q1[g], aw);
+            } else {
+                o0 = _mm512_dpbusd_epi32(o0, q0[g], aw);
+                o1 = _mm512_dpbusd_epi32(o1, q1[g], aw);
+            }
+        }
+        [_mm512_add_epi32(e0, o0), _mm512_add_epi32(e1, o1)]
+    }
+}
+
+/// [`offset_terms`] of `r0` and of `r1` against the same block, the activation words
+/// broadcast once for both.
+///
+/// # Safety
+/// As [`offset_terms`].
+#[inline(always)]
+pub(crate) unsafe fn offset_terms2(
+    r0: &WideReady,
+    r1: &WideReady,
+    a: &BlockQ8_0,
+    k: &BlockScalars,
+) -> [__m512; 2] {
+    // SAFETY: register-only operations and reads inside `a.qs`.
+    unsafe {
+        let [i0, i1] = dot_words16_twice(_mm512_set1_epi32(k.offset), &r0.q, &r1.q, &a.qs);
+        let dy = _mm512_set1_ps(k.d);
+        let (dd0, dd1) = (_mm512_mul_ps(r0.d, dy), _mm512_mul_ps(r1.d, dy));
+        [
+            _mm512_mul_ps(dd0, _mm512_cvtepi32_ps(i0)),
+            _mm512_mul_ps(dd1, _mm512_cvtepi32_ps(i1)),
+        ]
     }
 }
 
@@ -218,6 +316,7 @@ macro_rules! pairs_stripes {
             w1: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Packed],
             a: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Act],
             sums: &[i32],
+            scalars: &[$crate::x8_walk::BlockScalars],
             nt: usize,
             out: &mut [f32],
             ld: usize,
@@ -225,7 +324,9 @@ macro_rules! pairs_stripes {
         ) {
             // SAFETY: forwarded.
             unsafe {
-                $crate::x86::avx512::x8_wide::tile_pair::<Self>(w0, w1, a, sums, nt, out, ld, live1)
+                $crate::x86::avx512::x8_wide::tile_pair::<Self>(
+                    w0, w1, a, sums, scalars, nt, out, ld, live1,
+                )
             }
         }
     };
@@ -233,15 +334,48 @@ macro_rules! pairs_stripes {
 
 pub(crate) use pairs_stripes;
 
+/// The [`X8Pair`] items that hand a [`WidePair`] four stripes at a time (and two where four do
+/// not remain), for its `impl X8Pair`.
+macro_rules! quads_stripes {
+    () => {
+        $crate::x86::avx512::x8_wide::pairs_stripes!();
+
+        const QUADS_STRIPES: bool = true;
+
+        #[inline(always)]
+        unsafe fn tile_quad(
+            w: [&[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Packed];
+                4],
+            a: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Act],
+            sums: &[i32],
+            scalars: &[$crate::x8_walk::BlockScalars],
+            nt: usize,
+            out: &mut [f32],
+            ld: usize,
+            live3: usize,
+        ) {
+            // SAFETY: forwarded.
+            unsafe {
+                $crate::x86::avx512::x8_wide::tile_quad::<Self>(
+                    w, a, sums, scalars, nt, out, ld, live3,
+                )
+            }
+        }
+    };
+}
+
+pub(crate) use quads_stripes;
+
 /// Stripes `w0` (eight live rows) and `w1` (`live1` live rows) against `nt` activation rows of
-/// `w0.len()` blocks (`a` rows one after another, `sums` their block sums, or empty to work them
-/// out here, for pairs that need them): row `t`'s outputs of stripe 0 at `out[t·ld..t·ld + 8]`,
-/// of stripe 1 at `out[t·ld + 8..t·ld + 8 + live1]`. The bits of two one-stripe tiles.
+/// `w0.len()` blocks (`a` rows one after another, `sums` and `scalars` their blocks'
+/// [`X8Pair::act_sum`] and [`X8Pair::act_scalars`], or empty to work them out here, for pairs
+/// that need them): row `t`'s outputs of stripe 0 at `out[t·ld..t·ld + 8]`, of stripe 1 at
+/// `out[t·ld + 8..t·ld + 8 + live1]`. The bits of two one-stripe tiles.
 ///
 /// # Safety
 /// The CPU supports AVX-512 F/BW/VL/VNNI, AVX2, FMA and F16C; `w1.len() == w0.len()`,
-/// `a.len() == nt·w0.len()`, `1 <= nt <= TILE`; `sums` is empty or `a.len()` long;
-/// `out.len() >= (nt - 1)·ld + 8 + live1`, `1 <= live1 <= 8`.
+/// `a.len() == nt·w0.len()`, `1 <= nt <= TILE`; `sums` and `scalars` are each empty or
+/// `a.len()` long; `out.len() >= (nt - 1)·ld + 8 + live1`, `1 <= live1 <= 8`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn tile_pair<P: WidePair>(
@@ -249,15 +383,26 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
     w1: &[Packed<P>],
     a: &[Act<P>],
     sums: &[i32],
+    scalars: &[BlockScalars],
     nt: usize,
     out: &mut [f32],
     ld: usize,
     live1: usize,
 ) {
     let nb = w0.len();
-    let kept_sums = P::ACT_SUMS && sums.len() == nt * nb;
+    if (P::ACT_SUMS && sums.len() != nt * nb) || (P::ACT_SCALARS && scalars.len() != nt * nb) {
+        // The walk keeps both for every two-stripe tile; without them, the one-stripe tiles
+        // work them out (the same bits), so the loop below reads them unconditionally.
+        // SAFETY: forwarded; stripe 1's outputs start 8 floats on.
+        unsafe {
+            stripe_tile::<P>(w0, a, sums, nt, out, ld, X8_ROWS);
+            stripe_tile::<P>(w1, a, sums, nt, &mut out[X8_ROWS..], ld, live1);
+        }
+        return;
+    }
     // SAFETY: the features are the caller's promise; every pointer below stays inside `w0`,
-    // `w1`, `a`, `sums` or `acc` (indices `t < nt <= TILE`, `b < nb`, lanes `< 8`); each
+    // `w1`, `a`, `sums`, `scalars` or `acc` (indices `t < nt <= TILE`, `b < nb`, block index
+    // `t·nb + b < a.len()`, lanes `< 8`); each
     // accumulator is written (by its first block, or zeroed when `nb < 8` leaves it without
     // one) before it is read; the masked stores write `8 + live1` floats from `t·ld`, inside
     // `out` by the caller's promise.
@@ -271,15 +416,19 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
             P::ready_wide(w0.get_unchecked(b), w1.get_unchecked(b), &mut r);
             let lane = b % BLOCK_LANES;
             let first = b < BLOCK_LANES;
-            let mut ap = a.as_ptr().add(b);
+            // Block `b` of activation row `t` is block `t·nb + b` of the tile.
+            let mut i = b;
             for t in 0..nt {
-                let ab = &*ap;
-                let a_sum = if !P::ACT_SUMS {
-                    0
-                } else if kept_sums {
-                    *sums.get_unchecked(ap.offset_from(a.as_ptr()) as usize)
+                let ab = a.get_unchecked(i);
+                let a_sum = if P::ACT_SUMS {
+                    *sums.get_unchecked(i)
                 } else {
-                    P::act_sum(ab)
+                    0
+                };
+                let k = if P::ACT_SCALARS {
+                    scalars.get_unchecked(i)
+                } else {
+                    &BlockScalars::ZERO
                 };
                 let slot = acc.add(t * BLOCK_LANES + lane);
                 let prev = if first {
@@ -287,8 +436,8 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
                 } else {
                     slot.read()
                 };
-                slot.write(_mm512_add_ps(prev, P::terms_wide(&r, ab, a_sum)));
-                ap = ap.add(nb);
+                slot.write(_mm512_add_ps(prev, P::terms_wide(&r, ab, a_sum, k)));
+                i += nb;
             }
         }
         for t in 0..nt {
@@ -307,6 +456,111 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
             let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
             // A masked store of the live rows (`out` holds `8 + live1` floats from `t·ld`).
             _mm512_mask_storeu_ps(out[t * ld..].as_mut_ptr(), live, v);
+        }
+    }
+}
+
+/// Stripes `w[0..4]` (three whole, `w[3]` with `live3` live rows) against `nt` activation rows
+/// of `w[0].len()` blocks, with `sums` and `scalars` as [`tile_pair`]'s: row `t`'s outputs of
+/// stripe `j` at `out[t·ld + 8j..]`. The bits of two [`tile_pair`]s: each register of sixteen
+/// rows goes through the same operations, only the activation words' broadcasts are shared.
+///
+/// # Safety
+/// As [`tile_pair`], for four stripes of `w[0].len()` blocks, `out.len() >= (nt - 1)·ld + 24 +
+/// live3`, `1 <= live3 <= 8`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn tile_quad<P: WidePair>(
+    w: [&[Packed<P>]; 4],
+    a: &[Act<P>],
+    sums: &[i32],
+    scalars: &[BlockScalars],
+    nt: usize,
+    out: &mut [f32],
+    ld: usize,
+    live3: usize,
+) {
+    let nb = w[0].len();
+    if (P::ACT_SUMS && sums.len() != nt * nb) || (P::ACT_SCALARS && scalars.len() != nt * nb) {
+        // As in `tile_pair`: the walk keeps both; without them, two pairs (the same bits).
+        // SAFETY: forwarded; stripes 2 and 3's outputs start 16 floats on.
+        unsafe {
+            tile_pair::<P>(w[0], w[1], a, sums, scalars, nt, out, ld, X8_ROWS);
+            tile_pair::<P>(
+                w[2],
+                w[3],
+                a,
+                sums,
+                scalars,
+                nt,
+                &mut out[2 * X8_ROWS..],
+                ld,
+                live3,
+            );
+        }
+        return;
+    }
+    // SAFETY: the features are the caller's promise; every pointer below stays inside `w`,
+    // `a`, `sums`, `scalars` or `acc` (indices `t < nt <= TILE`, `b < nb`, block index
+    // `t·nb + b < a.len()`, lanes `< 8`, halves `< 2`); each accumulator is written (by its
+    // first block, or zeroed when `nb < 8` leaves it without one) before it is read; the
+    // masked stores write `16` and `8 + live3` floats from `t·ld` and `t·ld + 16`, inside
+    // `out` by the caller's promise.
+    unsafe {
+        // Block `b < 8` starts its lane at `0 + term`, the twin's first addition.
+        let mut acc_store = MaybeUninit::<[[[__m512; 2]; BLOCK_LANES]; TILE]>::uninit();
+        let acc = acc_store.as_mut_ptr().cast::<[__m512; 2]>();
+        let (mut r0, mut r1) = (P::new_wide(), P::new_wide());
+        for b in 0..nb {
+            P::ready_wide(w[0].get_unchecked(b), w[1].get_unchecked(b), &mut r0);
+            P::ready_wide(w[2].get_unchecked(b), w[3].get_unchecked(b), &mut r1);
+            let lane = b % BLOCK_LANES;
+            let first = b < BLOCK_LANES;
+            // Block `b` of activation row `t` is block `t·nb + b` of the tile.
+            let mut i = b;
+            for t in 0..nt {
+                let ab = a.get_unchecked(i);
+                let a_sum = if P::ACT_SUMS {
+                    *sums.get_unchecked(i)
+                } else {
+                    0
+                };
+                let k = if P::ACT_SCALARS {
+                    scalars.get_unchecked(i)
+                } else {
+                    &BlockScalars::ZERO
+                };
+                let slot = acc.add(t * BLOCK_LANES + lane);
+                let [v0, v1] = P::terms_wide2(&r0, &r1, ab, a_sum, k);
+                let [p0, p1] = if first {
+                    [_mm512_setzero_ps(); 2]
+                } else {
+                    slot.read()
+                };
+                slot.write([_mm512_add_ps(p0, v0), _mm512_add_ps(p1, v1)]);
+                i += nb;
+            }
+        }
+        for t in 0..nt {
+            for lane in nb.min(BLOCK_LANES)..BLOCK_LANES {
+                acc.add(t * BLOCK_LANES + lane)
+                    .write([_mm512_setzero_ps(); 2]);
+            }
+        }
+        let live = [first_lanes(2 * X8_ROWS), first_lanes(X8_ROWS + live3)];
+        for t in 0..nt {
+            let l = &*acc
+                .add(t * BLOCK_LANES)
+                .cast::<[[__m512; 2]; BLOCK_LANES]>();
+            for h in 0..2 {
+                // `reduce8`'s tree, as the one-stripe walk's `store_row`.
+                let s0 = _mm512_add_ps(l[0][h], l[4][h]);
+                let s1 = _mm512_add_ps(l[1][h], l[5][h]);
+                let s2 = _mm512_add_ps(l[2][h], l[6][h]);
+                let s3 = _mm512_add_ps(l[3][h], l[7][h]);
+                let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+                _mm512_mask_storeu_ps(out[t * ld + 2 * X8_ROWS * h..].as_mut_ptr(), live[h], v);
+            }
         }
     }
 }
