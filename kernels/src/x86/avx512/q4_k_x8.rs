@@ -6,7 +6,7 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
-use super::x8_wide::{self as wide, dot_words16, join, join_ps, KWideReady, WidePair};
+use super::x8_wide::{self as wide, dot_words16, join, join_ps, KGroups, KWideReady, WidePair};
 use crate::blocks::BlockQ8K;
 use crate::blocks_x8::BlockQ4Kx8;
 use crate::generic::x8::q4_k::Q4Kx8;
@@ -75,7 +75,7 @@ impl X8Pair for Q4Kx8Avx512 {
     type Twin = Q4Kx8;
     type Ready = Q4KReady;
 
-    wide::pairs_stripes!();
+    wide::k_pairs_stripes!();
 
     #[inline(always)]
     unsafe fn new_ready() -> Q4KReady {
@@ -142,17 +142,49 @@ impl WidePair for Q4Kx8Avx512 {
 
     #[inline(always)]
     unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32, _k: &BlockScalars) -> __m512 {
-        // SAFETY: the caller guarantees the features; reads inside `a`. Lane by lane the
-        // operations of `terms_from` and `finish`.
+        // SAFETY: forwarded.
+        unsafe { Self::groups_terms(r, a) }
+    }
+}
+
+impl KGroups for Q4Kx8Avx512 {
+    const GROUPS: usize = 8;
+    type Words = [__m512i; 8];
+
+    #[inline(always)]
+    unsafe fn group_words(r: &KWideReady, g: usize) -> [__m512i; 8] {
+        let w = &r.words[8 * g..8 * g + 8];
+        [w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]
+    }
+
+    #[inline(always)]
+    unsafe fn group_scale(r: &KWideReady, g: usize) -> __m512i {
+        // SAFETY: register-only AVX-512 F operations (the caller's features). The scale sits
+        // in both 16-bit halves of the row's lane.
+        unsafe { _mm512_srli_epi32::<16>(r.scales[g]) }
+    }
+
+    #[inline(always)]
+    unsafe fn group_sum(
+        words: &[__m512i; 8],
+        sc: __m512i,
+        a: &BlockQ8K,
+        g: usize,
+        isum: __m512i,
+    ) -> __m512i {
+        // SAFETY: the caller's features; reads inside `a.qs` (`g < 8`). Lane by lane the
+        // operations of `sub_sum`.
         unsafe {
-            let mut isum = _mm512_setzero_si512();
-            for s in 0..8 {
-                let words: [__m512i; 8] = core::array::from_fn(|i| r.words[8 * s + i]);
-                let dot = dot_words16(&words, &a.qs[32 * s..]);
-                // The scale sits in both 16-bit halves of the row's lane.
-                let sc = _mm512_srli_epi32::<16>(r.scales[s]);
-                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, sc));
-            }
+            let dot = dot_words16(words, &a.qs[32 * g..]);
+            _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, sc))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn finish_wide(r: &KWideReady, a: &BlockQ8K, isum: __m512i) -> __m512 {
+        // SAFETY: the caller's features; reads inside `a`. Lane by lane the operations of
+        // `finish`.
+        unsafe {
             // The minimums' part, as `finish`: sums of sub-blocks 2p and 2p + 1.
             let bsums = _mm256_loadu_si256(a.bsums.as_ptr() as *const __m256i);
             let pairs = _mm256_hadd_epi16(bsums, bsums);

@@ -6,7 +6,7 @@
 use core::arch::x86_64::*;
 
 use super::x8_lanes::dot_words;
-use super::x8_wide::{self as wide, dot_words16, join, join_ps, KWideReady, WidePair};
+use super::x8_wide::{self as wide, dot_words16, join, join_ps, KGroups, KWideReady, WidePair};
 use crate::blocks::BlockQ8K;
 use crate::blocks_x8::BlockQ6Kx8;
 use crate::generic::x8::q6_k::Q6Kx8;
@@ -73,7 +73,7 @@ impl X8Pair for Q6Kx8Avx512 {
     type Twin = Q6Kx8;
     type Ready = Q6KReady;
 
-    wide::pairs_stripes!();
+    wide::k_pairs_stripes!();
 
     #[inline(always)]
     unsafe fn new_ready() -> Q6KReady {
@@ -143,17 +143,52 @@ impl WidePair for Q6Kx8Avx512 {
 
     #[inline(always)]
     unsafe fn terms_wide(r: &KWideReady, a: &BlockQ8K, _a_sum: i32, _k: &BlockScalars) -> __m512 {
-        // SAFETY: the caller guarantees the features; reads inside `a`. Lane by lane the
-        // operations of `terms_from` and `finish`.
+        // SAFETY: forwarded.
+        unsafe { Self::groups_terms(r, a) }
+    }
+}
+
+impl KGroups for Q6Kx8Avx512 {
+    const GROUPS: usize = 16;
+    type Words = [__m512i; 4];
+
+    #[inline(always)]
+    unsafe fn group_words(r: &KWideReady, g: usize) -> [__m512i; 4] {
+        [
+            r.words[4 * g],
+            r.words[4 * g + 1],
+            r.words[4 * g + 2],
+            r.words[4 * g + 3],
+        ]
+    }
+
+    #[inline(always)]
+    unsafe fn group_scale(r: &KWideReady, g: usize) -> __m512i {
+        // SAFETY: register-only AVX-512 F operations (the caller's features). The signed scale
+        // sits in both 16-bit halves of the row's lane.
+        unsafe { _mm512_srai_epi32::<16>(r.scales[g]) }
+    }
+
+    #[inline(always)]
+    unsafe fn group_sum(
+        words: &[__m512i; 4],
+        sc: __m512i,
+        a: &BlockQ8K,
+        g: usize,
+        isum: __m512i,
+    ) -> __m512i {
+        // SAFETY: the caller's features; reads inside `a.qs` (`g < 16`). Lane by lane the
+        // operations of `group_sum`.
         unsafe {
-            let mut isum = _mm512_setzero_si512();
-            for g in 0..16 {
-                let words: [__m512i; 4] = core::array::from_fn(|i| r.words[4 * g + i]);
-                let dot = dot_words16(&words, &a.qs[16 * g..]);
-                // The signed scale sits in both 16-bit halves of the row's lane.
-                let sc = _mm512_srai_epi32::<16>(r.scales[g]);
-                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, sc));
-            }
+            let dot = dot_words16(words, &a.qs[16 * g..]);
+            _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, sc))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn finish_wide(r: &KWideReady, a: &BlockQ8K, isum: __m512i) -> __m512 {
+        // SAFETY: the caller's features; reads inside `a`. Lane by lane `finish`.
+        unsafe {
             // The stored quants are `q + 32`: take `32·Σ sc·bsum` back off, as `finish`.
             let mut offset = _mm512_setzero_si512();
             for (p, sc2) in r.pairs.iter().enumerate() {

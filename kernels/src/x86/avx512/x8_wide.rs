@@ -94,6 +94,65 @@ pub(crate) trait WidePair: X8Pair {
     }
 }
 
+/// A K-quant [`WidePair`] whose two-stripe tile goes sub-block by sub-block ("group") over
+/// every activation row of the tile ([`tile_pair_k`]): a group's quant words are loaded into
+/// registers once and serve all the rows, where the block-at-a-time form loaded every word
+/// again for each row (two loads a `vpdpbusd`, which bounded it).
+pub(crate) trait KGroups: WidePair<Wide = KWideReady> {
+    /// Sub-blocks of a super-block, each with its own scale (16 for Q6_K, 8 for Q4_K).
+    const GROUPS: usize;
+    /// One group's quant words, kept in registers.
+    type Words: Copy;
+
+    /// Group `g`'s quant words.
+    ///
+    /// # Safety
+    /// As [`WidePair::new_wide`]; `g < GROUPS`.
+    unsafe fn group_words(r: &KWideReady, g: usize) -> Self::Words;
+
+    /// Group `g`'s scale in each row's lane.
+    ///
+    /// # Safety
+    /// As [`KGroups::group_words`].
+    unsafe fn group_scale(r: &KWideReady, g: usize) -> __m512i;
+
+    /// `isum + sc·Σ q·a` over group `g` of activation block `a`, exact (wrapping) in 32 bits.
+    ///
+    /// # Safety
+    /// As [`KGroups::group_words`].
+    unsafe fn group_sum(
+        words: &Self::Words,
+        sc: __m512i,
+        a: &Act<Self>,
+        g: usize,
+        isum: __m512i,
+    ) -> __m512i;
+
+    /// The sixteen rows' float terms from the groups' integer sum `isum` (the minimums' or
+    /// offset part, then the scales), as [`WidePair::terms_wide`] ends.
+    ///
+    /// # Safety
+    /// As [`WidePair::new_wide`].
+    unsafe fn finish_wide(r: &KWideReady, a: &Act<Self>, isum: __m512i) -> __m512;
+
+    /// [`WidePair::terms_wide`] of a [`KGroups`] pair: every group's sum, then the finish.
+    ///
+    /// # Safety
+    /// As [`WidePair::new_wide`].
+    #[inline(always)]
+    unsafe fn groups_terms(r: &KWideReady, a: &Act<Self>) -> __m512 {
+        // SAFETY: forwarded.
+        unsafe {
+            let mut isum = _mm512_setzero_si512();
+            for g in 0..Self::GROUPS {
+                let words = Self::group_words(r, g);
+                isum = Self::group_sum(&words, Self::group_scale(r, g), a, g, isum);
+            }
+            Self::finish_wide(r, a, isum)
+        }
+    }
+}
+
 /// An empty [`KWideReady`].
 ///
 /// # Safety
@@ -366,6 +425,34 @@ macro_rules! quads_stripes {
 
 pub(crate) use quads_stripes;
 
+/// The [`X8Pair`] items that hand a [`KGroups`] pair two stripes at a time, for its
+/// `impl X8Pair`.
+macro_rules! k_pairs_stripes {
+    () => {
+        const PAIRS_STRIPES: bool = true;
+
+        #[inline(always)]
+        unsafe fn tile_pair(
+            w0: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Packed],
+            w1: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Packed],
+            a: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Act],
+            _sums: &[i32],
+            _scalars: &[$crate::x8_walk::BlockScalars],
+            nt: usize,
+            out: &mut [f32],
+            ld: usize,
+            live1: usize,
+        ) {
+            // SAFETY: forwarded.
+            unsafe {
+                $crate::x86::avx512::x8_wide::tile_pair_k::<Self>(w0, w1, a, nt, out, ld, live1)
+            }
+        }
+    };
+}
+
+pub(crate) use k_pairs_stripes;
+
 /// Stripes `w0` (eight live rows) and `w1` (`live1` live rows) against `nt` activation rows of
 /// `w0.len()` blocks (`a` rows one after another, `sums` and `scalars` their blocks'
 /// [`X8Pair::act_sum`] and [`X8Pair::act_scalars`], or empty to work them out here, for pairs
@@ -561,6 +648,87 @@ pub(crate) unsafe fn tile_quad<P: WidePair>(
                 let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
                 _mm512_mask_storeu_ps(out[t * ld + 2 * X8_ROWS * h..].as_mut_ptr(), live[h], v);
             }
+        }
+    }
+}
+
+/// [`tile_pair`] of a [`KGroups`] pair (whose terms need neither block sums nor scalars): per
+/// super-block, group by group over every activation row, each row's exact integer sum kept
+/// in `isums`, then each row's float term into its block lane. The integer sums are exact, so
+/// their order is free; every float step is [`WidePair::terms_wide`]'s, in its order: the
+/// bits of two one-stripe tiles.
+///
+/// # Safety
+/// As [`tile_pair`] (without `sums` and `scalars`).
+#[inline(always)]
+pub(crate) unsafe fn tile_pair_k<P: KGroups>(
+    w0: &[Packed<P>],
+    w1: &[Packed<P>],
+    a: &[Act<P>],
+    nt: usize,
+    out: &mut [f32],
+    ld: usize,
+    live1: usize,
+) {
+    let nb = w0.len();
+    // SAFETY: the features are the caller's promise; every pointer below stays inside `w0`,
+    // `w1`, `a`, `isums` or `acc` (indices `t < nt <= TILE`, `b < nb`, block index
+    // `t·nb + b < a.len()`, lanes `< 8`, groups `< GROUPS`); each row's integer sum is
+    // zeroed before its groups add to it; each accumulator is written (by its first block, or
+    // zeroed when `nb < 8` leaves it without one) before it is read; the masked stores write
+    // `8 + live1` floats from `t·ld`, inside `out` by the caller's promise.
+    unsafe {
+        let mut acc_store = MaybeUninit::<[[__m512; BLOCK_LANES]; TILE]>::uninit();
+        let acc = acc_store.as_mut_ptr().cast::<__m512>();
+        let mut isum_store = MaybeUninit::<[__m512i; TILE]>::uninit();
+        let isums = isum_store.as_mut_ptr().cast::<__m512i>();
+        let mut r = P::new_wide();
+        for b in 0..nb {
+            P::ready_wide(w0.get_unchecked(b), w1.get_unchecked(b), &mut r);
+            for t in 0..nt {
+                isums.add(t).write(_mm512_setzero_si512());
+            }
+            for g in 0..P::GROUPS {
+                let words = P::group_words(&r, g);
+                let sc = P::group_scale(&r, g);
+                // Block `b` of activation row `t` is block `t·nb + b` of the tile.
+                let mut i = b;
+                for t in 0..nt {
+                    let slot = isums.add(t);
+                    slot.write(P::group_sum(&words, sc, a.get_unchecked(i), g, slot.read()));
+                    i += nb;
+                }
+            }
+            let lane = b % BLOCK_LANES;
+            let first = b < BLOCK_LANES;
+            let mut i = b;
+            for t in 0..nt {
+                let term = P::finish_wide(&r, a.get_unchecked(i), isums.add(t).read());
+                let slot = acc.add(t * BLOCK_LANES + lane);
+                let prev = if first {
+                    _mm512_setzero_ps()
+                } else {
+                    slot.read()
+                };
+                slot.write(_mm512_add_ps(prev, term));
+                i += nb;
+            }
+        }
+        for t in 0..nt {
+            for lane in nb.min(BLOCK_LANES)..BLOCK_LANES {
+                acc.add(t * BLOCK_LANES + lane).write(_mm512_setzero_ps());
+            }
+        }
+        let live = first_lanes(X8_ROWS + live1);
+        for t in 0..nt {
+            let l = &*acc.add(t * BLOCK_LANES).cast::<[__m512; BLOCK_LANES]>();
+            // `reduce8`'s tree, as the one-stripe walk's `store_row`.
+            let s0 = _mm512_add_ps(l[0], l[4]);
+            let s1 = _mm512_add_ps(l[1], l[5]);
+            let s2 = _mm512_add_ps(l[2], l[6]);
+            let s3 = _mm512_add_ps(l[3], l[7]);
+            let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+            _mm512_mask_storeu_ps(out[t * ld..].as_mut_ptr(), live, v);
         }
     }
 }
