@@ -54,7 +54,7 @@ fn prefetch_group<B>(p: *const B) {
 /// them.
 const SUMS_CAP: usize = 4096;
 
-/// An activation block's scalars as a pair's two-stripe tile uses them, worked out once per
+/// An activation block's scalars as a pair's two- and four-stripe tiles use them, worked out once per
 /// column block and read by every stripe (from memory, as broadcast operands): the integer
 /// each row's dot is offset by, and the block's scales widened to `f32` (exactly: they are
 /// `f16`).
@@ -159,7 +159,7 @@ pub(crate) trait X8Pair {
     }
 
     /// Whether the walk keeps each activation block's [`BlockScalars`] for
-    /// [`X8Pair::tile_pair`].
+    /// [`X8Pair::tile_pair`] and [`X8Pair::tile_quad`].
     const ACT_SCALARS: bool = false;
 
     /// Activation block `a`'s [`BlockScalars`]; `a_sum` is [`X8Pair::act_sum`] of `a` when the
@@ -375,7 +375,7 @@ unsafe fn walk<P: X8Pair>(
             let r0 = s * X8_ROWS;
             let live = (rows - r0).min(X8_ROWS);
             if P::QUADS_STRIPES && c1 - c0 > 1 && s + 3 < stripes {
-                // Stripes `s..s + 3` are whole; `s + 3` may be the padded last.
+                // Stripes `s`, `s + 1` and `s + 2` are whole; `s + 3` may be the padded last.
                 let quad: [&[Packed<P>]; 4] =
                     core::array::from_fn(|j| &w[(s + j) * nb..(s + j + 1) * nb]);
                 let live3 = (rows - r0 - 3 * X8_ROWS).min(X8_ROWS);

@@ -9,6 +9,13 @@
 //! same order — the same integer sums, the same float multiplies and adds, the same block lanes
 //! and reduction tree — so every output has the bits of the one-stripe walk, and of the twin.
 //!
+//! On the Ice Lake-SP this was tuned on, the broadcast loads of the activation words — not the
+//! multiplies — bound these tiles (`vpdpbusd` with a `{1to16}` memory operand ran at about half
+//! its register-operand rate). So the legacy pairs take four stripes per tile ([`tile_quad`]:
+//! two registers of sixteen rows against each broadcast word), and the K-quant pairs go sub-block
+//! by sub-block over the tile's activation rows ([`tile_pair_k`]: each sub-block's words loaded
+//! into registers once for every row, instead of once per row).
+//!
 //! Decode (one activation row) keeps the one-stripe walk: it reads each weight byte once
 //! whatever the register width, and is bound by memory.
 
