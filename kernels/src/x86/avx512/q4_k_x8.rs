@@ -75,7 +75,7 @@ impl X8Pair for Q4Kx8Avx512 {
     type Twin = Q4Kx8;
     type Ready = Q4KReady;
 
-    wide::k_pairs_stripes!();
+    wide::pairs_stripes!(tile_pair_k);
 
     #[inline(always)]
     unsafe fn new_ready() -> Q4KReady {

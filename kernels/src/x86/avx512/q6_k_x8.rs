@@ -73,7 +73,7 @@ impl X8Pair for Q6Kx8Avx512 {
     type Twin = Q6Kx8;
     type Ready = Q6KReady;
 
-    wide::k_pairs_stripes!();
+    wide::pairs_stripes!(tile_pair_k);
 
     #[inline(always)]
     unsafe fn new_ready() -> Q6KReady {

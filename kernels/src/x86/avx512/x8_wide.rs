@@ -371,9 +371,13 @@ pub(crate) unsafe fn offset_terms2(
     }
 }
 
-/// The [`X8Pair`] items that hand a [`WidePair`] two stripes at a time, for its `impl X8Pair`.
+/// The [`X8Pair`] items that hand a [`WidePair`] two stripes at a time, for its `impl X8Pair`:
+/// to [`tile_pair`], or to the tile named (`pairs_stripes!(tile_pair_k)` for [`KGroups`] pairs).
 macro_rules! pairs_stripes {
     () => {
+        $crate::x86::avx512::x8_wide::pairs_stripes!(tile_pair);
+    };
+    ($tile:ident) => {
         const PAIRS_STRIPES: bool = true;
 
         #[inline(always)]
@@ -390,7 +394,7 @@ macro_rules! pairs_stripes {
         ) {
             // SAFETY: forwarded.
             unsafe {
-                $crate::x86::avx512::x8_wide::tile_pair::<Self>(
+                $crate::x86::avx512::x8_wide::$tile::<Self>(
                     w0, w1, a, sums, scalars, nt, out, ld, live1,
                 )
             }
@@ -432,33 +436,26 @@ macro_rules! quads_stripes {
 
 pub(crate) use quads_stripes;
 
-/// The [`X8Pair`] items that hand a [`KGroups`] pair two stripes at a time, for its
-/// `impl X8Pair`.
-macro_rules! k_pairs_stripes {
-    () => {
-        const PAIRS_STRIPES: bool = true;
-
-        #[inline(always)]
-        unsafe fn tile_pair(
-            w0: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Packed],
-            w1: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Packed],
-            a: &[<<Self as $crate::x8_walk::X8Pair>::Twin as $crate::generic::x8::X8Format>::Act],
-            _sums: &[i32],
-            _scalars: &[$crate::x8_walk::BlockScalars],
-            nt: usize,
-            out: &mut [f32],
-            ld: usize,
-            live1: usize,
-        ) {
-            // SAFETY: forwarded.
-            unsafe {
-                $crate::x86::avx512::x8_wide::tile_pair_k::<Self>(w0, w1, a, nt, out, ld, live1)
-            }
-        }
-    };
+/// Reduces sixteen rows' eight block lanes as `reduce8` does (the one-stripe walk's
+/// `store_row`: `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`) and stores the rows of
+/// `live` at `out`.
+///
+/// # Safety
+/// The CPU supports AVX-512 F; `out` holds a float for every set bit of `live` (its first ones).
+#[inline(always)]
+unsafe fn store_lanes(l: &[__m512; BLOCK_LANES], out: &mut [f32], live: __mmask16) {
+    debug_assert!(out.len() >= live.count_ones() as usize);
+    // SAFETY: register-only AVX-512 F operations; the masked store writes only the live rows,
+    // inside `out` by the caller's promise.
+    unsafe {
+        let s0 = _mm512_add_ps(l[0], l[4]);
+        let s1 = _mm512_add_ps(l[1], l[5]);
+        let s2 = _mm512_add_ps(l[2], l[6]);
+        let s3 = _mm512_add_ps(l[3], l[7]);
+        let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
+        _mm512_mask_storeu_ps(out.as_mut_ptr(), live, v);
+    }
 }
-
-pub(crate) use k_pairs_stripes;
 
 /// Stripes `w0` (eight live rows) and `w1` (`live1` live rows) against `nt` activation rows of
 /// `w0.len()` blocks (`a` rows one after another, `sums` and `scalars` their blocks'
@@ -542,14 +539,8 @@ pub(crate) unsafe fn tile_pair<P: WidePair>(
         let live = first_lanes(X8_ROWS + live1);
         for t in 0..nt {
             let l = &*acc.add(t * BLOCK_LANES).cast::<[__m512; BLOCK_LANES]>();
-            // `reduce8`'s tree, as the one-stripe walk's `store_row`.
-            let s0 = _mm512_add_ps(l[0], l[4]);
-            let s1 = _mm512_add_ps(l[1], l[5]);
-            let s2 = _mm512_add_ps(l[2], l[6]);
-            let s3 = _mm512_add_ps(l[3], l[7]);
-            let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
-            // A masked store of the live rows (`out` holds `8 + live1` floats from `t·ld`).
-            _mm512_mask_storeu_ps(out[t * ld..].as_mut_ptr(), live, v);
+            // `out` holds `8 + live1` floats from `t·ld`.
+            store_lanes(l, &mut out[t * ld..], live);
         }
     }
 }
@@ -646,14 +637,13 @@ pub(crate) unsafe fn tile_quad<P: WidePair>(
             let l = &*acc
                 .add(t * BLOCK_LANES)
                 .cast::<[[__m512; 2]; BLOCK_LANES]>();
-            for h in 0..2 {
-                // `reduce8`'s tree, as the one-stripe walk's `store_row`.
-                let s0 = _mm512_add_ps(l[0][h], l[4][h]);
-                let s1 = _mm512_add_ps(l[1][h], l[5][h]);
-                let s2 = _mm512_add_ps(l[2][h], l[6][h]);
-                let s3 = _mm512_add_ps(l[3][h], l[7][h]);
-                let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
-                _mm512_mask_storeu_ps(out[t * ld + 2 * X8_ROWS * h..].as_mut_ptr(), live[h], v);
+            for (h, &live_h) in live.iter().enumerate() {
+                // (No closure: it would lose the leaf's features.)
+                let half = [
+                    l[0][h], l[1][h], l[2][h], l[3][h], l[4][h], l[5][h], l[6][h], l[7][h],
+                ];
+                // `out` holds `16` and `8 + live3` floats from `t·ld` and `t·ld + 16`.
+                store_lanes(&half, &mut out[t * ld + 2 * X8_ROWS * h..], live_h);
             }
         }
     }
@@ -666,12 +656,15 @@ pub(crate) unsafe fn tile_quad<P: WidePair>(
 /// bits of two one-stripe tiles.
 ///
 /// # Safety
-/// As [`tile_pair`] (without `sums` and `scalars`).
+/// As [`tile_pair`] (`sums` and `scalars` are not read).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn tile_pair_k<P: KGroups>(
     w0: &[Packed<P>],
     w1: &[Packed<P>],
     a: &[Act<P>],
+    _sums: &[i32],
+    _scalars: &[BlockScalars],
     nt: usize,
     out: &mut [f32],
     ld: usize,
@@ -729,13 +722,8 @@ pub(crate) unsafe fn tile_pair_k<P: KGroups>(
         let live = first_lanes(X8_ROWS + live1);
         for t in 0..nt {
             let l = &*acc.add(t * BLOCK_LANES).cast::<[__m512; BLOCK_LANES]>();
-            // `reduce8`'s tree, as the one-stripe walk's `store_row`.
-            let s0 = _mm512_add_ps(l[0], l[4]);
-            let s1 = _mm512_add_ps(l[1], l[5]);
-            let s2 = _mm512_add_ps(l[2], l[6]);
-            let s3 = _mm512_add_ps(l[3], l[7]);
-            let v = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s1, s3));
-            _mm512_mask_storeu_ps(out[t * ld..].as_mut_ptr(), live, v);
+            // `out` holds `8 + live1` floats from `t·ld`.
+            store_lanes(l, &mut out[t * ld..], live);
         }
     }
 }
