@@ -100,7 +100,7 @@ impl Model {
                 .zip(first.chunks_exact(act_row))
                 .zip(out.chunks_exact_mut(n_vocab))
             {
-                refine_logits(self.data(m), m, norms, x, q, logits, hs)?;
+                refine_logits(pool, self.data(m), m, norms, x, q, logits, hs)?;
             }
         }
         acts.invalidate();

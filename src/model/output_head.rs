@@ -42,6 +42,9 @@ pub struct HeadScratch {
     resid_q: Vec<u8>,
     /// (n_embd) the dequantized first level, then the residual.
     resid: Vec<f32>,
+    /// (chunks of the refinement) each chunk's largest sure and largest reachable two-level
+    /// logit.
+    reach: Vec<[f32; 2]>,
 }
 
 impl HeadScratch {
@@ -57,12 +60,13 @@ impl HeadScratch {
         Ok(HeadScratch {
             resid_q: vec![0; row],
             resid: vec![0.0; m.cols],
+            reach: Vec::with_capacity(m.rows.div_ceil(REFINE_ROWS).min(MAX_CHUNKS)),
         })
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.resid_q.len() + 4 * self.resid.len()
+        self.resid_q.len() + 4 * self.resid.len() + 8 * self.reach.capacity()
     }
 }
 
@@ -106,10 +110,23 @@ fn sum_of_squares(m: &Matrix, w: &[u8], row: &mut [f32]) -> Result<f32, ModelErr
     Ok(ops::vec_dot(GgmlType::F32, m.cols, bytes, bytes)?)
 }
 
+/// Rows of the output head per chunk of the refinement (a microsecond or two of scanning each).
+const REFINE_ROWS: usize = 1024;
+
+/// Lanes of the refinement's scans: independent maxima and comparisons the compiler keeps in
+/// vector registers.
+const LANES: usize = 16;
+
 /// Refines `logits` (m.rows), the one-level product of `m` with the activation row `x`
 /// (m.cols) quantized as `first` (the bytes that product used), into the precise head's logits
-/// (see the module documentation). `norms` are [`row_norms`] of `m`.
+/// (see the module documentation). `norms` are [`row_norms`] of `m`. One pass over the rows
+/// finds each chunk's largest sure logit (the floor) and largest reachable one; a second visits
+/// only the chunks that can reach the overall floor. Both are spread over the workers of
+/// `pool`; the floor is a maximum and every refined row is refined alone, so the logits do not
+/// depend on the thread count.
+#[allow(clippy::too_many_arguments)]
 pub fn refine_logits(
+    pool: &mut WorkerPool,
     weights: &[u8], // (m.rows, m.cols) as m.ty: the head's own bytes
     m: &Matrix,
     norms: &[f32],
@@ -136,21 +153,102 @@ pub fn refine_logits(
     if q2_norm == 0.0 {
         return Ok(());
     }
-    let bound = |r: usize| norms[r] * q2_norm * (1.0 + BOUND_SLACK);
+    let chunks = m.rows.div_ceil(REFINE_ROWS).min(MAX_CHUNKS);
+    let HeadScratch { resid_q, reach, .. } = hs;
+    reach.clear();
+    reach.resize(chunks, [f32::NEG_INFINITY; 2]);
+    {
+        let reach = DisjointSlice::new(reach);
+        let logits: &[f32] = logits;
+        pool.run(chunks, &|c, _| {
+            let rows = part(m.rows, c, chunks, 1);
+            // SAFETY: chunk `c` writes element `c` only.
+            let reach = unsafe { reach.range(c..c + 1) };
+            reach[0] = chunk_reach(&logits[rows.clone()], &norms[rows], q2_norm);
+            Ok(())
+        })?;
+    }
     // The largest logit the two-level product is sure to reach.
-    let floor = logits
-        .iter()
-        .enumerate()
-        .map(|(r, &l)| l - bound(r))
-        .fold(f32::NEG_INFINITY, f32::max);
+    let floor = reach.iter().map(|r| r[0]).fold(f32::NEG_INFINITY, f32::max);
+    let reach: &[[f32; 2]] = reach;
     let w_row = m.bytes / m.rows;
-    for (r, l) in logits.iter_mut().enumerate() {
-        if *l + bound(r) >= floor {
-            let w = &weights[r * w_row..][..w_row];
-            *l += ops::vec_dot(m.ty, m.cols, w, &hs.resid_q)?;
+    let resid_q: &[u8] = resid_q;
+    let out = DisjointSlice::new(logits);
+    pool.run(chunks, &|c, _| {
+        if reach[c][1] < floor {
+            return Ok(());
+        }
+        let rows = part(m.rows, c, chunks, 1);
+        // SAFETY: the chunks of one split are disjoint.
+        let logits = unsafe { out.range(rows.clone()) };
+        let norms = &norms[rows.clone()];
+        for g in (0..logits.len()).step_by(LANES) {
+            let group = g..logits.len().min(g + LANES);
+            if !any_reaches(
+                &logits[group.clone()],
+                &norms[group.clone()],
+                q2_norm,
+                floor,
+            ) {
+                continue;
+            }
+            for r in group {
+                if logits[r] + bound(norms[r], q2_norm) >= floor {
+                    let w = &weights[(rows.start + r) * w_row..][..w_row];
+                    logits[r] += ops::vec_dot(m.ty, m.cols, w, resid_q)?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Cauchy–Schwarz bound on the second-level term of a row of norm `norm` (see the module
+/// documentation), slack included.
+#[inline(always)]
+fn bound(norm: f32, q2_norm: f32) -> f32 {
+    norm * q2_norm * (1.0 + BOUND_SLACK)
+}
+
+/// `[max(logit − bound), max(logit + bound)]` over rows of `logits` and their `norms`, each
+/// in [`LANES`] independent maxima.
+fn chunk_reach(logits: &[f32], norms: &[f32], q2_norm: f32) -> [f32; 2] {
+    let (mut sure, mut reachable) = ([f32::NEG_INFINITY; LANES], [f32::NEG_INFINITY; LANES]);
+    let (l16, n16) = (logits.chunks_exact(LANES), norms.chunks_exact(LANES));
+    let (l_tail, n_tail) = (l16.remainder(), n16.remainder());
+    for (l, n) in l16.zip(n16) {
+        for i in 0..LANES {
+            let b = bound(n[i], q2_norm);
+            sure[i] = sure[i].max(l[i] - b);
+            reachable[i] = reachable[i].max(l[i] + b);
         }
     }
-    Ok(())
+    for (&l, &n) in l_tail.iter().zip(n_tail) {
+        let b = bound(n, q2_norm);
+        sure[0] = sure[0].max(l - b);
+        reachable[0] = reachable[0].max(l + b);
+    }
+    let max = |v: [f32; LANES]| v.into_iter().fold(f32::NEG_INFINITY, f32::max);
+    [max(sure), max(reachable)]
+}
+
+/// Whether any row of a group of `logits` (with their `norms`) can reach `floor`: a whole
+/// group of [`LANES`] rows in one vector comparison (almost no group can).
+fn any_reaches(logits: &[f32], norms: &[f32], q2_norm: f32, floor: f32) -> bool {
+    let reaches = |l: f32, n: f32| l + bound(n, q2_norm) >= floor;
+    match (
+        <&[f32; LANES]>::try_from(logits),
+        <&[f32; LANES]>::try_from(norms),
+    ) {
+        (Ok(l), Ok(n)) => {
+            let mut any = false;
+            for i in 0..LANES {
+                any |= reaches(l[i], n[i]);
+            }
+            any
+        }
+        _ => logits.iter().zip(norms).any(|(&l, &n)| reaches(l, n)),
+    }
 }
 
 #[cfg(test)]
@@ -229,9 +327,12 @@ mod tests {
     #[test]
     fn refined_logits_equal_the_two_level_product_near_the_top() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let (rows, cols) = (2048, 640);
+        // Three chunks of the refinement, the last one short and not a whole number of lanes.
+        let (rows, cols) = (2 * REFINE_ROWS + 809, 640);
         let (m, w) = head(rows, cols, &mut rng);
-        let norms = row_norms(&mut WorkerPool::new(2).unwrap(), &w, &m).unwrap();
+        let mut pool = WorkerPool::new(2).unwrap();
+        let mut alone = WorkerPool::new(1).unwrap();
+        let norms = row_norms(&mut pool, &w, &m).unwrap();
         let mut hs = HeadScratch::new(&m).unwrap();
         let w_row = m.bytes / rows;
         let mut refined_somewhere = false;
@@ -243,7 +344,26 @@ mod tests {
                 .map(|r| ops::vec_dot(m.ty, cols, &w[r * w_row..][..w_row], &q1).unwrap())
                 .collect();
             let mut refined = one.clone();
-            refine_logits(&w, &m, &norms, &x, &q1, &mut refined, &mut hs).unwrap();
+            refine_logits(&mut pool, &w, &m, &norms, &x, &q1, &mut refined, &mut hs).unwrap();
+            let mut on_one_thread = one.clone();
+            refine_logits(
+                &mut alone,
+                &w,
+                &m,
+                &norms,
+                &x,
+                &q1,
+                &mut on_one_thread,
+                &mut hs,
+            )
+            .unwrap();
+            assert!(
+                refined
+                    .iter()
+                    .zip(&on_one_thread)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "trial {trial}: the refinement depends on the thread count"
+            );
             // The full two-level product, every row, from the residual the head quantized.
             let q2 = hs.resid_q.clone();
             let two: Vec<f32> = (0..rows)
