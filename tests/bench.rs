@@ -49,6 +49,22 @@ fn bench_model_measures_every_test_and_the_memory() {
             t.name
         );
     }
+    // A tg test's bytes are the mean over its steps' positions; pp tests have none.
+    let model = retort::model::Model::open(&path).unwrap();
+    let kv = params.session.kv_cache;
+    let steps: u64 = (70..74)
+        .map(|p| model.decode_step_bytes(p, kv).unwrap())
+        .sum();
+    assert_eq!(b.tests[3].bytes_per_token, Some(steps as f64 / 4.0));
+    assert_eq!(
+        b.tests[3].read_bytes_s,
+        Some(steps as f64 / 4.0 * b.tests[3].tok_s.median)
+    );
+    assert_eq!(
+        (b.tests[0].bytes_per_token, b.tests[0].read_bytes_s),
+        (None, None)
+    );
+    assert!(b.read_bandwidth.is_none());
     // Headline fields are the first pp test and the shallowest tg test.
     assert_eq!(b.pp_tok_s, Some(b.tests[0].tok_s.median));
     assert_eq!(b.tg_tok_s, Some(b.tests[2].tok_s.median));
@@ -177,10 +193,37 @@ fn bench_markdown_is_a_table_with_a_column_per_test() {
     assert_eq!(
         lines[0],
         "| model | size | params | quant | threads | pp8 t/s | tg2 t/s | tg2 @ d5 t/s \
-         | peak RSS MiB | beyond file MiB |"
+         | tg2 GB/s | tg2 @ d5 GB/s | peak RSS MiB | beyond file MiB |"
     );
     assert!(lines[2].starts_with(&format!("| {SMOLLM2} | 93.8 MiB | 135M | Q4_1 | 2 | ")));
     assert_eq!(lines[2].matches(" ± ").count(), 3, "{}", lines[2]);
+    assert!(!text.contains("memory GB/s"), "{text}");
+
+    // With the machine's bandwidth: one more column, and each tg figure's share of it.
+    let out = retort()
+        .args(["bench", "-m", SMOLLM2, "-t", "1", "-p", "0", "-n", "2"])
+        .args(["-r", "1", "--ttft", "0", "--bandwidth"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "| model | size | params | quant | threads | tg2 t/s | tg2 GB/s | memory GB/s \
+         | peak RSS MiB | beyond file MiB |"
+    );
+    let cells: Vec<&str> = lines[2].split(" | ").collect();
+    assert!(cells[6].ends_with(" %)"), "{}", lines[2]);
+    assert!(cells[7].contains(" ± "), "{}", lines[2]);
+    assert!(
+        text.contains("memory GB/s: the machine's read bandwidth"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -221,4 +264,53 @@ fn without_warm_up_only_the_timed_runs_happen() {
     assert_eq!(progress, [("pp4".into(), 1, 1), ("ttft3".into(), 1, 1)]);
     assert!(!b.warmup && b.tg_tok_s.is_none());
     assert_eq!(b.ttft.unwrap().samples.len(), 1);
+}
+
+/// A decode step reads every tensor of the file once (a tied embedding once, as the head),
+/// one embedding row and the cache rows it attends to: counted here from the file's tensor
+/// list, against the model's own sum over its typed weights.
+#[test]
+fn decode_step_bytes_are_the_files_tensors_one_embedding_row_and_the_attended_cache() {
+    use retort::kv_cache::KvCacheType;
+    use retort::model::Model;
+    for name in [
+        SMOLLM2,
+        "gemma3-270m-q4_k_m",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m",
+    ] {
+        let model = Model::open(support::model_path(name)).unwrap();
+        let file = model.gguf();
+        let tied = file.tensors().iter().all(|t| t.name != "output.weight");
+        let mut expected = 0u64;
+        for t in file.tensors() {
+            let bytes = t.row_bytes() * t.n_rows();
+            if t.name == "token_embd.weight" {
+                expected += t.row_bytes() + if tied { bytes } else { 0 };
+            } else {
+                expected += bytes;
+            }
+        }
+        let h = &model.hparams;
+        // An f16 cache: 2 bytes an element, keys and values, every KV head.
+        let row = 2 * h.n_head_kv as u64 * (h.head_dim + h.head_dim_v) as u64;
+        for (pos, kv) in [(0, KvCacheType::F16), (999, KvCacheType::F16)] {
+            let seen: u64 = model
+                .spec
+                .layers
+                .iter()
+                .map(|l| l.sliding_window.map_or(pos + 1, |w| w.min(pos + 1)) as u64)
+                .sum();
+            assert_eq!(
+                model.decode_step_bytes(pos, kv).unwrap(),
+                expected + row * seen,
+                "{name} at position {pos}"
+            );
+        }
+        // A Q8_0 cache reads 34 bytes per 32 elements instead of 64 (101 positions, every
+        // layer: no window is that short).
+        let f16 = model.decode_step_bytes(100, KvCacheType::F16).unwrap();
+        let q8 = model.decode_step_bytes(100, KvCacheType::Q8_0).unwrap();
+        let elements = row / 2 * model.spec.layers.len() as u64 * 101;
+        assert_eq!((f16 - q8) * 32, (64 - 34) * elements, "{name}");
+    }
 }

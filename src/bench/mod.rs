@@ -15,12 +15,18 @@
 //!   `ttft_prompt` tokens, create the session, prefill, pick the first token (arg-max).
 //! - **memory**: the process's peak resident set over the whole measurement, and the resident
 //!   memory beyond the file-backed pages (KV cache, scratch, tokenizer tables).
+//! - **bandwidth** (when [`BenchParams::bandwidth`] asks): the machine's memory read bandwidth
+//!   at the session's thread count ([`read_bandwidth`], measured before the model is loaded, its
+//!   buffer gone before the memory figures start), and for every tg test the bandwidth the
+//!   decode achieved: [`Model::decode_step_bytes`](crate::model::Model::decode_step_bytes)
+//!   over its steps × tokens/s.
 //!
 //! Every figure is repeated and reported as a [`Summary`] (median and spread). Each test starts
 //! (unless [`BenchParams::warmup`] is off) with an untimed warm-up as llama-bench's (the whole prompt for pp, one decode step for tg,
 //! one TTFT run). A tg test at depth `d` fills the context anew before each timed run (untimed).
 //! Tests run one after another, never two at once.
 
+mod bandwidth;
 mod compare;
 mod machine;
 mod memory;
@@ -29,6 +35,7 @@ mod perplexity;
 mod speed;
 mod stats;
 
+pub use bandwidth::read_bandwidth;
 pub use compare::{compare_model, tokenizer_id, CompareParams, CompareProgress, CompareRow};
 pub use machine::Machine;
 pub use memory::{reset_peak, MemoryUsage};
@@ -62,6 +69,8 @@ pub struct BenchParams {
     pub session: SessionParams,
     /// Seed of the random token ids.
     pub seed: u64,
+    /// Whether to measure the machine's memory read bandwidth first.
+    pub bandwidth: bool,
     /// How the model is loaded (every load: the timed tests' and each time-to-first-token
     /// run's); by default as the command line does ([`crate::catalog::load_params`]).
     pub load: LoadParams,
@@ -78,6 +87,7 @@ impl Default for BenchParams {
             warmup: true,
             session: SessionParams::default(),
             seed: 1234,
+            bandwidth: false,
             load: crate::catalog::load_params(),
         }
     }
@@ -106,6 +116,11 @@ pub struct TestResult {
     pub depth: usize,
     /// Tokens per second over the repetitions.
     pub tok_s: Summary,
+    /// Bytes a step reads from memory, averaged over the test's steps (tg tests:
+    /// [`Model::decode_step_bytes`](crate::model::Model::decode_step_bytes)).
+    pub bytes_per_token: Option<f64>,
+    /// `bytes_per_token` × median tokens/s: the memory bandwidth the decode achieved.
+    pub read_bytes_s: Option<f64>,
 }
 
 /// Everything measured for one model at one thread count. Serialises to the JSON object
@@ -122,6 +137,9 @@ pub struct ModelBench {
     pub tg_tok_s: Option<f64>,
     /// Median time to first token, milliseconds.
     pub ttft_ms: Option<f64>,
+    /// The machine's memory read bandwidth at this thread count, bytes per second (when
+    /// measured).
+    pub read_bandwidth: Option<Summary>,
     /// Peak resident set of the process while this model was measured.
     pub peak_rss_bytes: Option<u64>,
     /// Largest resident memory beyond the file-backed pages seen after any test.

@@ -22,6 +22,9 @@ const TTFT_TEXT: &str = "The old lighthouse keeper climbed the spiral stairs eve
     counting the steps out loud, and wrote the weather, the ships he had seen and the colour of \
     the sea in a leather notebook that his grandmother had given him long ago.";
 
+/// Timed passes of the memory bandwidth measurement.
+const BANDWIDTH_PASSES: usize = 5;
+
 /// Measures the model at `path` as `params` asks (see the [module documentation](super)),
 /// calling `on_progress` after every run.
 pub fn bench_model(
@@ -31,6 +34,12 @@ pub fn bench_model(
 ) -> Result<ModelBench, Error> {
     let plan = Plan::of(params)?;
     let machine = Machine::now();
+    let threads = params.session.n_threads.unwrap_or(machine.logical_cpus);
+    let read_bandwidth = if params.bandwidth {
+        Some(super::read_bandwidth(threads, BANDWIDTH_PASSES)?)
+    } else {
+        None
+    };
     // The peak covers this model only, not what the process held before.
     memory::reset_peak();
     let mut mem = MemoryUsage::now();
@@ -113,12 +122,26 @@ pub fn bench_model(
             });
         }
         mem = mem.max(MemoryUsage::now());
+        let tok_s = summary(&tok_s)?;
+        let bytes_per_token = match test.kind {
+            TestKind::Pp => None,
+            TestKind::Tg => {
+                let steps = test.depth..test.depth + test.n_tokens;
+                let kv = session_params.kv_cache;
+                let total = steps
+                    .map(|p| model.decode_step_bytes(p, kv))
+                    .sum::<Result<u64, ModelError>>()?;
+                Some(total as f64 / test.n_tokens as f64)
+            }
+        };
         tests.push(TestResult {
             name,
             kind: test.kind,
             n_tokens: test.n_tokens,
             depth: test.depth,
-            tok_s: summary(&tok_s)?,
+            read_bytes_s: bytes_per_token.map(|b| b * tok_s.median),
+            tok_s,
+            bytes_per_token,
         });
     }
     let session_bytes = session.memory_bytes();
@@ -157,13 +180,14 @@ pub fn bench_model(
     };
     Ok(ModelBench {
         model_path: path.display().to_string(),
-        threads: session_params.n_threads.unwrap_or(machine.logical_cpus),
+        threads,
         pp_tok_s: tests
             .iter()
             .find(|t| t.kind == TestKind::Pp)
             .map(|t| t.tok_s.median),
         tg_tok_s: first(TestKind::Tg),
         ttft_ms: ttft.as_ref().map(|s| s.median),
+        read_bandwidth,
         peak_rss_bytes: mem.peak_rss_bytes,
         rss_anon_bytes: mem.rss_anon_bytes,
         info,

@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// Seed of the random token ids.
     #[arg(long, default_value_t = 1234)]
     seed: u64,
+    /// Measure the machine's memory read bandwidth at each thread count first (a few seconds),
+    /// and give each tg test's achieved bandwidth as a share of it: decode's roofline.
+    #[arg(long)]
+    bandwidth: bool,
     /// Print one JSON object per model and thread count instead of a table.
     #[arg(long)]
     json: bool,
@@ -124,6 +128,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 warmup: !args.no_warmup,
                 session,
                 seed: args.seed,
+                bandwidth: args.bandwidth,
                 load: retort::catalog::load_params(),
             };
             let bar = ProgressBar::new_spinner();
@@ -180,6 +185,17 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
         "threads".into(),
     ];
     header.extend(first.tests.iter().map(|t| format!("{} t/s", t.name)));
+    // Each tg test's achieved bandwidth, and the machine's when measured.
+    header.extend(
+        first
+            .tests
+            .iter()
+            .filter(|t| t.read_bytes_s.is_some())
+            .map(|t| format!("{} GB/s", t.name)),
+    );
+    if first.read_bandwidth.is_some() {
+        header.push("memory GB/s".into());
+    }
     if first.ttft.is_some() {
         header.push(format!("TTFT{} ms", first.ttft_prompt));
     }
@@ -202,6 +218,17 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
             b.threads.to_string(),
         ];
         cells.extend(b.tests.iter().map(|t| cell(&t.tok_s, 2)));
+        let machine = b.read_bandwidth.as_ref().map(|s| s.median);
+        cells.extend(b.tests.iter().filter_map(|t| {
+            let got = t.read_bytes_s?;
+            Some(match machine {
+                Some(m) => format!("{:.2} ({:.0} %)", got / 1e9, 100.0 * got / m),
+                None => format!("{:.2}", got / 1e9),
+            })
+        }));
+        if let Some(m) = &b.read_bandwidth {
+            cells.push(format!("{:.2} ± {:.2}", m.median / 1e9, m.stddev / 1e9));
+        }
         if let Some(t) = &b.ttft {
             cells.push(cell(t, 1));
         }
@@ -215,7 +242,7 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
          average {} when the first row started. \
          Median ± standard deviation of {} runs{}; pp/tg: random token ids, \
          sampling not timed; TTFT: open the file (page cache warm) + tokenizer + {}-token \
-         prompt + first token.\n",
+         prompt + first token.{}\n",
         m.cpu,
         m.logical_cpus,
         m.tier,
@@ -230,7 +257,20 @@ fn markdown(rows: &[(String, ModelBench)]) -> String {
             ""
         },
         first.ttft_prompt,
+        if first.tests.iter().any(|t| t.read_bytes_s.is_some()) {
+            " tg GB/s: the bytes a decode step reads (weights, one embedding row, the attended \
+             KV rows) × median t/s."
+        } else {
+            ""
+        },
     ));
+    if first.read_bandwidth.is_some() {
+        out.push_str(
+            "memory GB/s: the machine's read bandwidth at the row's thread count (512 MiB \
+             streamed in contiguous parts, median ± standard deviation of 5 passes); the % is \
+             the share of it the decode achieved.\n",
+        );
+    }
     out
 }
 

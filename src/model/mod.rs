@@ -19,6 +19,7 @@ mod packed_cache;
 mod rope;
 mod scratch;
 mod spec;
+mod traffic;
 mod weights;
 
 use std::path::{Path, PathBuf};
