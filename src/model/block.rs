@@ -174,7 +174,7 @@ impl Model {
             let tmp = DisjointSlice::new(&mut sc.worker_tmp);
             let n = pool.n_threads();
             let per = tmp.len() / n;
-            let chunks = chunks_for(ff, n);
+            let chunks = chunks_for(ff, t, n);
             pool.run(chunks, &|c, thread| {
                 // SAFETY: thread `thread`'s slice of the scratch is its own.
                 let tmp = unsafe { tmp.range(thread * per..(thread + 1) * per) };
