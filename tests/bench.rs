@@ -16,6 +16,17 @@ fn retort() -> Command {
     Command::new(env!("CARGO_BIN_EXE_retort"))
 }
 
+/// The standard output of `retort` run with `args`, which must succeed.
+fn stdout_of(args: &[&str]) -> String {
+    let out = retort().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn bench_model_measures_every_test_and_the_memory() {
     let path = support::model_path(SMOLLM2);
@@ -136,23 +147,13 @@ fn bench_refuses_tests_the_context_cannot_hold() {
 
 #[test]
 fn bench_json_has_one_object_per_model_and_thread_count() {
-    let out = retort()
-        .args([
-            "bench", "-m", SMOLLM2, "-t", "1,2", "-p", "8", "-n", "3", "-r", "1",
-        ])
-        .args(["--ttft", "4", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<Value> = stdout_of(&[
+        "bench", "-m", SMOLLM2, "-t", "1,2", "-p", "8", "-n", "3", "-r", "1", "--ttft", "4",
+        "--json",
+    ])
+    .lines()
+    .map(|l| serde_json::from_str(l).unwrap())
+    .collect();
     assert_eq!(lines.len(), 2);
     for (v, threads) in lines.iter().zip([1, 2]) {
         assert_eq!(v["model"], SMOLLM2);
@@ -176,19 +177,10 @@ fn bench_json_has_one_object_per_model_and_thread_count() {
 
 #[test]
 fn bench_markdown_is_a_table_with_a_column_per_test() {
-    let out = retort()
-        .args([
-            "bench", "-m", SMOLLM2, "-t", "2", "-p", "8", "-n", "2", "-d", "0,5",
-        ])
-        .args(["-r", "1", "--ttft", "0"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&[
+        "bench", "-m", SMOLLM2, "-t", "2", "-p", "8", "-n", "2", "-d", "0,5", "-r", "1", "--ttft",
+        "0",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
@@ -200,17 +192,22 @@ fn bench_markdown_is_a_table_with_a_column_per_test() {
     assert!(!text.contains("memory GB/s"), "{text}");
 
     // With the machine's bandwidth: one more column, and each tg figure's share of it.
-    let out = retort()
-        .args(["bench", "-m", SMOLLM2, "-t", "1", "-p", "0", "-n", "2"])
-        .args(["-r", "1", "--ttft", "0", "--bandwidth"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(&[
+        "bench",
+        "-m",
+        SMOLLM2,
+        "-t",
+        "1",
+        "-p",
+        "0",
+        "-n",
+        "2",
+        "-r",
+        "1",
+        "--ttft",
+        "0",
+        "--bandwidth",
+    ]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],

@@ -38,15 +38,7 @@ fn check(name: &str) {
     )
     .unwrap();
     let layer = &packed.weights.layers[0];
-    for m in [
-        &layer.wq,
-        &layer.wk,
-        &layer.wv,
-        &layer.wo,
-        &layer.w_gate,
-        &layer.w_up,
-        &layer.w_down,
-    ] {
+    for m in layer.matrices() {
         assert!(m.packed.is_some(), "{name}: {} was not repacked", m.name);
     }
     assert!(plain.weights.layers[0].w_up.packed.is_none());

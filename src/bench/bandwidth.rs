@@ -12,9 +12,9 @@ use crate::error::Error;
 use crate::model::ModelError;
 
 /// Bytes streamed per pass: well beyond any last-level cache of the machines this runs on.
-pub const BUFFER_BYTES: usize = 512 << 20;
+const BUFFER_BYTES: usize = 512 << 20;
 
-/// Read bandwidth, bytes per second, of `n_threads` threads streaming [`BUFFER_BYTES`] in
+/// Read bandwidth, bytes per second, of `n_threads` threads streaming 512 MiB in
 /// `passes` timed passes (after one untimed pass).
 pub fn read_bandwidth(n_threads: usize, passes: usize) -> Result<Summary, Error> {
     if n_threads == 0 || passes == 0 {

@@ -20,7 +20,7 @@ use retort_kernels::{ops, GgmlType};
 
 use super::error::ModelError;
 use super::packed_cache::{CacheEntry, PackedOrigin};
-use super::weights::{LayerWeights, Matrix, Weights};
+use super::weights::{Matrix, Weights};
 use crate::gguf::GgufFile;
 
 /// Where each packed copy starts in the arena: a cache line, so stripes start line-aligned.
@@ -208,7 +208,7 @@ pub(crate) fn repacks(ty: GgmlType) -> bool {
 /// A layer matrix's place in the arena.
 struct Slot {
     layer: usize,
-    /// Its index in [`layer_matrices`].
+    /// Its index in [`LayerWeights::matrices`](super::LayerWeights::matrices).
     slot: usize,
     offset: usize,
     len: usize,
@@ -222,7 +222,7 @@ fn plan(weights: &mut Weights) -> Result<(Vec<Slot>, usize, Vec<u8>), ModelError
     let mut key = Vec::new();
     let mut total = 0usize;
     for (l, layer) in weights.layers.iter_mut().enumerate() {
-        for (slot, m) in layer_matrices(layer).into_iter().enumerate() {
+        for (slot, m) in layer.matrices_mut().into_iter().enumerate() {
             if !repacks(m.ty) || m.rows == 0 {
                 continue;
             }
@@ -264,7 +264,7 @@ fn arena_agrees(
 ) -> Result<bool, ModelError> {
     let mut fresh = Vec::new();
     for p in plan {
-        let m = &*layer_matrices(&mut weights.layers[p.layer])[p.slot];
+        let m = &*weights.layers[p.layer].matrices_mut()[p.slot];
         let data = &file.bytes()[m.offset..m.offset + m.bytes];
         let last = m.rows.div_ceil(X8_ROWS) - 1;
         for s in [0, last] {
@@ -336,7 +336,7 @@ pub(crate) fn repack_layers(
     };
     let mut bytes = 0;
     for p in &plan {
-        layer_matrices(&mut weights.layers[p.layer])[p.slot].packed = Some(Arc::new(PackedRows {
+        weights.layers[p.layer].matrices_mut()[p.slot].packed = Some(Arc::new(PackedRows {
             arena: Arc::clone(&arena),
             offset: p.offset,
             len: p.len,
@@ -365,7 +365,7 @@ fn fill_arena(
         let _ = arena.advise(memmap2::Advice::HugePage);
     }
     for p in plan {
-        let m = &*layer_matrices(&mut weights.layers[p.layer])[p.slot];
+        let m = &*weights.layers[p.layer].matrices_mut()[p.slot];
         let range = m.offset..m.offset + m.bytes;
         repack_into(
             m,
@@ -386,7 +386,7 @@ fn release_repacked(file: &GgufFile, weights: &mut Weights, plan: &[Slot]) {
     let mut repacked: Vec<Range<usize>> = plan
         .iter()
         .map(|p| {
-            let m = &*layer_matrices(&mut weights.layers[p.layer])[p.slot];
+            let m = &*weights.layers[p.layer].matrices_mut()[p.slot];
             m.offset..m.offset + m.bytes
         })
         .collect();
@@ -409,17 +409,4 @@ fn release_repacked(file: &GgufFile, weights: &mut Weights, plan: &[Slot]) {
     for r in merged {
         file.release(r);
     }
-}
-
-/// The matrices of a layer that may be repacked, in a fixed order.
-fn layer_matrices(layer: &mut LayerWeights) -> [&mut Matrix; 7] {
-    [
-        &mut layer.wq,
-        &mut layer.wk,
-        &mut layer.wv,
-        &mut layer.wo,
-        &mut layer.w_gate,
-        &mut layer.w_up,
-        &mut layer.w_down,
-    ]
 }

@@ -27,18 +27,7 @@ impl Model {
         let mut bytes = matrix(&w.output) + vector(&w.output_norm);
         bytes += (w.token_embd.bytes / w.token_embd.rows.max(1)) as u64;
         for (layer, attn) in w.layers.iter().zip(&self.spec.layers) {
-            bytes += [
-                &layer.wq,
-                &layer.wk,
-                &layer.wv,
-                &layer.wo,
-                &layer.w_gate,
-                &layer.w_up,
-                &layer.w_down,
-            ]
-            .into_iter()
-            .map(matrix)
-            .sum::<u64>();
+            bytes += layer.matrices().into_iter().map(matrix).sum::<u64>();
             bytes += [
                 Some(&layer.attn_norm),
                 layer.bq.as_ref(),

@@ -81,6 +81,34 @@ pub struct LayerWeights {
     pub post_ffn_norm: Option<Vector>,
 }
 
+impl LayerWeights {
+    /// The seven matrices, in the order Q, K, V, O, gate, up, down.
+    pub fn matrices(&self) -> [&Matrix; 7] {
+        [
+            &self.wq,
+            &self.wk,
+            &self.wv,
+            &self.wo,
+            &self.w_gate,
+            &self.w_up,
+            &self.w_down,
+        ]
+    }
+
+    /// [`LayerWeights::matrices`], mutable.
+    pub(crate) fn matrices_mut(&mut self) -> [&mut Matrix; 7] {
+        [
+            &mut self.wq,
+            &mut self.wk,
+            &mut self.wv,
+            &mut self.wo,
+            &mut self.w_gate,
+            &mut self.w_up,
+            &mut self.w_down,
+        ]
+    }
+}
+
 /// Every weight of the model.
 #[derive(Clone, Debug)]
 pub struct Weights {
